@@ -1,0 +1,1 @@
+"""fengqiao: township dispute-resolution ledgers."""

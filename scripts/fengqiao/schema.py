@@ -1,0 +1,192 @@
+"""Load ``sheets_schema/`` into typed specs.
+
+The YAML files are the single source of truth for every tab: validation, the
+template, the fill-in guide and the Table Schema export all read these objects,
+so a header alias or an allowed value is added in exactly one place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import FengqiaoError
+
+SCHEMA_DIR = Path(__file__).resolve().parents[2] / "sheets_schema"
+
+#: tab order as staff see it in the workbook and as the guide lists it
+TAB_ORDER = (
+    "disputes",
+    "grids",
+    "visits",
+    "key_persons",
+    "key_person_visits",
+    "receptions",
+    "responsibilities",
+    "needs",
+)
+
+FIELD_TYPES = ("string", "integer", "number", "date", "boolean")
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    name: str
+    title: str
+    type: str
+    description: str = ""
+    aliases: tuple[str, ...] = ()
+    required: bool = False
+    unique: bool = False
+    enum: tuple[Any, ...] | None = None
+    enum_aliases: dict[str, Any] = field(default_factory=dict)
+    minimum: float | None = None
+    maximum: float | None = None
+    sensitive: bool = False
+    redact: bool = False
+    true_values: tuple[str, ...] = ()
+    false_values: tuple[str, ...] = ()
+    closed_values: tuple[str, ...] = ()
+
+    @property
+    def headers(self) -> tuple[str, ...]:
+        """Every header spelling accepted for this field, canonical first."""
+        return (self.title, *self.aliases)
+
+
+@dataclass(frozen=True)
+class ForeignKey:
+    fields: tuple[str, ...]
+    resource: str
+    reference_fields: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TabSpec:
+    name: str
+    title: str
+    fields: tuple[FieldSpec, ...]
+    description: str = ""
+    aliases: tuple[str, ...] = ()
+    required: bool = False
+    sensitive: bool = False
+    primary_key: tuple[str, ...] = ()
+    foreign_keys: tuple[ForeignKey, ...] = ()
+
+    def field(self, name: str) -> FieldSpec:
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise KeyError(name)
+
+    @property
+    def field_names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.fields)
+
+    def is_sensitive(self, field_name: str) -> bool:
+        """A field is sensitive on its own or because its whole tab is."""
+        return self.sensitive or self.field(field_name).sensitive
+
+
+@dataclass(frozen=True)
+class Schema:
+    tabs: dict[str, TabSpec]
+    directory: Path
+
+    def __getitem__(self, name: str) -> TabSpec:
+        return self.tabs[name]
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self.tabs.values())
+
+    def by_title(self, title: str) -> TabSpec:
+        for tab in self.tabs.values():
+            if tab.title == title:
+                return tab
+        raise KeyError(title)
+
+
+def _as_tuple(value: Any) -> tuple[Any, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, list | tuple):
+        return tuple(value)
+    return (value,)
+
+
+def _field_from_yaml(raw: dict[str, Any], where: str) -> FieldSpec:
+    for key in ("name", "title", "type"):
+        if key not in raw:
+            raise FengqiaoError(f"表结构文件 {where} 中有字段缺少“{key}”。")
+    if raw["type"] not in FIELD_TYPES:
+        raise FengqiaoError(
+            f"表结构文件 {where} 中字段 {raw['name']} 的类型 {raw['type']!r} 不受支持，"
+            f"只能是 {'/'.join(FIELD_TYPES)}。"
+        )
+    cons = raw.get("constraints") or {}
+    enum = cons.get("enum")
+    aliases = {str(k): v for k, v in (raw.get("enumAliases") or {}).items()}
+    return FieldSpec(
+        name=raw["name"],
+        title=raw["title"],
+        type=raw["type"],
+        description=raw.get("description", ""),
+        aliases=_as_tuple(raw.get("aliases")),
+        required=bool(cons.get("required", False)),
+        unique=bool(cons.get("unique", False)),
+        enum=tuple(enum) if enum is not None else None,
+        enum_aliases=aliases,
+        minimum=cons.get("minimum"),
+        maximum=cons.get("maximum"),
+        sensitive=bool(raw.get("sensitive", False)),
+        redact=bool(raw.get("redact", False)),
+        true_values=tuple(str(v) for v in raw.get("trueValues", ())),
+        false_values=tuple(str(v) for v in raw.get("falseValues", ())),
+        closed_values=_as_tuple(raw.get("closedValues")),
+    )
+
+
+def _tab_from_yaml(raw: dict[str, Any], where: str) -> TabSpec:
+    fks = tuple(
+        ForeignKey(
+            fields=_as_tuple(fk["fields"]),
+            resource=fk["reference"]["resource"],
+            reference_fields=_as_tuple(fk["reference"]["fields"]),
+        )
+        for fk in raw.get("foreignKeys", ())
+    )
+    return TabSpec(
+        name=raw["name"],
+        title=raw["title"],
+        fields=tuple(_field_from_yaml(f, where) for f in raw["fields"]),
+        description=raw.get("description", ""),
+        aliases=_as_tuple(raw.get("aliases")),
+        required=bool(raw.get("required", False)),
+        sensitive=bool(raw.get("sensitive", False)),
+        primary_key=_as_tuple(raw.get("primaryKey")),
+        foreign_keys=fks,
+    )
+
+
+@cache
+def load_schema(directory: Path | None = None) -> Schema:
+    """Read every tab file; cached because every stage asks for it."""
+    directory = Path(directory) if directory else SCHEMA_DIR
+    tabs: dict[str, TabSpec] = {}
+    for name in TAB_ORDER:
+        path = directory / f"{name}.yml"
+        if not path.exists():
+            raise FengqiaoError(f"找不到表结构文件 {path}。")
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            raise FengqiaoError(f"表结构文件 {path} 不是有效的 YAML：{exc}") from exc
+        tab = _tab_from_yaml(raw, str(path))
+        if tab.name != name:
+            raise FengqiaoError(f"表结构文件 {path} 的 name 应为 {name}，实际是 {tab.name}。")
+        tabs[name] = tab
+    return Schema(tabs=tabs, directory=directory)

@@ -1,0 +1,46 @@
+"""What every source hands to the normaliser: raw cells with their sheet rows.
+
+A source knows nothing about the schema. It returns each tab as it is in the
+file, so that the normaliser can find the header under title rows and every
+finding can point at the row number the person sees in their spreadsheet.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import pandas as pd
+
+
+@dataclass
+class RawTable:
+    """One tab, uninterpreted.
+
+    ``frame`` has positional integer columns ``0..n-1`` (column 0 is sheet
+    column A). Cell values are ``str``/``int``/``float``/``bool``/``datetime``
+    /``date`` or missing (``None``/NA); formula error cells hold the error text
+    (``#REF!``); merged ranges are already spread over every cell they cover.
+    Frame row ``i`` is sheet row ``first_row + i``.
+    """
+
+    name: str
+    frame: pd.DataFrame
+    first_row: int = 1
+
+
+@dataclass
+class SourceInfo:
+    kind: str  # "xlsx" | "csv" | "gsheets" | "snapshot"
+    name: str  # what to show the user: a file name or a spreadsheet title
+    location: str  # path or spreadsheet id / URL
+    sha256: str | None = None  # of the snapshot bytes, when one was taken or read
+    read_at: datetime | None = None
+    snapshot_path: str | None = None
+    stale_since: datetime | None = None  # set when a fresh read failed and a snapshot is used
+
+
+@dataclass
+class RawWorkbook:
+    info: SourceInfo
+    tables: dict[str, RawTable] = field(default_factory=dict)  # sheet name → table, in order
