@@ -75,6 +75,8 @@ class Config:
     site: SiteConfig
     #: the date the site's "current" month/quarter/year are taken from; None = today
     report_date: date | None = None
+    #: path to a Google service-account key file (the env var FENGQIAO_GOOGLE_CREDENTIALS wins)
+    google_credentials: str | None = None
     base_dir: Path = field(default=PROJECT_ROOT)
     path: Path | None = None
 
@@ -115,7 +117,8 @@ def _positive_int(value: Any, name: str, where: Path) -> int:
 def from_dict(data: dict[str, Any], where: Path, base_dir: Path) -> Config:
     """Build a typed config; every bad value is named with its key."""
     known = {"town", "source", "snapshots_dir", "deadlines", "backlog_days", "targets",
-             "key_person_intervals", "reception_quotas", "site", "report_date"}
+             "key_person_intervals", "reception_quotas", "site", "report_date",
+             "google_credentials"}
     unknown = sorted(set(data) - known)
     if unknown:
         raise FengqiaoError(
@@ -177,6 +180,7 @@ def from_dict(data: dict[str, Any], where: Path, base_dir: Path) -> Config:
         site=SiteConfig(title=str(s.get("title", SiteConfig.title)),
                         months=_positive_int(s.get("months", 12), "site.months", where)),
         report_date=report_date,
+        google_credentials=data.get("google_credentials"),
         base_dir=base_dir,
         path=where,
     )
