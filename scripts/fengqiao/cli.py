@@ -52,15 +52,460 @@ def cli() -> None:
 
 # --- schema / template (template.py, export.py) -------------------------------
 
+
+@cli.command("template")
+@click.option("--out", "out", type=click.Path(dir_okay=False), required=True,
+              help="要生成的空白台账模板，例如 台账模板.xlsx。")
+@config_option
+@_handle_errors
+def template_cmd(out: str, config_path: str | None) -> None:
+    """生成空白台账模板：带填表说明、下拉框、批注和日期格式。
+
+    办结期限等内容取自配置文件，和统计口径保持一致。
+    """
+    from .template import write_template
+
+    config = _config(config_path)
+    path = Path(out)
+    if path.suffix.lower() != ".xlsx":
+        raise FengqiaoError(f"模板文件名应以 .xlsx 结尾，实际是“{path.name}”。")
+    try:
+        write_template(path, config=config)
+    except OSError as exc:
+        raise FengqiaoError(f"无法写入模板文件 {path}：{exc.strerror or exc}。",
+                            hint="请确认文件没有在 Excel 里打开，并且文件夹可以写入。") from exc
+    click.echo(f"已生成台账模板：{path}")
+
+
+@cli.group("schema")
+def schema_group() -> None:
+    """表结构相关的命令。"""
+
+
+@schema_group.command("export")
+@click.option("--out", "out", type=click.Path(file_okay=False), default="build/schema",
+              show_default=True, help="输出文件夹。")
+@click.option("--by-title", is_flag=True, default=False,
+              help="字段名用中文表头（如“受理日期”），可以直接校验从表格另存的 CSV。")
+@config_option
+@_handle_errors
+def schema_export_cmd(out: str, by_title: bool, config_path: str | None) -> None:
+    """把各工作表的结构导出为标准的 Table Schema 和 datapackage.json。"""
+    from .export import write_schemas
+
+    config = _config(config_path)
+    try:
+        written = write_schemas(Path(out), by_title=by_title,
+                                title=f"{config.town}矛盾纠纷调处化解台账")
+    except OSError as exc:
+        raise FengqiaoError(f"无法写入文件夹 {out}：{exc.strerror or exc}。") from exc
+    click.echo(f"已导出 {len(written)} 个文件到 {out}：")
+    for path in written:
+        click.echo(f"  {path.name}")
+
 # --- validate / annotate (validate.py, annotate.py) ----------------------------
+
+_TABLE_LIMIT = 50
+_SEVERITY_LABEL = {"error": "错误", "warning": "提醒"}
+_FINDING_KEYS = ("sheet", "row", "column", "cell", "code", "severity", "message")
+
+
+def _echo_findings_table(ledger: Any, source_name: str) -> None:
+    from .errors import CATALOGUE
+
+    findings = ledger.findings
+    n_err = sum(1 for f in findings if f.severity == "error")
+    n_warn = len(findings) - n_err
+    if not findings:
+        click.echo(f"校验“{source_name}”：没有发现问题。")
+    else:
+        click.echo(f"校验“{source_name}”：发现 {n_err} 个错误、{n_warn} 个提醒。")
+    by_sheet: dict[str, list[Any]] = {}
+    for f in findings:
+        by_sheet.setdefault(f.sheet, []).append(f)
+    for sheet, items in by_sheet.items():
+        errs = sum(1 for f in items if f.severity == "error")
+        click.echo("")
+        click.echo(f"【{sheet}】错误 {errs} 个，提醒 {len(items) - errs} 个")
+        counts: dict[str, int] = {}
+        for f in items:
+            counts[f.code] = counts.get(f.code, 0) + 1
+        for code, count in counts.items():
+            entry = CATALOGUE[code]
+            label = _SEVERITY_LABEL[entry.severity]
+            click.echo(f"  {entry.title}（{code}，{label}）：{count} 处")
+        for f in items[:_TABLE_LIMIT]:
+            click.echo(f"  [{_SEVERITY_LABEL[f.severity]}] {f.message}")
+        if len(items) > _TABLE_LIMIT:
+            click.echo(f"  ……还有 {len(items) - _TABLE_LIMIT} 条未列出，"
+                       f"用 --format json 可以看到全部。")
+    for tab, frame in ledger.excluded.items():
+        if len(frame):
+            sheet = ledger.sheet_names.get(tab, tab)
+            click.echo("")
+            click.echo(f"“{sheet}”有 {len(frame)} 行因编号、日期或星级有误不计入统计，"
+                       f"改正后会自动计入。")
+
+
+@cli.command("validate")
+@click.argument("source", required=False)
+@config_option
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True, help="输出格式：table 为分表的中文清单，json 为完整的机器可读列表。")
+@click.option("--annotate", "annotate_out", type=click.Path(dir_okay=False), default=None,
+              help="另存一份标注过的 Excel：有问题的单元格标红（错误）或标橙（提醒），"
+                   "并附上说明和“校验结果”表。原台账不会被改动。")
+@_handle_errors
+def validate_cmd(source: str | None, config_path: str | None, fmt: str,
+                 annotate_out: str | None) -> None:
+    """校验台账 SOURCE（Excel 文件、CSV 文件夹或 Google 表格），指出每个有问题的单元格。
+
+    有错误时退出码为 1，只有提醒时为 0，台账无法读取时为 2。
+    """
+    import json
+
+    from .sources import open_source
+    from .validate import validate_workbook
+
+    config = _config(config_path)
+    if not source:
+        if not config.source:
+            raise FengqiaoError("没有指定要校验的台账。",
+                                hint="请在命令后写上台账文件，或在配置文件里设置 source。")
+        source = str(config.resolve(config.source))
+    workbook = open_source(source, config=config)
+    ledger = validate_workbook(workbook, config=config)
+    if fmt == "json":
+        rows = [{key: getattr(f, key) for key in _FINDING_KEYS} for f in ledger.findings]
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+    else:
+        _echo_findings_table(ledger, workbook.info.name or source)
+    if annotate_out:
+        from .annotate import annotate_source
+
+        annotate_source(workbook, ledger.findings, Path(annotate_out))
+        if fmt == "table":
+            click.echo("")
+            click.echo(f"已把标注写入 {annotate_out}。")
+    if ledger.errors:
+        sys.exit(EXIT_FINDINGS)
 
 # --- metrics / overdue (metrics/) ------------------------------------------------
 
+def _ledger_for(source: str | None, config: Config) -> Any:
+    """Read and validate the town's ledger the same way ``validate`` does."""
+    from .sources import open_source
+    from .validate import validate_workbook
+
+    if not source:
+        if not config.source:
+            raise FengqiaoError("没有指定台账。",
+                                hint="请在命令后写上台账文件，或在配置文件里设置 source。")
+        source = str(config.resolve(config.source))
+    workbook = open_source(source, config=config)
+    return validate_workbook(workbook, config=config)
+
+
+def _excluded_notice(ledger: Any) -> None:
+    total = sum(len(f) for f in ledger.excluded.values())
+    if total:
+        click.echo(f"注意：有 {total} 行因编号、日期或星级有误没有计入统计，"
+                   "用 fengqiao validate 可以看到具体的单元格。", err=True)
+
+
+@cli.command("metrics")
+@click.argument("source", required=False)
+@click.option("--period", "period_text", required=True,
+              help="统计期：2024-03（月）、2024-Q1（季度）、2024-H1（半年）、2024（全年）"
+                   "或 2024-01-01..2024-03-31（自定义）。")
+@click.option("--as-of", "as_of_text", default=None,
+              help="统计截止日期（默认：统计期已结束则为期末，否则为今天）。")
+@config_option
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
+              show_default=True,
+              help="输出格式：table 为中文表格，json 为发布用的 metrics.json，csv 为可用 Excel 打开的表格。")
+@_handle_errors
+def metrics_cmd(source: str | None, period_text: str, as_of_text: str | None,
+                config_path: str | None, fmt: str) -> None:
+    """计算台账 SOURCE 在一个统计期的各项指标（受理、办结、按期办结、满意率等）。"""
+    from datetime import date
+
+    from .metrics import compute_metrics, dumps, parse_date, parse_period
+    from .metrics.report import metrics_csv, metrics_table
+
+    config = _config(config_path)
+    period = parse_period(period_text)
+    as_of = parse_date(as_of_text, what="统计截止日期") if as_of_text else None
+    ledger = _ledger_for(source, config)
+    contract = compute_metrics(ledger, period, as_of=as_of, config=config,
+                               today=config.report_date or date.today())
+    if fmt == "json":
+        click.echo(dumps(contract), nl=False)
+    elif fmt == "csv":
+        click.echo(metrics_csv(contract), nl=False)
+    else:
+        click.echo(metrics_table(contract), nl=False)
+    _excluded_notice(ledger)
+
+
+@cli.command("overdue")
+@click.argument("source", required=False)
+@click.option("--as-of", "as_of_text", default=None, help="按哪一天判断是否逾期（默认今天）。")
+@click.option("--near/--no-near", default=False, show_default=True,
+              help="同时列出离期限不超过 deadlines.warn_days 天的在办纠纷。")
+@config_option
+@_handle_errors
+def overdue_cmd(source: str | None, as_of_text: str | None, near: bool,
+                config_path: str | None) -> None:
+    """列出台账 SOURCE 中逾期未办结的纠纷（督办清单），逾期最久的在前。"""
+    from datetime import date
+
+    from .metrics import parse_date
+    from .metrics.lists import supervision_list
+    from .metrics.report import overdue_table
+
+    config = _config(config_path)
+    as_of = (parse_date(as_of_text, what="日期") if as_of_text
+             else config.report_date or date.today())
+    ledger = _ledger_for(source, config)
+    table = supervision_list(ledger, as_of, config, near_days=None if near else -1)
+    click.echo(overdue_table(table, as_of=as_of.isoformat(), town=ledger.town), nl=False)
+    _excluded_notice(ledger)
+
+
 # --- snapshots / sheets (sources/) -----------------------------------------------
+
+_SNAPSHOT_KINDS = {"xlsx": "Excel", "csv": "CSV", "gsheets": "Google 表格"}
+
+
+def _snapshot_dir(dir_path: str | None, config_path: str | None) -> Path:
+    if dir_path:
+        return Path(dir_path)
+    config = _config(config_path)
+    return config.resolve(config.snapshots_dir)
+
+
+def _text_width(text: str) -> int:
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _echo_table(header: list[str], rows: list[list[str]]) -> None:
+    widths = [max(_text_width(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    for r in [header, *rows]:
+        cells = [c + " " * (w - _text_width(c)) for c, w in zip(r, widths, strict=True)]
+        click.echo("  ".join(cells).rstrip())
+
+
+snapshot_dir_option = click.option(
+    "--dir", "dir_path", type=click.Path(file_okay=False), default=None,
+    help="快照目录（不填则用配置里的 snapshots_dir）。",
+)
+
+
+@cli.group()
+def snapshots() -> None:
+    """查看和核对每次读取时保存的数据快照。"""
+
+
+@snapshots.command("list")
+@snapshot_dir_option
+@config_option
+@_handle_errors
+def snapshots_list(dir_path: str | None, config_path: str | None) -> None:
+    """列出快照：读取时间、来源和各表行数。"""
+    from .sources.snapshots import list_snapshots
+
+    directory = _snapshot_dir(dir_path, config_path)
+    records = list_snapshots(directory)
+    if not records:
+        click.echo(f"快照目录 {directory} 里还没有快照。")
+        return
+    rows = [
+        [
+            r.last_read_at.strftime("%Y-%m-%d %H:%M:%S"),
+            _SNAPSHOT_KINDS.get(r.kind, r.kind),
+            r.name,
+            "，".join(f"{tab} {n}" for tab, n in r.rows.items()) or "—",
+            r.file,
+        ]
+        for r in records
+    ]
+    _echo_table(["读取时间（UTC）", "类型", "来源", "各表行数", "快照文件"], rows)
+    click.echo(f"共 {len(records)} 条快照记录，目录：{directory}")
+
+
+@snapshots.command("verify")
+@snapshot_dir_option
+@config_option
+@_handle_errors
+def snapshots_verify(dir_path: str | None, config_path: str | None) -> None:
+    """核对快照文件与清单是否一致；有问题时退出码为 1。"""
+    from .sources.snapshots import list_snapshots, verify_snapshots
+
+    directory = _snapshot_dir(dir_path, config_path)
+    problems = verify_snapshots(directory)
+    if problems:
+        _echo_table(["序号", "问题"], [[str(i), p] for i, p in enumerate(problems, 1)])
+        click.echo(f"发现 {len(problems)} 个问题，快照目录：{directory}")
+        sys.exit(EXIT_FINDINGS)
+    count = len({r.file for r in list_snapshots(directory)})
+    click.echo(f"快照目录 {directory} 完好：{count} 个快照文件都与清单记录一致。")
+
+
+# sheets init (sources/gsheets.py)
+
+
+@cli.group()
+def sheets() -> None:
+    """Google 表格：按模板准备一张新的台账表格。"""
+
+
+@sheets.command("init")
+@click.argument("spreadsheet")
+@click.option("--credentials", "credentials", type=click.Path(dir_okay=False), default=None,
+              help="Google 服务账号 JSON 密钥文件（不填则用环境变量 FENGQIAO_GOOGLE_CREDENTIALS，"
+                   "再不行用配置里的 google_credentials）。")
+@click.option("--tab", "tabs", multiple=True,
+              help="只准备这些工作表，填英文 id（如 disputes），可以写多次；不填则准备全部。")
+@config_option
+@_handle_errors
+def sheets_init(spreadsheet: str, credentials: str | None, tabs: tuple[str, ...],
+                config_path: str | None) -> None:
+    """给 SPREADSHEET（表格链接或 ID）加上缺少的工作表、表头、下拉选项和日期格式。
+
+    已有数据的工作表不会被改动，只核对表头并报告缺少的列。服务账号需要有“编辑者”权限。
+    """
+    import os
+
+    from .schema import load_schema
+    from .sources.gsheets import CREDENTIALS_ENV, init_spreadsheet
+
+    schema = load_schema()
+    unknown = [t for t in tabs if t not in schema.tabs]
+    if unknown:
+        raise FengqiaoError(f"不认识的工作表 id：{'、'.join(unknown)}。",
+                            hint=f"可用的 id 有：{'、'.join(schema.tabs)}。")
+    if credentials is None and not os.environ.get(CREDENTIALS_ENV):
+        config = _config(config_path)
+        if config.google_credentials:
+            credentials = str(config.resolve(config.google_credentials))
+    report = init_spreadsheet(spreadsheet, credentials_path=credentials, schema=schema,
+                              tabs=list(tabs) if tabs else None)
+    for line in report.summary_lines():
+        click.echo(line)
+
 
 # --- build / serve (sitebuild.py) ------------------------------------------------
 
 # --- county (county.py) ---------------------------------------------------------------
+
+
+def _county_config(config_path: str | None) -> Any:
+    from .county.config import load_county_config
+
+    path = Path(config_path) if config_path else Path("county.yml")
+    if config_path is None and not path.exists():
+        raise FengqiaoError("没有找到县级配置文件 county.yml。",
+                            hint="请用 --config 指定配置文件，或在命令后直接列出各乡镇（见 fengqiao county build --help）。")
+    return load_county_config(path)
+
+
+_COUNTY_RECEIPT_WORDS = {"valid": "有效", "invalid": "无效", "failed": "未收到"}
+
+county_config_option = click.option(
+    "--config", "config_path", type=click.Path(dir_okay=False), default=None,
+    help="县级配置文件（默认当前文件夹的 county.yml）。",
+)
+county_now_option = click.option(
+    "--now", "now_text", default=None, metavar="时间",
+    help="把这次收取记为这个时间（如 2024-04-12T09:30，默认现在）；不带时区时按县里的时间。",
+)
+
+
+@cli.group("county")
+def county_group() -> None:
+    """县级：收取各乡镇的统计文件，汇总、排名、统计报送情况，生成县级网站。"""
+
+
+@county_group.command("collect")
+@county_config_option
+@click.option("--period", "periods", multiple=True, required=True, metavar="统计期",
+              help="要收取的统计期，如 2024-Q1、2024-03；可以写多次。")
+@county_now_option
+@_handle_errors
+def county_collect_cmd(config_path: str | None, periods: tuple[str, ...], now_text: str | None) -> None:
+    """收取各乡镇这几期的 metrics.json，检查后存档，并记录收取情况。
+
+    某个乡镇连不上、文件无效或统计期不对，不影响其他乡镇；有任何乡镇没有收到有效文件时，退出码为 1。
+    """
+    from .county.collect import collect, parse_now
+    from .metrics.periods import parse_period
+
+    config = _county_config(config_path)
+    wanted = [parse_period(p) for p in periods]
+    receipts = collect(config, wanted, now=parse_now(now_text, config))
+    for r in receipts:
+        line = f"{r.period} {r.town}：{_COUNTY_RECEIPT_WORDS[r.status]}"
+        if r.file:
+            line += f"（存档 {r.file}）"
+        if r.reason:
+            line += f" —— {r.reason}"
+        click.echo(line)
+    bad = sum(1 for r in receipts if r.status != "valid")
+    click.echo(f"共收取 {len(receipts)} 份，有效 {len(receipts) - bad} 份，有问题 {bad} 份。"
+               f"存档位置：{config.collection_dir}")
+    if bad:
+        sys.exit(EXIT_FINDINGS)
+
+
+@county_group.command("build")
+@click.argument("towns", nargs=-1)
+@county_config_option
+@click.option("--period", required=True, metavar="统计期", help="网站展示的统计期，如 2024-Q1。")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default="public-county",
+              show_default=True, help="网站输出文件夹。")
+@click.option("--name", "county_name", default="本县", show_default=True,
+              help="不用配置文件时的县（旗）名称。")
+@click.option("--collection", "collection_dir", type=click.Path(file_okay=False), default=None,
+              help="不用配置文件时，收到的文件存放在哪里（默认输出文件夹旁的 <输出>-collection）。")
+@county_now_option
+@_handle_errors
+def county_build_cmd(towns: tuple[str, ...], config_path: str | None, period: str, out_dir: str,
+                     county_name: str, collection_dir: str | None, now_text: str | None) -> None:
+    """生成县级网站（概览、各乡镇、对比、督办清单、报送情况、数据下载）。
+
+    用配置文件时，展示已经收取（fengqiao county collect）的文件。也可以不用配置文件，直接列出各乡镇：
+    每个 TOWN 是生成好的乡镇网站文件夹、http(s):// 网站地址，或台账（.xlsx、CSV 文件夹、gsheets:表格ID），
+    台账会当场计算。
+    """
+    from .county.collect import parse_now, quick_collect
+    from .county.config import CountyConfig
+    from .county.site import build_county_site
+    from .metrics.periods import parse_period
+
+    wanted = parse_period(period)
+    out = Path(out_dir)
+    if towns:
+        if config_path:
+            raise FengqiaoError("--config 和直接列出的乡镇只能用一种。",
+                                hint="用配置文件时请先运行 fengqiao county collect 收取。")
+        collection = Path(collection_dir) if collection_dir else out.with_name(out.name + "-collection")
+        probe = CountyConfig(name=county_name, collection_dir=collection, towns=())
+        config = quick_collect(list(towns), wanted, name=county_name, collection=collection,
+                               now=parse_now(now_text, probe))
+    else:
+        config = _county_config(config_path)
+    result = build_county_site(config, wanted, out)
+    r = result.report
+    click.echo(f"已生成{config.name} {wanted.label} 县级网站：{result.out}")
+    click.echo(f"应报 {len(r.statuses)} 个乡镇：按时 {r.counts['按时']}，迟报 {r.counts['迟报']}，"
+               f"未报 {r.counts['未报']}，数据无效 {r.counts['数据无效']}。")
+    for s in r.statuses:
+        if s.reason:
+            click.echo(f"  {s.town}（{s.status}）：{s.reason}")
+
 
 
 def main() -> None:

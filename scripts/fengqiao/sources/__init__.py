@@ -1,0 +1,277 @@
+"""One door to every kind of ledger source.
+
+``open_source`` is what every command calls; it decides from the spec alone
+whether it is an Excel file, a folder of CSV files, a Google spreadsheet or a
+stored snapshot, so a town can move from one to another by changing a single
+``source:`` line in its config. Each reader first takes the exact bytes it
+parses (``fetch_source``), which is what a snapshot stores: a published figure
+can always be traced back to the bytes it came from.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import re
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ..config import Config
+from ..errors import SourceError
+from .base import RawTable, RawWorkbook, SourceInfo
+from .csvdir import folder_members, read_csv_members
+from .xlsx import OLE_MAGIC, read_xlsx_bytes
+
+Clock = Callable[[], datetime]
+
+CREDENTIALS_ENV = "FENGQIAO_GOOGLE_CREDENTIALS"
+XLSX_SUFFIXES = (".xlsx", ".xlsm")
+_SHEET_URL = re.compile(r"^https?://docs\.google\.com/spreadsheets/d/([A-Za-z0-9_-]+)")
+_GSHEETS_PREFIX = "gsheets:"
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+@dataclass
+class FetchedSource:
+    """A workbook together with the exact bytes it was parsed from."""
+
+    workbook: RawWorkbook
+    data: bytes
+    ext: str  # file extension a snapshot of ``data`` gets: xlsx | xlsm | zip | json
+
+
+def gsheets_id(spec: str | Path) -> str | None:
+    """The spreadsheet id when the spec names a Google spreadsheet."""
+    text = str(spec).strip()
+    if text.startswith(_GSHEETS_PREFIX):
+        return text[len(_GSHEETS_PREFIX):].strip() or None
+    m = _SHEET_URL.match(text)
+    return m.group(1) if m else None
+
+
+def source_location(spec: str | Path) -> str:
+    """The stable key snapshots are filed under: the spreadsheet id for
+    Google (so the URL and ``gsheets:`` forms match), else the absolute path."""
+    sid = gsheets_id(spec)
+    if sid is not None:
+        return sid
+    return str(Path(spec).expanduser().resolve())
+
+
+def is_remote(spec: str | Path) -> bool:
+    return gsheets_id(spec) is not None
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def zip_members(members: list[tuple[str, bytes]]) -> bytes:
+    """A reproducible zip: fixed timestamps and order, so the same CSV
+    files always give the same bytes and hence the same snapshot."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=6) as zf:
+        for name, data in sorted(members):
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            zf.writestr(info, data)
+    return buf.getvalue()
+
+
+def unzip_members(data: bytes, display: str) -> list[tuple[str, bytes]]:
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            names = sorted(
+                n for n in zf.namelist()
+                if n.lower().endswith(".csv") and not Path(n).name.startswith((".", "~$"))
+            )
+            members = [(Path(n).name, zf.read(n)) for n in names]
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise SourceError(
+            f"压缩包“{display}”已损坏，无法打开。",
+            hint="请重新导出或找回之前保存的版本。",
+        ) from exc
+    if not members:
+        raise SourceError(
+            f"压缩包“{display}”里没有 CSV 文件。",
+            hint="请把每张工作表存成一个 .csv 文件（文件名就是工作表名）后再打包。",
+        )
+    return members
+
+
+def _not_found(display: str) -> SourceError:
+    return SourceError(
+        f"找不到数据源“{display}”。",
+        hint="请检查路径是否写对；路径里有空格时，在命令行中要用引号把整个路径括起来。",
+    )
+
+
+def _read_file(path: Path, display: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError as exc:
+        raise _not_found(display) from exc
+    except OSError as exc:
+        raise SourceError(
+            f"无法读取文件“{display}”：{exc.strerror or exc}。",
+            hint="请确认文件没有被其他程序独占打开，并且有读取权限。",
+        ) from exc
+
+
+def _credentials(config: Config | None) -> str | None:
+    env = os.environ.get(CREDENTIALS_ENV)
+    if env:
+        return env
+    if config is not None and config.google_credentials:
+        return str(config.resolve(config.google_credentials))
+    return None
+
+
+def _fetch_gsheets(sid: str, config: Config | None, **options: Any) -> FetchedSource:
+    from .gsheets import read_gsheet_payload, workbook_from_payload
+
+    payload = read_gsheet_payload(sid, credentials_path=_credentials(config), **options)
+    # The read time lives in the manifest, not in the stored bytes: an
+    # unchanged spreadsheet then hashes the same and reuses its snapshot.
+    payload = {k: v for k, v in payload.items() if k != "readAt"}
+    workbook = workbook_from_payload(payload)
+    data = json.dumps(payload, ensure_ascii=False, sort_keys=True,
+                      separators=(",", ":")).encode("utf-8")
+    workbook.info.kind = "gsheets"
+    workbook.info.location = sid
+    workbook.info.read_at = None  # set from the injectable clock by fetch_source
+    return FetchedSource(workbook, data, "json")
+
+
+def workbook_from_bytes(data: bytes, ext: str, *, name: str, location: str,
+                        kind: str | None = None) -> RawWorkbook:
+    """Parse stored bytes the same way the live read did (used for
+    snapshots: ``ext`` says which reader made them)."""
+    if ext in ("xlsx", "xlsm"):
+        return RawWorkbook(SourceInfo(kind or "xlsx", name, location),
+                           read_xlsx_bytes(data, name))
+    if ext == "zip":
+        tables, encodings = read_csv_members(unzip_members(data, name), name)
+        return RawWorkbook(SourceInfo(kind or "csv", name, location, encodings=encodings),
+                           tables)
+    if ext == "json":
+        try:
+            payload = json.loads(data.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise SourceError(
+                f"快照文件“{name}”不是有效的 JSON，无法读取。",
+                hint="文件可能已损坏，请运行 fengqiao snapshots verify 检查。",
+            ) from exc
+        from .gsheets import workbook_from_payload
+
+        workbook = workbook_from_payload(payload)
+        workbook.info.kind = kind or "gsheets"
+        workbook.info.location = location
+        return workbook
+    raise SourceError(f"不认识的快照文件类型“.{ext}”：{name}。")
+
+
+def fetch_source(spec: str | Path, *, config: Config | None = None,
+                 clock: Clock = utc_now, **gsheets_options: Any) -> FetchedSource:
+    """Read a source and keep the bytes it was parsed from.
+
+    ``gsheets_options`` (``session``, ``retry``) are passed to the Google
+    reader, so tests can point it at a local server.
+    """
+    read_at = clock()
+    sid = gsheets_id(spec)
+    if sid is not None:
+        fetched = _fetch_gsheets(sid, config, **gsheets_options)
+    else:
+        fetched = _fetch_path(Path(spec).expanduser(), str(spec))
+    if fetched.workbook.info.read_at is None:  # a snapshot keeps its own read time
+        fetched.workbook.info.read_at = read_at
+    fetched.workbook.info.sha256 = sha256_hex(fetched.data)
+    return fetched
+
+
+def _fetch_path(path: Path, display: str) -> FetchedSource:
+    if not path.exists():
+        raise _not_found(display)
+    location = str(path.resolve())
+    if path.is_dir():
+        members = folder_members(path, display)
+        tables, encodings = read_csv_members(members, display)
+        info = SourceInfo("csv", path.resolve().name, location, encodings=encodings)
+        return FetchedSource(RawWorkbook(info, tables), zip_members(members), "zip")
+    suffix = path.suffix.lower()
+    from .snapshots import is_snapshot_name, open_snapshot_bytes
+
+    if is_snapshot_name(path.name) or suffix in (".zip", ".json"):
+        data = _read_file(path, display)
+        if not data:
+            raise SourceError(f"文件“{display}”是空的（0 字节），里面没有任何内容。",
+                              hint="可能是保存或复制时中断了，请换一个完好的文件。")
+        workbook = open_snapshot_bytes(path, data)
+        return FetchedSource(workbook, data, suffix.lstrip("."))
+    if suffix in XLSX_SUFFIXES or suffix == ".xls":
+        data = _read_file(path, display)
+        if suffix == ".xls" and data and not data.startswith(OLE_MAGIC):
+            # some systems name a real .xlsx ".xls"; read it if it is one
+            suffix = ".xlsx" if data.startswith(b"PK") else suffix
+        tables = read_xlsx_bytes(data, display)
+        return FetchedSource(RawWorkbook(SourceInfo("xlsx", path.name, location), tables),
+                             data, suffix.lstrip(".") if suffix in XLSX_SUFFIXES else "xlsx")
+    if suffix == ".csv":
+        data = _read_file(path, display)
+        if not data:
+            raise SourceError(f"文件“{display}”是空的（0 字节），里面没有任何内容。",
+                              hint="可能是保存或导出时中断了，请重新导出这个文件。")
+        members = [(path.name, data)]
+        tables, encodings = read_csv_members(members, display)
+        info = SourceInfo("csv", path.name, location, encodings=encodings)
+        return FetchedSource(RawWorkbook(info, tables), zip_members(members), "zip")
+    raise SourceError(
+        f"不支持的文件类型“{path.suffix or '（无扩展名）'}”：{display}。",
+        hint="请提供 .xlsx 工作簿、一个放着 CSV 文件的文件夹，或 Google 表格的地址（gsheets:表格ID）。",
+    )
+
+
+def open_source(spec: str | Path, *, config: Config | None = None,
+                **gsheets_options: Any) -> RawWorkbook:
+    """The workbook a spec names, whatever kind of source it is."""
+    return fetch_source(spec, config=config, **gsheets_options).workbook
+
+
+from .snapshots import (  # noqa: E402  (snapshots uses the helpers above)
+    SnapshotRecord,
+    latest_snapshot,
+    list_snapshots,
+    open_snapshot,
+    read_source,
+    save_snapshot,
+    verify_snapshots,
+)
+
+__all__ = [
+    "FetchedSource",
+    "RawTable",
+    "RawWorkbook",
+    "SnapshotRecord",
+    "SourceInfo",
+    "fetch_source",
+    "gsheets_id",
+    "latest_snapshot",
+    "list_snapshots",
+    "open_snapshot",
+    "open_source",
+    "read_source",
+    "save_snapshot",
+    "source_location",
+    "verify_snapshots",
+]

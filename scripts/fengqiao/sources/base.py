@@ -38,6 +38,8 @@ class SourceInfo:
     read_at: datetime | None = None
     snapshot_path: str | None = None
     stale_since: datetime | None = None  # set when a fresh read failed and a snapshot is used
+    #: CSV sources: sheet name → text encoding the file was decoded with
+    encodings: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass

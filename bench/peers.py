@@ -1,0 +1,303 @@
+"""The same field and row checks as ``fengqiao validate``, in the peer tools.
+
+Each subcommand is one measured task of ``bench/run.py``; it runs in its own
+process and writes a JSON result (findings counted the way that tool reports
+them) to ``--result``:
+
+- ``frictionless``: a Table Schema package built from ``sheets_schema`` (or the
+  file ``fengqiao schema export --by-title`` writes, when given with
+  ``--descriptor``), with row constraints, validated with no error limit;
+- ``pandera``: a pandas read of the same CSV plus a ``DataFrameSchema`` with
+  the same checks, validated lazily so every failure is gathered;
+- ``pyarrow-csv``: a bare ``pyarrow.csv.read_csv`` of the same files (the floor);
+- ``calamine`` / ``openpyxl``: a bare read of every cell of the xlsx.
+
+What the peers cannot express the way fengqiao does (documented in README):
+enum aliases, non-ISO date spellings, full-width digits, title rows above the
+header. They check the canonical spelling only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from fengqiao.schema import FieldSpec, TabSpec, load_schema
+
+TABS = ("disputes", "grids", "visits")
+
+
+def _closed_values(tab: TabSpec) -> tuple[str, ...]:
+    for f in tab.fields:
+        if f.closed_values:
+            return tuple(str(v) for v in f.closed_values)
+    return ()
+
+
+# --- frictionless -----------------------------------------------------------------
+
+def _tableschema_field(f: FieldSpec) -> dict[str, Any]:
+    out: dict[str, Any] = {"name": f.title, "type": f.type}
+    cons: dict[str, Any] = {}
+    if f.required:
+        cons["required"] = True
+    if f.unique:
+        cons["unique"] = True
+    if f.enum is not None:
+        cons["enum"] = list(f.enum)
+    if f.minimum is not None:
+        cons["minimum"] = f.minimum
+    if f.maximum is not None:
+        cons["maximum"] = f.maximum
+    if cons:
+        out["constraints"] = cons
+    if f.type == "boolean":
+        out["trueValues"] = list(f.true_values)
+        out["falseValues"] = list(f.false_values)
+    return out
+
+
+def table_schema_by_title(tab: TabSpec, present: set[str]) -> dict[str, Any]:
+    """A Table Schema whose field names are the Chinese titles (the headers in
+    the files). The id's uniqueness is its ``unique`` constraint only (a
+    primaryKey as well would report every duplicate twice); foreign keys to
+    tabs that are not in the package are dropped."""
+    schema = load_schema()
+    fks = []
+    for fk in tab.foreign_keys:
+        if fk.resource not in present:
+            continue
+        ref = schema[fk.resource]
+        fks.append({
+            "fields": [tab.field(n).title for n in fk.fields],
+            "reference": {
+                "resource": "" if fk.resource == tab.name else fk.resource,
+                "fields": [ref.field(n).title for n in fk.reference_fields],
+            },
+        })
+    out: dict[str, Any] = {"fields": [_tableschema_field(f) for f in tab.fields]}
+    if fks:
+        out["foreignKeys"] = fks
+    return out
+
+
+def row_constraints(tab: TabSpec) -> list[str]:
+    """closed ⇔ 办结日期 and 办结日期 ≥ 受理日期, as simpleeval formulas."""
+    if tab.name != "disputes":
+        return []
+    status = tab.field("status").title
+    closed = tab.field("closed_date").title
+    received = tab.field("received_date").title
+    not_closed = " and ".join(f"{status} != '{v}'" for v in _closed_values(tab))
+    return [
+        f"({not_closed}) or {closed} is not None",  # closed-without-date
+        f"{closed} is None or not ({not_closed})",  # date-without-closed
+        f"{closed} is None or {received} is None or {closed} >= {received}",  # order
+    ]
+
+
+def package_descriptor(csv_dir: Path) -> dict[str, Any]:
+    schema = load_schema()
+    present = {n for n in TABS if (csv_dir / f"{schema[n].title}.csv").exists()}
+    resources = []
+    for name in TABS:
+        if name not in present:
+            continue
+        tab = schema[name]
+        resources.append({
+            "name": name,
+            "path": f"{tab.title}.csv",
+            "format": "csv",
+            "encoding": "utf-8",
+            "schema": table_schema_by_title(tab, present),
+        })
+    return {"name": "town", "resources": resources}
+
+
+def run_frictionless(csv_dir: Path, descriptor: Path | None) -> dict[str, Any]:
+    from frictionless import Checklist, Package, checks
+
+    desc = (json.loads(descriptor.read_text(encoding="utf-8")) if descriptor
+            else package_descriptor(csv_dir))
+    package = Package.from_descriptor(desc, basepath=str(csv_dir))
+    schema = load_schema()
+    by_type: Counter[str] = Counter()
+    per_tab: dict[str, dict[str, int]] = {}
+    rows = 0
+    for resource in package.resources:
+        tab = schema[resource.name] if resource.name in schema.tabs else None
+        formulas = row_constraints(tab) if tab else []
+        checklist = Checklist(checks=[checks.row_constraint(formula=f) for f in formulas])
+        report = resource.validate(checklist, limit_errors=10**12)
+        counts: Counter[str] = Counter()
+        for task in report.tasks:
+            rows += int(task.stats.get("rows") or 0)
+            for err in task.errors:
+                counts[err.type] += 1
+        per_tab[resource.name] = dict(counts)
+        by_type.update(counts)
+    return {"findings": sum(by_type.values()), "by_type": dict(by_type), "per_tab": per_tab,
+            "rows": rows}
+
+
+# --- pandera ------------------------------------------------------------------------
+
+def _read_csv(path: Path) -> Any:
+    import pandas as pd
+
+    # every cell as text, only an empty cell is missing: the same input the others get
+    return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+
+
+def pandera_schema(tab: TabSpec, refs: dict[str, Any]) -> Any:
+    """A DataFrameSchema with the same checks; ``refs`` maps (tab, field) to
+    the reference values of its foreign keys."""
+    import pandas as pd
+    import pandera.pandas as pa
+    from pandera.engines import pandas_engine
+
+    iso = pandas_engine.DateTime(to_datetime_kwargs={"format": "%Y-%m-%d"})
+    fk_of = {fk.fields[0]: (fk.resource, fk.reference_fields[0]) for fk in tab.foreign_keys}
+    columns: dict[str, Any] = {}
+    for f in tab.fields:
+        checks: list[Any] = []
+        if f.enum is not None:
+            checks.append(pa.Check.isin(list(f.enum)))
+        if f.minimum is not None:
+            checks.append(pa.Check.ge(f.minimum))
+        if f.maximum is not None:
+            checks.append(pa.Check.le(f.maximum))
+        if f.type == "boolean":
+            checks.append(pa.Check.isin(list(f.true_values) + list(f.false_values)))
+        ref = refs.get(fk_of.get(f.name, ("", ""))) if f.name in fk_of else None
+        if ref is not None:
+            checks.append(pa.Check.isin(ref, name=f"foreign_key:{fk_of[f.name][0]}"))
+        dtype: Any = {"string": str, "boolean": str, "integer": "Int64",
+                      "number": "Float64", "date": iso}[f.type]
+        columns[f.title] = pa.Column(
+            dtype, checks=checks, nullable=not f.required, unique=f.unique,
+            coerce=f.type in ("integer", "number", "date"), required=True,
+            report_duplicates="exclude_first",
+        )
+    frame_checks: list[Any] = []
+    if tab.name == "disputes":
+        status = tab.field("status").title
+        closed = tab.field("closed_date").title
+        received = tab.field("received_date").title
+        closed_values = list(_closed_values(tab))
+
+        def closed_without_date(df: pd.DataFrame) -> pd.Series:
+            return ~(df[status].isin(closed_values) & df[closed].isna())
+
+        def date_without_closed(df: pd.DataFrame) -> pd.Series:
+            return ~(df[closed].notna() & ~df[status].isin(closed_values))
+
+        def closed_before_received(df: pd.DataFrame) -> pd.Series:
+            return ~(df[closed] < df[received])
+
+        frame_checks = [
+            pa.Check(closed_without_date, name="closed_without_date"),
+            pa.Check(date_without_closed, name="date_without_closed"),
+            pa.Check(closed_before_received, name="closed_before_received"),
+        ]
+    return pa.DataFrameSchema(columns, checks=frame_checks, strict=False, coerce=False)
+
+
+def run_pandera(csv_dir: Path) -> dict[str, Any]:
+    import pandera.pandas as pa
+
+    schema = load_schema()
+    frames = {n: _read_csv(csv_dir / f"{schema[n].title}.csv") for n in TABS
+              if (csv_dir / f"{schema[n].title}.csv").exists()}
+    refs: dict[tuple[str, str], Any] = {}
+    for name in frames:
+        for fk in schema[name].foreign_keys:
+            if fk.resource in frames:
+                col = schema[fk.resource].field(fk.reference_fields[0]).title
+                refs[(fk.resource, fk.reference_fields[0])] = frames[fk.resource][col].dropna().unique()
+    by_check: Counter[str] = Counter()
+    per_tab: dict[str, dict[str, int]] = {}
+    for name, frame in frames.items():
+        try:
+            pandera_schema(schema[name], refs).validate(frame, lazy=True)
+            counts: Counter[str] = Counter()
+        except pa.errors.SchemaErrors as exc:
+            fc = exc.failure_cases
+            counts = Counter(str(c).split("(")[0] for c in fc["check"])
+        per_tab[name] = dict(counts)
+        by_check.update(counts)
+    return {"findings": sum(by_check.values()), "by_type": dict(by_check), "per_tab": per_tab,
+            "rows": sum(len(f) for f in frames.values())}
+
+
+# --- bare reads (floors) -------------------------------------------------------------
+
+def run_pyarrow_csv(csv_dir: Path) -> dict[str, Any]:
+    import pyarrow.csv as pacsv
+
+    rows = 0
+    for path in sorted(csv_dir.glob("*.csv")):
+        rows += pacsv.read_csv(path).num_rows
+    return {"findings": None, "rows": rows}
+
+
+def run_calamine(xlsx: Path) -> dict[str, Any]:
+    from python_calamine import CalamineWorkbook
+
+    wb = CalamineWorkbook.from_path(str(xlsx))
+    rows = 0
+    for name in wb.sheet_names:
+        rows += len(wb.get_sheet_by_name(name).to_python()) - 1
+    return {"findings": None, "rows": rows}
+
+
+def run_openpyxl(xlsx: Path) -> dict[str, Any]:
+    from openpyxl import load_workbook
+
+    wb = load_workbook(str(xlsx), read_only=True, data_only=True)
+    rows = 0
+    for ws in wb.worksheets:
+        for _ in ws.iter_rows(values_only=True):
+            rows += 1
+        rows -= 1
+    wb.close()
+    return {"findings": None, "rows": rows}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description="One peer task of the benchmark.")
+    p.add_argument("tool", choices=["frictionless", "pandera", "pyarrow-csv", "calamine", "openpyxl",
+                                    "descriptor"])
+    p.add_argument("source", type=Path, help="the CSV folder, or the xlsx for calamine/openpyxl")
+    p.add_argument("--result", type=Path, help="write the JSON result here (default: stdout)")
+    p.add_argument("--descriptor", type=Path, default=None,
+                   help="frictionless: a package descriptor to use instead of the built one")
+    a = p.parse_args()
+    t = time.perf_counter()
+    if a.tool == "descriptor":
+        print(json.dumps(package_descriptor(a.source), ensure_ascii=False, indent=1))
+        return
+    if a.tool == "frictionless":
+        out = run_frictionless(a.source, a.descriptor)
+    elif a.tool == "pandera":
+        out = run_pandera(a.source)
+    elif a.tool == "pyarrow-csv":
+        out = run_pyarrow_csv(a.source)
+    elif a.tool == "calamine":
+        out = run_calamine(a.source)
+    else:
+        out = run_openpyxl(a.source)
+    out["inner_seconds"] = round(time.perf_counter() - t, 3)
+    text = json.dumps(out, ensure_ascii=False, indent=1)
+    if a.result:
+        a.result.write_text(text, encoding="utf-8")
+    else:
+        print(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,205 @@
+"""Write a copy of the ledger with every finding marked on its cell.
+
+Staff fix their sheet in Excel or WPS, not in a terminal: the annotated copy
+colours each cell that has a finding (red for errors, orange for warnings),
+puts the explanation in the cell's comment and adds a 校验结果 sheet listing
+everything with links to the cells. The source file is only read, never
+written; the copy goes to a different path.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+import zipfile
+from collections.abc import Iterable
+from pathlib import Path
+
+from openpyxl import Workbook, load_workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.comments import Comment
+from openpyxl.styles import Font, PatternFill
+from openpyxl.utils.exceptions import InvalidFileException
+from openpyxl.worksheet.hyperlink import Hyperlink
+from openpyxl.worksheet.worksheet import Worksheet
+
+from .errors import FengqiaoError, Finding
+from .sources.base import RawWorkbook
+
+RESULT_SHEET = "校验结果"
+ERROR_COLOR = "FFFF9C9C"
+WARNING_COLOR = "FFFFC680"
+AUTHOR = "fengqiao"
+
+_SEVERITY_TEXT = {"error": "错误", "warning": "提醒"}
+_REF = re.compile(r"^\$?([A-Z]{1,3})\$?(\d+)$")
+
+
+def _fill(color: str) -> PatternFill:
+    return PatternFill(fill_type="solid", start_color=color, end_color=color)
+
+
+def _cell_ref(finding: Finding) -> str | None:
+    """The ``F12`` part of a finding's cell, or None for tab-level findings."""
+    if finding.row is None or "!" not in finding.cell:
+        return None
+    ref = finding.cell.rsplit("!", 1)[1]
+    return ref if _REF.match(ref) else None
+
+
+def _anchor(ws: Worksheet, ref: str) -> str:
+    """Merged ranges take comments and fills on their top-left cell only."""
+    for merged in ws.merged_cells.ranges:
+        if ref in merged:
+            return str(merged.start_cell.coordinate)
+    return ref
+
+
+def _mark(wb: Workbook, findings: list[Finding]) -> None:
+    per_cell: dict[tuple[str, str], list[Finding]] = {}
+    for f in findings:
+        ref = _cell_ref(f)
+        if ref is not None and f.sheet in wb.sheetnames:
+            ws = wb[f.sheet]
+            per_cell.setdefault((f.sheet, _anchor(ws, ref)), []).append(f)
+    for (sheet, ref), items in per_cell.items():
+        cell = wb[sheet][ref]
+        worst = "error" if any(f.severity == "error" for f in items) else "warning"
+        cell.fill = _fill(ERROR_COLOR if worst == "error" else WARNING_COLOR)
+        text = "\n".join(f"【{_SEVERITY_TEXT[f.severity]}】{f.message}" for f in items)
+        if cell.comment is not None and cell.comment.text:
+            text = f"{cell.comment.text}\n——\n{text}"
+        comment = Comment(text, AUTHOR)
+        comment.width = 320
+        comment.height = 40 + 60 * len(items)
+        cell.comment = comment
+
+
+def _result_sheet(wb: Workbook, findings: list[Finding]) -> None:
+    if RESULT_SHEET in wb.sheetnames:  # annotating an already annotated copy
+        del wb[RESULT_SHEET]
+    ws = wb.create_sheet(RESULT_SHEET, 0)
+    headers = ("序号", "工作表", "单元格", "列名", "类别", "代码", "说明")
+    ws.append(headers)
+    for cell in ws[1]:
+        cell.font = Font(bold=True)
+    for i, f in enumerate(findings, start=1):
+        ref = _cell_ref(f)
+        where = f.cell.rsplit("!", 1)[1] if "!" in f.cell else ""
+        ws.append((i, f.sheet, where or "（整张表）", f.column or "",
+                   _SEVERITY_TEXT[f.severity], f.code, f.message))
+        row = i + 1
+        if ref is not None and f.sheet in wb.sheetnames:
+            link = ws.cell(row=row, column=3)
+            quoted = "'" + f.sheet.replace("'", "''") + "'"
+            link.hyperlink = Hyperlink(ref=link.coordinate, location=f"{quoted}!{ref}")
+            link.font = Font(color="FF0563C1", underline="single")
+        fill = ERROR_COLOR if f.severity == "error" else WARNING_COLOR
+        ws.cell(row=row, column=5).fill = _fill(fill)
+    if not findings:
+        ws.append(("", "", "", "", "", "", "没有发现问题。"))
+    for letter, width in zip("ABCDEFG", (6, 14, 10, 14, 6, 24, 90), strict=True):
+        ws.column_dimensions[letter].width = width
+    ws.freeze_panes = "A2"
+
+
+def _save(wb: Workbook, out: Path) -> None:
+    """Write beside the target and rename, so a failed save leaves no half file."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".fengqiao-", suffix=out.suffix, dir=out.parent)
+    os.close(fd)
+    try:
+        wb.save(tmp)
+        os.replace(tmp, out)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise FengqiaoError(f"无法写入标注文件 {out}：{exc.strerror or exc}。",
+                            hint="请确认文件没有在 Excel/WPS 里打开，并且文件夹可写。") from exc
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _check_out(out: Path, sources: Iterable[Path]) -> None:
+    if out.suffix.lower() not in (".xlsx", ".xlsm"):
+        raise FengqiaoError(f"标注文件 {out} 应以 .xlsx 结尾。")
+    for src in sources:
+        if out.resolve() == src.resolve():
+            raise FengqiaoError(
+                f"标注文件不能和台账是同一个文件：{out}。",
+                hint="请换一个文件名，例如 台账_校验结果.xlsx；原台账不会被改动。",
+            )
+
+
+def _load(source_xlsx: Path) -> Workbook:
+    try:
+        return load_workbook(source_xlsx, keep_vba=source_xlsx.suffix.lower() == ".xlsm",
+                             rich_text=True)
+    except (InvalidFileException, OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
+        raise _Unreadable(f"无法打开 {source_xlsx} 来写标注：{exc}。") from exc
+
+
+class _Unreadable(FengqiaoError):
+    """openpyxl cannot open the file (encrypted, .xls, damaged)."""
+
+
+def annotate_workbook(source_xlsx: Path, findings: list[Finding], out: Path) -> None:
+    """Copy ``source_xlsx`` to ``out`` with the findings marked (formulas,
+    formats and other sheets kept as they are)."""
+    source_xlsx, out = Path(source_xlsx), Path(out)
+    _check_out(out, [source_xlsx])
+    wb = _load(source_xlsx)
+    _mark(wb, findings)
+    _result_sheet(wb, findings)
+    _save(wb, out)
+
+
+def _clean_cell(value: object) -> object:
+    if isinstance(value, str):
+        return ILLEGAL_CHARACTERS_RE.sub("", value)
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    return value
+
+
+def write_raw_workbook(workbook: RawWorkbook, findings: list[Finding], out: Path) -> None:
+    """For sources that are not an xlsx file (CSV folder, Google): a fresh
+    workbook of the raw tables at their sheet rows, marked the same way."""
+    out = Path(out)
+    _check_out(out, [])
+    wb = Workbook()
+    default = wb.active
+    for name, table in workbook.tables.items():
+        ws = wb.create_sheet(title=ILLEGAL_CHARACTERS_RE.sub("", name)[:31] or "Sheet")
+        offset = table.first_row
+        for i, values in enumerate(table.frame.itertuples(index=False, name=None)):
+            for j, value in enumerate(values):
+                cleaned = _clean_cell(value)
+                if cleaned is not None:
+                    ws.cell(row=offset + i, column=j + 1, value=cleaned)  # type: ignore[arg-type]
+    if default is not None:
+        wb.remove(default)
+    _mark(wb, findings)
+    _result_sheet(wb, findings)
+    _save(wb, out)
+
+
+def annotate_source(workbook: RawWorkbook, findings: list[Finding], out: Path) -> None:
+    """The right kind of annotated copy for where the workbook came from."""
+    out = Path(out)
+    location = Path(workbook.info.location) if workbook.info.location else None
+    if location is not None and location.exists():
+        _check_out(out, [location])
+    if (workbook.info.kind == "xlsx" and location is not None
+            and location.suffix.lower() in (".xlsx", ".xlsm") and location.is_file()):
+        try:
+            annotate_workbook(location, findings, out)
+            return
+        except _Unreadable:
+            pass  # encrypted or unusual file: mark a fresh copy of the raw cells instead
+    write_raw_workbook(workbook, findings, out)
+
+
+__all__ = ["ERROR_COLOR", "RESULT_SHEET", "WARNING_COLOR", "annotate_source",
+           "annotate_workbook", "write_raw_workbook"]

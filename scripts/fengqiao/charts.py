@@ -1,0 +1,247 @@
+"""Charts for the site: the only module that imports matplotlib.
+
+Charts are SVG with glyphs drawn as paths, so a page shows Chinese labels on a
+computer without any CJK font and the files never reference a web font.
+Output is deterministic (no date, fixed hash salt) and each file name carries
+a hash of what was drawn, so an unchanged rebuild reuses the file it drew
+last time instead of paying for matplotlib again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import re
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+from matplotlib import font_manager  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from .errors import FengqiaoError  # noqa: E402
+
+#: bump when the drawing code changes, so cached files are redrawn
+STYLE_VERSION = "1"
+
+#: preferred CJK fonts, first found wins
+CJK_FONTS = (
+    "Noto Sans CJK SC",
+    "Source Han Sans SC",
+    "Microsoft YaHei",
+    "PingFang SC",
+    "WenQuanYi Micro Hei",
+    "WenQuanYi Zen Hei",
+    "Noto Sans CJK JP",
+    "Noto Serif CJK SC",
+)
+
+#: one palette for every chart: met target / missed / neutral series
+COLOURS = {
+    "primary": "#1f5fa8",
+    "secondary": "#e07b1f",
+    "good": "#2e8b57",
+    "bad": "#c0392b",
+    "grid": "#d9d9d9",
+    "text": "#333333",
+}
+SERIES = ("#1f5fa8", "#e07b1f", "#2e8b57", "#8e44ad", "#c0392b", "#7f8c8d")
+
+
+@cache
+def find_cjk_font() -> str:
+    """The family name of an installed font that can draw Chinese."""
+    installed = {f.name for f in font_manager.fontManager.ttflist}
+    for name in CJK_FONTS:
+        if name in installed:
+            return name
+    raise FengqiaoError(
+        "找不到可以显示中文的字体，无法绘制统计图。",
+        hint="请安装中文字体：Debian/Ubuntu 执行 sudo apt-get install fonts-noto-cjk，"
+        "Windows 系统自带微软雅黑即可。",
+    )
+
+
+@dataclass(frozen=True)
+class Chart:
+    #: file name inside the charts folder (contains the data hash)
+    filename: str
+    #: text alternative for the image, shown to screen readers and when it fails to load
+    alt: str
+    title: str
+
+
+def _rc() -> dict[str, Any]:
+    return {
+        "font.family": [find_cjk_font()],
+        "font.size": 9,
+        "axes.unicode_minus": False,
+        "svg.hashsalt": "fengqiao",
+        "svg.fonttype": "path",
+        "axes.edgecolor": COLOURS["grid"],
+        "axes.labelcolor": COLOURS["text"],
+        "xtick.color": COLOURS["text"],
+        "ytick.color": COLOURS["text"],
+    }
+
+
+_DOCTYPE = re.compile(r"<!DOCTYPE[^>]*>\s*", re.DOTALL)
+
+
+def _to_svg(fig: Figure) -> bytes:
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", bbox_inches="tight",
+                metadata={"Date": None, "Creator": None, "Format": None, "Type": None})
+    # The DOCTYPE only points at the W3C DTD; browsers never need it, and a
+    # published file should not name outside hosts without a reason.
+    return _DOCTYPE.sub("", buf.getvalue()).encode("utf-8")
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^0-9A-Za-z_-]+", "-", name).strip("-") or "chart"
+
+
+class ChartMaker:
+    """Draws into ``folder``; a chart whose inputs hash to an existing file is
+    not drawn again. ``drawn`` / ``reused`` count both for the build report."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.drawn = 0
+        self.reused = 0
+        self.used: set[str] = set()
+
+    def _path(self, name: str, spec: dict[str, Any]) -> tuple[Path, bool]:
+        payload = json.dumps({"v": STYLE_VERSION, "font": find_cjk_font(), **spec},
+                             sort_keys=True, ensure_ascii=False, default=str)
+        digest = hashlib.sha256(payload.encode("utf-8")).hexdigest()[:12]
+        filename = f"{_slug(name)}-{digest}.svg"
+        self.used.add(filename)
+        path = self.folder / filename
+        return path, path.exists()
+
+    def _save(self, path: Path, fig: Figure) -> None:
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(_to_svg(fig))
+        tmp.replace(path)
+        self.drawn += 1
+
+    def prune(self) -> int:
+        """Delete chart files no page of this build uses."""
+        removed = 0
+        for path in self.folder.glob("*.svg"):
+            if path.name not in self.used:
+                path.unlink()
+                removed += 1
+        return removed
+
+    def copy_used(self, target: Path) -> None:
+        target.mkdir(parents=True, exist_ok=True)
+        for name in sorted(self.used):
+            shutil.copyfile(self.folder / name, target / name)
+
+    # -- chart kinds ------------------------------------------------------------
+    def line(self, name: str, title: str, labels: Sequence[str],
+             series: dict[str, Sequence[float | None]], *, percent: bool = False,
+             target: float | None = None) -> Chart:
+        """A trend over periods; gaps (None) stay gaps, never zeros."""
+        spec = {"kind": "line", "title": title, "labels": list(labels),
+                "series": {k: list(v) for k, v in series.items()},
+                "percent": percent, "target": target}
+        path, cached = self._path(name, spec)
+        if cached:
+            self.reused += 1
+        else:
+            with matplotlib.rc_context(_rc()):
+                fig = Figure(figsize=(6.4, 2.8))
+                ax = fig.add_subplot()
+                x = list(range(len(labels)))
+                for i, (sname, values) in enumerate(series.items()):
+                    ys = [float("nan") if v is None else float(v) * (100 if percent else 1)
+                          for v in values]
+                    ax.plot(x, ys, marker="o", markersize=3, linewidth=1.6,
+                            color=SERIES[i % len(SERIES)], label=sname)
+                if target is not None:
+                    ax.axhline(target * (100 if percent else 1), color=COLOURS["bad"],
+                               linestyle="--", linewidth=1, label="目标")
+                ax.set_xticks(x, list(labels), rotation=45, ha="right")
+                ax.set_title(title, color=COLOURS["text"])
+                ax.grid(axis="y", color=COLOURS["grid"], linewidth=0.6)
+                if percent:
+                    ax.set_ylabel("%")
+                ax.legend(loc="best", frameon=False, fontsize=8)
+                self._save(path, fig)
+        alt = f"{title}：" + "；".join(
+            f"{sname} " + "、".join(
+                f"{lab} {_fmt(v, percent)}" for lab, v in zip(labels, values, strict=False))
+            for sname, values in series.items())
+        return Chart(path.name, alt, title)
+
+    def bar(self, name: str, title: str, categories: Sequence[str],
+            values: Sequence[float | None], *, percent: bool = False,
+            target: float | None = None) -> Chart:
+        """Horizontal bars so long village names stay readable."""
+        spec = {"kind": "bar", "title": title, "categories": list(categories),
+                "values": list(values), "percent": percent, "target": target}
+        path, cached = self._path(name, spec)
+        if cached:
+            self.reused += 1
+        else:
+            with matplotlib.rc_context(_rc()):
+                height = max(1.6, 0.28 * len(categories) + 0.8)
+                fig = Figure(figsize=(6.4, height))
+                ax = fig.add_subplot()
+                ys = list(range(len(categories)))[::-1]
+                vals = [0.0 if v is None else float(v) * (100 if percent else 1) for v in values]
+                colours = [COLOURS["primary"]] * len(vals)
+                if target is not None:
+                    colours = [COLOURS["good"] if v is not None and v >= target else COLOURS["bad"]
+                               for v in values]
+                ax.barh(ys, vals, color=colours, height=0.6)
+                ax.set_yticks(ys, list(categories))
+                if target is not None:
+                    ax.axvline(target * (100 if percent else 1), color=COLOURS["text"],
+                               linestyle="--", linewidth=1)
+                ax.set_title(title, color=COLOURS["text"])
+                ax.grid(axis="x", color=COLOURS["grid"], linewidth=0.6)
+                self._save(path, fig)
+        alt = f"{title}：" + "、".join(
+            f"{c} {_fmt(v, percent)}" for c, v in zip(categories, values, strict=False))
+        return Chart(path.name, alt, title)
+
+    def sparkline(self, name: str, title: str, labels: Sequence[str],
+                  values: Sequence[float | None]) -> Chart:
+        """A small trend line for the home page, without axes."""
+        spec = {"kind": "spark", "title": title, "labels": list(labels), "values": list(values)}
+        path, cached = self._path(name, spec)
+        if cached:
+            self.reused += 1
+        else:
+            with matplotlib.rc_context(_rc()):
+                fig = Figure(figsize=(3.2, 0.8))
+                ax = fig.add_subplot()
+                ys = [float("nan") if v is None else float(v) for v in values]
+                ax.plot(range(len(ys)), ys, color=COLOURS["primary"], linewidth=1.5)
+                ax.fill_between(range(len(ys)), ys, color=COLOURS["primary"], alpha=0.12)
+                ax.set_axis_off()
+                self._save(path, fig)
+        alt = f"{title}：" + "、".join(
+            f"{lab} {_fmt(v, False)}" for lab, v in zip(labels, values, strict=False))
+        return Chart(path.name, alt, title)
+
+
+def _fmt(value: float | None, percent: bool) -> str:
+    if value is None:
+        return "—"
+    if percent:
+        return f"{value * 100:.1f}%"
+    return f"{value:g}"

@@ -1,0 +1,514 @@
+"""Collect every town's published ``metrics.json`` and keep what arrived.
+
+The county must be able to show, months later, exactly which file a town
+sent and when it arrived, so every distinct file received is stored once under
+``<collection>/<period>/<town>/<UTC time>-<sha12>.json`` (written to a temp
+file, fsynced, then linked into place so an existing copy is never replaced)
+and every attempt, good or bad, is appended to ``<collection>/<period>/log.jsonl``.
+
+One town failing never stops the others: a failure becomes a :class:`Receipt`
+with a Chinese reason, and the report falls back to that town's last good copy.
+
+Timeliness uses the time *the county received* the first valid copy, never the
+``as_of`` or generation time written inside the file: that time is set by the
+town's own machine and a late town could simply rebuild with an old date.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import math
+import os
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import quote
+
+import requests
+
+from ..errors import FengqiaoError
+from ..metrics.periods import Period
+from .config import CountyConfig, FetchSettings, TownSource
+
+SUPPORTED_MAJOR = "1"
+ReceiptStatus = Literal["valid", "invalid", "failed"]
+
+#: rate-shaped figures whose numerator may exceed the denominator
+_UNBOUNDED_RATES = {"clearance_rate", "disposition_days"}
+#: rate id → the count its denominator must equal (DOMAIN.md section 4)
+_DENOMINATOR_IS = {
+    "closure_rate": "received",
+    "resolution_rate": "received",
+    "clearance_rate": "received",
+    "grid_discovery_rate": "received",
+    "repeat_rate": "received",
+    "online_rate": "received",
+    "on_time_rate": "closed",
+    "first_try_rate": "closed",
+    "local_rate": "closed",
+    "followup_rate": "closed",
+}
+_NUMERATOR_IS = {"clearance_rate": "closed"}
+
+
+class FetchFailed(Exception):
+    """Nothing usable arrived; ``reason`` is shown to the county office."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """One line of the collection log."""
+
+    period: str
+    town: str
+    received_at: str  # ISO 8601, UTC
+    status: ReceiptStatus
+    reason: str
+    origin: str
+    sha256: str | None = None
+    file: str | None = None  # relative to the collection folder
+
+    @property
+    def received(self) -> datetime:
+        return datetime.fromisoformat(self.received_at)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# -- fetching -----------------------------------------------------------------
+
+
+def metrics_url(base: str, label: str) -> str:
+    return f"{base.rstrip('/')}/downloads/{quote(label)}/metrics.json"
+
+
+def metrics_path(folder: str | Path, label: str) -> Path:
+    return Path(folder) / "downloads" / label / "metrics.json"
+
+
+def _fetch_http(url: str, settings: FetchSettings, session: requests.Session) -> bytes:
+    """GET with a timeout and at most ``retries`` further attempts, waiting
+    ``backoff × 2^n`` between them. Only failures that may pass (no
+    connection, timeout, 5xx, 429) are retried; a 404 means "not published"."""
+    attempts = settings.retries + 1
+    last = ""
+    for n in range(attempts):
+        if n:
+            time.sleep(settings.backoff * (2 ** (n - 1)))
+        try:
+            with session.get(url, timeout=settings.timeout, stream=True,
+                             headers={"Accept": "application/json"}) as resp:
+                if resp.status_code == 200:
+                    body = bytearray()
+                    for chunk in resp.iter_content(64 * 1024):
+                        body.extend(chunk)
+                        if len(body) > settings.max_bytes:
+                            raise FetchFailed(f"{url} 返回的文件超过 {settings.max_bytes // (1024 * 1024)} MB，不像是指标文件。")
+                    return bytes(body)
+                if resp.status_code == 404:
+                    raise FetchFailed(f"网站上没有这一期的 metrics.json（{url} 返回 404），可能还没有发布。")
+                last = f"{url} 返回 HTTP {resp.status_code}"
+                if resp.status_code < 500 and resp.status_code != 429:
+                    raise FetchFailed(f"{last}，无法取得指标文件。")
+        except requests.Timeout:
+            last = f"连接 {url} 超时（{settings.timeout:g} 秒）"
+        except requests.ConnectionError:
+            last = f"无法连接 {url}"
+        except requests.RequestException as exc:
+            raise FetchFailed(f"读取 {url} 失败：{exc.__class__.__name__}") from exc
+    raise FetchFailed(f"{last}，共尝试 {attempts} 次仍未成功。")
+
+
+def _fetch_path(folder: str, label: str, settings: FetchSettings) -> bytes:
+    path = metrics_path(folder, label)
+    if not Path(folder).exists():
+        raise FetchFailed(f"找不到文件夹 {folder}，请确认共享文件夹已连接。")
+    try:
+        size = path.stat().st_size
+        if size > settings.max_bytes:
+            raise FetchFailed(f"{path} 超过 {settings.max_bytes // (1024 * 1024)} MB，不像是指标文件。")
+        return path.read_bytes()
+    except FileNotFoundError as exc:
+        raise FetchFailed(f"文件夹里没有这一期的指标文件 {path}，可能还没有发布。") from exc
+    except OSError as exc:
+        raise FetchFailed(f"无法读取 {path}：{exc.strerror or exc}") from exc
+
+
+def _fetch_workbook(town: TownSource, period: Period, now: datetime) -> bytes:
+    """Run the town pipeline on the workbook itself (for towns without a site)."""
+    from .pipeline import metrics_from_workbook
+
+    try:
+        contract = metrics_from_workbook(town.location, period, config_path=town.config,
+                                         town_name=town.name)
+    except FengqiaoError as exc:
+        raise FetchFailed(f"无法从台账 {town.location} 计算指标：{exc}") from exc
+    from .pipeline import dumps
+
+    return dumps(contract).encode("utf-8")
+
+
+def fetch_bytes(town: TownSource, period: Period, settings: FetchSettings, *,
+                session: requests.Session | None = None,
+                now: datetime | None = None) -> bytes:
+    if town.kind == "url":
+        own = session is None
+        sess = session or requests.Session()
+        try:
+            return _fetch_http(metrics_url(town.location, period.label), settings, sess)
+        finally:
+            if own:
+                sess.close()
+    if town.kind == "path":
+        return _fetch_path(town.location, period.label, settings)
+    return _fetch_workbook(town, period, now or datetime.now(UTC))
+
+
+def origin_of(town: TownSource, period: Period) -> str:
+    if town.kind == "url":
+        return metrics_url(town.location, period.label)
+    if town.kind == "path":
+        return str(metrics_path(town.location, period.label))
+    return town.location
+
+
+# -- checking -----------------------------------------------------------------
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _walk_rates(node: Any, where: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    if isinstance(node, dict):
+        if {"numerator", "denominator", "value"} <= set(node):
+            yield where, node
+            return
+        for key, value in node.items():
+            yield from _walk_rates(value, f"{where}.{key}" if where else str(key))
+
+
+def consistency_problems(contract: dict[str, Any]) -> list[str]:
+    """The figures must agree with each other: a rate equals its numerator ÷
+    denominator (rounded as the engine rounds), a count is never negative, and
+    each rate's denominator is the count DOMAIN.md says it is."""
+    problems: list[str] = []
+    metrics = contract.get("metrics")
+    if not isinstance(metrics, dict):
+        return ["文件里没有 metrics 部分。"]
+    for where, r in _walk_rates(metrics, ""):
+        num, den, value = r.get("numerator"), r.get("denominator"), r.get("value")
+        if not (isinstance(num, int) and isinstance(den, int)) or isinstance(num, bool) \
+                or isinstance(den, bool) or num < 0 or den < 0:
+            problems.append(f"{where} 的分子 {num!r}、分母 {den!r} 应是不小于 0 的整数。")
+            continue
+        rate_id = where.split(".")[0]
+        if rate_id not in _UNBOUNDED_RATES and num > den:
+            problems.append(f"{where} 的分子 {num} 大于分母 {den}。")
+        if den == 0:
+            if value is not None:
+                problems.append(f"{where} 的分母为 0，比率应为空，文件里却是 {value!r}。")
+        elif not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value) \
+                or abs(value - num / den) > 1e-6:
+            problems.append(f"{where} 的比率 {value!r} 与分子 {num} ÷ 分母 {den} = {num / den:.6f} 不一致。")
+    for part, rule in (("denominator", _DENOMINATOR_IS), ("numerator", _NUMERATOR_IS)):
+        word = "分母" if part == "denominator" else "分子"
+        for rate_id, count_id in rule.items():
+            fig, c = metrics.get(rate_id), metrics.get(count_id)
+            if isinstance(fig, dict) and _is_int(c) and fig.get(part) != c:
+                problems.append(f"{rate_id} 的{word} {fig.get(part)!r} 应等于 {count_id} = {c}。")
+    for key, value in metrics.items():
+        if _is_int(value) and value < 0:
+            problems.append(f"{key} 为负数 {value}。")
+    resolved, closed = metrics.get("resolved"), metrics.get("closed")
+    if isinstance(resolved, int) and isinstance(closed, int) and resolved > closed:
+        problems.append(f"化解数 {resolved} 大于办结数 {closed}。")
+    mix = metrics.get("level_mix")
+    if isinstance(mix, dict) and isinstance(closed, int):
+        counts = [v for v in mix.values() if _is_int(v)]
+        if sum(counts) != closed:
+            problems.append(f"层级分布合计 {sum(counts)} 与办结数 {closed} 不一致。")
+    return problems
+
+
+def check_contract(contract: Any, period: Period, town: str | None) -> list[str]:
+    """Every reason, in Chinese, why this file cannot be used for ``period``
+    and ``town`` (``town=None`` accepts whatever town the file names)."""
+    if not isinstance(contract, dict):
+        return ["文件内容不是 JSON 对象。"]
+    version = str(contract.get("schema_version", ""))
+    if version.split(".")[0] != SUPPORTED_MAJOR:
+        return [f"文件的格式版本是 {version or '（空）'}，县里只能读取 {SUPPORTED_MAJOR}.x 版本。"]
+    problems: list[str] = []
+    from .pipeline import validate_contract
+
+    problems.extend(validate_contract(contract))
+    p = contract.get("period")
+    if not isinstance(p, dict):
+        problems.append("文件里没有统计期（period）。")
+    else:
+        got = (p.get("label"), p.get("start"), p.get("end"))
+        want = (period.label, period.start.isoformat(), period.end.isoformat())
+        if got != want:
+            problems.append(
+                f"文件的统计期是 {p.get('label')}（{p.get('start')} 至 {p.get('end')}），"
+                f"要求的是 {period.label}（{want[1]} 至 {want[2]}）。"
+            )
+    if town is not None and contract.get("town") != town:
+        problems.append(f"文件里的乡镇名称是“{contract.get('town')}”，县里登记的是“{town}”。")
+    if not problems:
+        # beyond the town's own contract checks: bounds DOMAIN.md implies
+        problems.extend(consistency_problems(contract))
+    return list(dict.fromkeys(problems))
+
+
+def parse_and_check(data: bytes, period: Period, town: str | None) -> tuple[dict[str, Any] | None, list[str]]:
+    try:
+        obj = json.loads(data.decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return None, [f"文件不是有效的 JSON：{exc.__class__.__name__}。"]
+    problems = check_contract(obj, period, town)
+    return (obj if isinstance(obj, dict) else None), problems
+
+
+# -- storing ------------------------------------------------------------------
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def store_copy(folder: Path, data: bytes, received: datetime) -> Path:
+    """Keep ``data`` under a name made of the receipt time and its hash.
+    The same bytes are stored once; a name that exists is never replaced."""
+    folder.mkdir(parents=True, exist_ok=True)
+    sha12 = hashlib.sha256(data).hexdigest()[:12]
+    existing = sorted(folder.glob(f"*-{sha12}.json"))
+    if existing:
+        return existing[0]
+    stamp = received.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    final = folder / f"{stamp}-{sha12}.json"
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".incoming-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        with contextlib.suppress(FileExistsError):
+            os.link(tmp, final)  # fails instead of replacing an existing file
+    finally:
+        os.unlink(tmp)
+    _fsync_dir(folder)
+    return final
+
+
+def log_path(collection: Path, label: str) -> Path:
+    return collection / label / "log.jsonl"
+
+
+def append_log(collection: Path, receipt: Receipt) -> None:
+    path = log_path(collection, receipt.period)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write(json.dumps(receipt.as_dict(), ensure_ascii=False) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def read_log(collection: Path, label: str) -> list[Receipt]:
+    """Every receipt for a period in the order it was recorded. A line that
+    cannot be read (a crash mid-write) is skipped rather than stopping the report."""
+    path = log_path(collection, label)
+    if not path.exists():
+        return []
+    out: list[Receipt] = []
+    fields = set(Receipt.__dataclass_fields__)
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            raw = json.loads(line)
+            out.append(Receipt(**{k: v for k, v in raw.items() if k in fields}))
+        except (json.JSONDecodeError, TypeError):
+            continue
+    return out
+
+
+def collected_periods(collection: Path) -> list[str]:
+    """Labels of every period with a collection log."""
+    if not collection.exists():
+        return []
+    return sorted(p.name for p in collection.iterdir() if (p / "log.jsonl").exists())
+
+
+# -- the collection run -------------------------------------------------------
+
+
+def collect_town(config: CountyConfig, town: TownSource, period: Period, *,
+                 now: datetime | None = None, session: requests.Session | None = None,
+                 prefetched: bytes | FetchFailed | None = None,
+                 check_name: bool = True) -> Receipt:
+    """Fetch, check, store and log one town's file for one period."""
+    received = (now or datetime.now(UTC)).astimezone(UTC)
+    origin = origin_of(town, period)
+    base = dict(period=period.label, town=town.name, received_at=received.isoformat(), origin=origin)
+    try:
+        if isinstance(prefetched, FetchFailed):
+            raise prefetched
+        data = prefetched if prefetched is not None else fetch_bytes(
+            town, period, config.fetch, session=session, now=received)
+    except FetchFailed as exc:
+        receipt = Receipt(status="failed", reason=exc.reason, **base)  # type: ignore[arg-type]
+        append_log(config.collection_dir, receipt)
+        return receipt
+    _, problems = parse_and_check(data, period, town.name if check_name else None)
+    stored = store_copy(config.collection_dir / period.label / town.folder_name, data, received)
+    receipt = Receipt(
+        status="invalid" if problems else "valid",
+        reason="；".join(problems),
+        sha256=hashlib.sha256(data).hexdigest(),
+        file=stored.relative_to(config.collection_dir).as_posix(),
+        **base,  # type: ignore[arg-type]
+    )
+    append_log(config.collection_dir, receipt)
+    return receipt
+
+
+def collect(config: CountyConfig, periods: list[Period], *, now: datetime | None = None,
+            session: requests.Session | None = None) -> list[Receipt]:
+    """Collect every configured town for every period; never raises for one
+    town's problem."""
+    if not config.towns:
+        raise FengqiaoError("县级配置里没有登记任何乡镇（towns 为空），无法收取。")
+    own = session is None
+    sess = session or requests.Session()
+    try:
+        return [collect_town(config, town, period, now=now, session=sess)
+                for period in periods for town in config.towns]
+    finally:
+        if own:
+            sess.close()
+
+
+def load_copy(collection: Path, receipt: Receipt) -> dict[str, Any]:
+    if receipt.file is None:
+        raise FengqiaoError(f"{receipt.town} 的收取记录没有对应文件。")
+    path = collection / receipt.file
+    try:
+        obj = json.loads(path.read_text(encoding="utf-8-sig"))
+    except FileNotFoundError as exc:
+        raise FengqiaoError(f"收取记录里的文件 {path} 不见了，请不要手工删除收取文件夹里的文件。") from exc
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise FengqiaoError(f"收取文件夹里的 {path} 已损坏：{exc}") from exc
+    if not isinstance(obj, dict):
+        raise FengqiaoError(f"收取文件夹里的 {path} 已损坏。")
+    return obj
+
+
+def parse_now(text: str | None, config: CountyConfig) -> datetime | None:
+    """``--now`` as staff type it; a time without a zone is county time."""
+    if not text:
+        return None
+    value = text.strip().replace(" ", "T", 1)
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise FengqiaoError(
+            f"无法识别时间“{text}”。",
+            hint="请写成 2024-04-12T09:30 或 2024-04-12 这样的时间。",
+        ) from exc
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=config.tz)
+    return moment.astimezone(UTC)
+
+
+# -- quick use without a county.yml -------------------------------------------
+
+
+def classify(spec: str) -> TownSource:
+    """What a TOWN argument on the command line is: a site URL, a built site
+    folder (it has ``downloads/``), or a workbook to compute from. The name is
+    provisional until the town's own file names it."""
+    text = spec.strip()
+    if text.startswith(("http://", "https://")):
+        host = text.split("://", 1)[1].split("/", 1)[0]
+        return TownSource(name=host, kind="url", location=text)
+    if text.startswith("gsheets:"):
+        return TownSource(name=text, kind="workbook", location=text)
+    path = Path(text).expanduser().resolve()
+    if path.is_dir() and (path / "downloads").is_dir():
+        return TownSource(name=path.name, kind="path", location=str(path))
+    if path.is_dir() or path.suffix.lower() in (".xlsx", ".xlsm", ".csv", ".zip"):
+        return TownSource(name=path.stem, kind="workbook", location=str(path))
+    if not path.exists():
+        raise FengqiaoError(
+            f"找不到“{spec}”。",
+            hint="每个乡镇可以是生成好的乡镇网站文件夹、http(s):// 网站地址，或台账文件（.xlsx、CSV 文件夹、gsheets:表格ID）。",
+        )
+    raise FengqiaoError(
+        f"不知道怎样读取“{spec}”。",
+        hint="每个乡镇可以是生成好的乡镇网站文件夹、http(s):// 网站地址，或台账文件（.xlsx、CSV 文件夹、gsheets:表格ID）。",
+    )
+
+
+def quick_collect(specs: list[str], period: Period, *, name: str, collection: Path,
+                  settings: FetchSettings | None = None,
+                  now: datetime | None = None) -> CountyConfig:
+    """Collect the towns given on the command line into ``collection`` and
+    return the county config that describes them, each town named as its
+    own file names it."""
+    if not specs:
+        raise FengqiaoError("没有给出任何乡镇。", hint="请在命令后列出乡镇网站文件夹、网址或台账文件，或用 --config 指定 county.yml。")
+    settings = settings or FetchSettings()
+    sources = [classify(s) for s in specs]
+    fetched: list[bytes | FetchFailed] = []
+    named: list[TownSource] = []
+    with requests.Session() as session:
+        for src in sources:
+            try:
+                # a workbook file is named after its file (东湖镇.xlsx → 东湖镇);
+                # a Google sheet keeps the default config's town name
+                as_named = src if not src.location.startswith("gsheets:") \
+                    else TownSource("", src.kind, src.location)
+                data: bytes | FetchFailed = fetch_bytes(as_named, period, settings,
+                                                        session=session, now=now)
+            except FetchFailed as exc:
+                data = exc
+            town = src.name
+            if isinstance(data, bytes):
+                try:
+                    obj = json.loads(data.decode("utf-8-sig"))
+                    if isinstance(obj, dict) and isinstance(obj.get("town"), str) and obj["town"].strip():
+                        town = obj["town"].strip()
+                except (UnicodeDecodeError, json.JSONDecodeError):
+                    pass
+            fetched.append(data)
+            named.append(TownSource(town, src.kind, src.location))
+    names = [t.name for t in named]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise FengqiaoError(f"给出的乡镇里有重名：{'、'.join(dupes)}。", hint="同一个乡镇只需要列一次。")
+    from .config import CountyConfig as _County
+
+    config = _County(name=name, collection_dir=collection, towns=tuple(named), fetch=settings)
+    for source, data in zip(named, fetched, strict=True):
+        collect_town(config, source, period, now=now, prefetched=data, check_name=False)
+    return config

@@ -1,0 +1,285 @@
+"""From the collection log to the county's figures: who reported, the roll-up,
+the rankings and the county-wide supervision list.
+
+Reporting status per town and period (DHIS2-style):
+
+* 按时 — the first *valid* copy was received by the due moment;
+* 迟报 — the first valid copy was received after it;
+* 数据无效 — only invalid copies were received (wrong period, wrong town,
+  figures that disagree with each other, not the contract);
+* 未报 — nothing was received.
+
+Completeness = (按时 + 迟报) ÷ towns expected; timeliness = 按时 ÷ towns
+expected. An invalid file is not a report: the county cannot use it.
+
+Ranking uses a small-sample guard, because a town with 2 of 2 cases closed has
+proved much less than one with 190 of 200: towns whose denominator is below
+``min_denominator`` are listed apart as 样本不足 and not ranked, and the rest
+are ranked by the Wilson score lower bound (95%) of their rate, so even without
+the cut-off 2/2 (lower bound 0.34) ranks below 190/200 (0.91).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..metrics.periods import Period, parse_period
+from .collect import Receipt, collected_periods, load_copy, read_log
+from .config import RANKED_RATES, CountyConfig
+from .pipeline import combine, metric_titles
+
+ON_TIME = "按时"
+LATE = "迟报"
+MISSING = "未报"
+INVALID = "数据无效"
+STATUSES = (ON_TIME, LATE, INVALID, MISSING)
+
+RANKED = "排名"
+SMALL = "样本不足"
+NO_DATA = "无数据"
+
+WILSON_Z = 1.959964
+
+RATE_NAMES = {
+    "closure_rate": "办结率",
+    "on_time_rate": "按期办结率",
+    "first_try_rate": "首次调解成功率",
+    "local_rate": "矛盾不上交率",
+    "satisfaction_rate": "满意率",
+    "resolution_rate": "化解率",
+    "clearance_rate": "结收比",
+    "followup_rate": "回访率",
+    "grid_discovery_rate": "网格发现率",
+    "repeat_rate": "重复访率",
+    "online_rate": "网上投诉率",
+    "visit_coverage": "走访覆盖率",
+    "key_person_followup_rate": "重点人员随访达标率",
+    "reception_compliance": "领导接访达标率",
+    "needs_closure_rate": "需求办结率",
+}
+
+
+def title_of(metric: str) -> str:
+    return metric_titles().get(metric) or RATE_NAMES.get(metric, metric)
+
+
+@dataclass
+class TownStatus:
+    town: str
+    status: str
+    due_at: datetime
+    first_valid_at: datetime | None = None
+    #: the receipt whose file the figures come from (the latest valid one)
+    used: Receipt | None = None
+    #: the most recent receipt of any kind
+    latest: Receipt | None = None
+    contract: dict[str, Any] | None = None
+    attempts: int = 0
+    #: the most recent invalid receipt (for 数据无效, its reasons)
+    last_invalid: Receipt | None = None
+    tz: tzinfo | None = None
+
+    def local(self, moment: datetime | None) -> str:
+        return "" if moment is None else moment.astimezone(self.tz).strftime("%Y-%m-%d %H:%M")
+
+    @property
+    def last_good(self) -> bool:
+        """The latest attempt failed, so an earlier valid copy stands in."""
+        return self.used is not None and self.latest is not None and self.latest.status != "valid"
+
+    @property
+    def reported(self) -> bool:
+        return self.status in (ON_TIME, LATE)
+
+    @property
+    def reason(self) -> str:
+        """What the county office should read about this town, in Chinese."""
+        if self.latest is None:
+            return "还没有收取过这一期的文件。"
+        if self.status == MISSING:
+            return self.latest.reason
+        if self.status == INVALID and self.last_invalid is not None:
+            text = f"收到的文件无效：{self.last_invalid.reason}"
+            if self.latest.status == "failed":
+                text += f" 最近一次收取也未成功：{self.latest.reason}"
+            return text
+        if self.last_good and self.used is not None:
+            kind = "收到的文件无效" if self.latest.status == "invalid" else "收取未成功"
+            return (f"最近一次{kind}：{self.latest.reason} "
+                    f"统计改用 {self.local(self.used.received)} 收到的上一份有效文件。")
+        return ""
+
+
+@dataclass
+class PeriodReport:
+    county: str
+    period: Period
+    statuses: list[TownStatus]
+    #: the county file (same contract as a town's, ``town`` = county name); None if no town usable
+    contract: dict[str, Any] | None
+    counts: dict[str, int] = field(default_factory=dict)
+    completeness: dict[str, Any] = field(default_factory=dict)
+    timeliness: dict[str, Any] = field(default_factory=dict)
+    rankings: dict[str, pd.DataFrame] = field(default_factory=dict)
+    supervision: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    @property
+    def usable(self) -> list[TownStatus]:
+        return [s for s in self.statuses if s.contract is not None]
+
+
+def _rate(num: int, den: int) -> dict[str, Any]:
+    return {"numerator": num, "denominator": den,
+            "value": None if den == 0 else round(num / den, 6)}
+
+
+def town_status(config: CountyConfig, period: Period, town: str,
+                receipts: list[Receipt]) -> TownStatus:
+    """Status of one town from its receipts (in log order)."""
+    due = config.due_at(period)
+    mine = [r for r in receipts if r.town == town]
+    status = TownStatus(town=town, status=MISSING, due_at=due, attempts=len(mine), tz=config.tz)
+    if not mine:
+        return status
+    status.latest = mine[-1]
+    invalid = [r for r in mine if r.status == "invalid"]
+    status.last_invalid = invalid[-1] if invalid else None
+    valid = [r for r in mine if r.status == "valid"]
+    if valid:
+        status.first_valid_at = min(r.received for r in valid)
+        status.status = ON_TIME if status.first_valid_at <= due else LATE
+        status.used = valid[-1]
+        status.contract = load_copy(config.collection_dir, status.used)
+    elif invalid:
+        status.status = INVALID
+    return status
+
+
+def wilson_lower(numerator: np.ndarray, denominator: np.ndarray, z: float = WILSON_Z) -> np.ndarray:
+    """Wilson score interval lower bound; NaN where the denominator is 0."""
+    n = denominator.astype(float)
+    k = numerator.astype(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = k / n
+        centre = p + z * z / (2 * n)
+        margin = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+        lower = (centre - margin) / (1 + z * z / n)
+    return np.where(n > 0, np.clip(lower, 0.0, 1.0), np.nan)
+
+
+def ranking_table(statuses: list[TownStatus], metric: str, min_denominator: int) -> pd.DataFrame:
+    """One rate across towns: ranked towns first (best Wilson lower bound
+    first), then 样本不足, then 无数据. Towns without a usable file are left out."""
+    rows: list[tuple[str, int, int, float | None]] = []
+    for s in statuses:
+        if s.contract is None:
+            continue
+        r = (s.contract.get("metrics") or {}).get(metric)
+        if isinstance(r, dict):
+            rows.append((s.town, int(r["numerator"]), int(r["denominator"]), r.get("value")))
+        else:
+            rows.append((s.town, 0, 0, None))
+    frame = pd.DataFrame(rows, columns=["town", "numerator", "denominator", "value"])
+    frame["numerator"] = frame["numerator"].astype("int64")
+    frame["denominator"] = frame["denominator"].astype("int64")
+    frame["value"] = frame["value"].astype("float64")
+    frame["wilson_lower"] = wilson_lower(frame["numerator"].to_numpy(), frame["denominator"].to_numpy())
+    den = frame["denominator"]
+    frame["group"] = np.select([den == 0, den < min_denominator], [NO_DATA, SMALL], RANKED)
+    ranked = frame["group"] == RANKED
+    frame["rank"] = pd.Series(pd.NA, index=frame.index, dtype="Int64")
+    if ranked.any():
+        frame.loc[ranked, "rank"] = (
+            frame.loc[ranked, "wilson_lower"].round(9).rank(method="min", ascending=False).astype("int64")
+        )
+    order = frame["group"].map({RANKED: 0, SMALL: 1, NO_DATA: 2})
+    frame = frame.assign(_order=order).sort_values(
+        ["_order", "wilson_lower", "value", "denominator", "town"],
+        ascending=[True, False, False, False, True], kind="mergesort", na_position="last",
+    ).drop(columns="_order").reset_index(drop=True)
+    return frame[["rank", "group", "town", "numerator", "denominator", "value", "wilson_lower"]]
+
+
+SUPERVISION_COLUMNS = ["town", "id", "village", "grid_id", "dispute_type", "star", "received_date",
+                       "deadline", "days_open", "days_overdue", "responsible_unit", "lead_official"]
+
+
+def supervision_list(statuses: list[TownStatus]) -> pd.DataFrame:
+    """Every town's overdue open cases with the town's name, most overdue first."""
+    frames = []
+    for s in statuses:
+        if s.contract is None:
+            continue
+        overdue = s.contract.get("overdue") or []
+        if overdue:
+            frames.append(pd.DataFrame(overdue).assign(town=s.town))
+    if not frames:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in SUPERVISION_COLUMNS})
+    table = pd.concat(frames, ignore_index=True)
+    for c in SUPERVISION_COLUMNS:
+        if c not in table.columns:
+            table[c] = None
+    table = table.sort_values(["days_overdue", "days_open", "town", "id"],
+                              ascending=[False, False, True, True], kind="mergesort")
+    return table[SUPERVISION_COLUMNS].reset_index(drop=True)
+
+
+def build_report(config: CountyConfig, period: Period) -> PeriodReport:
+    """Everything the county pages and downloads show for one period."""
+    receipts = read_log(config.collection_dir, period.label)
+    statuses = [town_status(config, period, t.name, receipts) for t in config.towns]
+    usable = [s for s in statuses if s.contract is not None]
+    contract = None
+    if usable:
+        contract = combine([s.contract for s in usable if s.contract is not None],
+                           name=config.name, towns=[t.name for t in config.towns],
+                           targets=config.targets)
+    counts = {k: sum(1 for s in statuses if s.status == k) for k in STATUSES}
+    expected = len(statuses)
+    return PeriodReport(
+        county=config.name,
+        period=period,
+        statuses=statuses,
+        contract=contract,
+        counts=counts,
+        completeness=_rate(counts[ON_TIME] + counts[LATE], expected),
+        timeliness=_rate(counts[ON_TIME], expected),
+        rankings={m: ranking_table(statuses, m, config.min_denominator) for m in RANKED_RATES},
+        supervision=supervision_list(statuses),
+    )
+
+
+def trend_reports(config: CountyConfig, period: Period) -> list[PeriodReport]:
+    """Reports for every collected period of the same kind up to ``period``,
+    oldest first (``period`` itself is always last)."""
+    periods: dict[str, Period] = {}
+    for label in collected_periods(config.collection_dir):
+        try:
+            p = parse_period(label)
+        except Exception:  # a stray folder in the collection is not a period
+            continue
+        if p.kind == period.kind and p.start < period.start:
+            periods[p.label] = p
+    ordered = sorted(periods.values(), key=lambda p: p.start)
+    return [build_report(config, p) for p in ordered] + [build_report(config, period)]
+
+
+def status_table(report: PeriodReport) -> pd.DataFrame:
+    """The 报送情况 table as published (pages and downloads)."""
+    rows = [{
+        "town": s.town,
+        "status": s.status,
+        "due": s.local(s.due_at),
+        "first_valid_at": s.local(s.first_valid_at),
+        "latest_at": s.local(s.latest.received if s.latest else None),
+        "last_good": "是" if s.last_good else "",
+        "sha256": s.used.sha256 if s.used and s.used.sha256 else "",
+        "reason": s.reason,
+    } for s in report.statuses]
+    return pd.DataFrame(rows, columns=["town", "status", "due", "first_valid_at", "latest_at",
+                                       "last_good", "sha256", "reason"])

@@ -1,0 +1,142 @@
+"""The published metrics.json contract, version 1: serialisation and checks.
+
+Notes for consumers (the town site publishes one file per period; the county
+collects and rolls them up):
+
+* **Bytes.** ``dumps`` is the only way the file is written:
+  ``json.dumps(obj, ensure_ascii=False, sort_keys=True, indent=2)`` plus a
+  trailing newline. Dates are ISO strings; the only wall-clock values are
+  ``source.read_at`` and ``source.stale_since``, which come from the source,
+  so the same inputs always give byte-identical files (and golden-file diffs).
+* **Versions.** ``schema_version`` changes its major part on any breaking
+  change of shape; ``definitions_version`` changes whenever a metric
+  definition changes, even if the shape does not — compare figures across
+  files only when it matches.
+* **Counts and rates.** A count is a non-negative integer. A rate is
+  ``{"numerator", "denominator", "value"}`` with ``value`` =
+  ``round(numerator / denominator, 6)``, and null exactly when the
+  denominator is 0 (shown "—", never 0%). Year-on-year figures are
+  ``{"count", "previous", "change"}``, ``change`` null when ``previous`` is 0.
+  A roll-up sums counts, numerators, denominators and distributions and
+  recomputes values; it never averages rates.
+* **Window.** Figures "in the period" look at ``[period.start,
+  min(period.end, as_of)]``: a period still running counts what has happened
+  so far. Open/closed states for ``closure_rate``, ``resolution_rate``,
+  ``overdue_open`` and ``needs_closure_rate`` are judged at ``as_of``. The
+  year-earlier comparison uses the same window shifted back one year.
+* **Optional tabs.** ``visit_coverage``, ``key_person_followup_rate``,
+  ``reception_compliance`` and ``needs_closure_rate`` are null as a whole when
+  their tab or a needed column is missing; in a roll-up they are null only
+  when null in every part, and ``missing_figures`` names the towns that lacked
+  them.
+* **Privacy.** No sensitive field (当事人, 简要情况, 备注, 户编号, anything from
+  重点人员) appears anywhere; key persons appear only as counts.
+* **County files** (``source.kind == "rollup"``) add ``towns`` (the parts),
+  ``missing_towns`` (expected but absent), ``missing_figures`` and the
+  ``by_town`` breakdown; their ``village``/``grid`` units are keyed
+  ``"镇名/村名"``, and each overdue case carries its ``town``.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from .shapes import median_from_distribution, ratio
+
+SCHEMA_VERSION = "1.0"
+DEFINITIONS_VERSION = "2026.1"
+SCHEMA_PATH = Path(__file__).resolve().parents[1] / "contract" / "metrics.schema.json"
+
+RATE_KEYS = frozenset({"numerator", "denominator", "value"})
+CHANGE_KEYS = frozenset({"count", "previous", "change"})
+
+
+def dumps(contract: dict[str, Any]) -> str:
+    """The canonical text of a metrics file."""
+    return json.dumps(contract, ensure_ascii=False, sort_keys=True, indent=2) + "\n"
+
+
+@cache
+def json_schema() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    return data
+
+
+def _where(path: list[Any] | tuple[Any, ...]) -> str:
+    return "/".join(str(p) for p in path) or "（根）"
+
+
+def _walk(node: Any, path: tuple[Any, ...], problems: list[str]) -> None:
+    if isinstance(node, dict):
+        keys = frozenset(node)
+        if keys == RATE_KEYS:
+            n, d, v = node["numerator"], node["denominator"], node["value"]
+            if isinstance(n, int) and isinstance(d, int):
+                expected = ratio(n, d)
+                if v != expected:
+                    problems.append(
+                        f"{_where(path)}：比率值 {v} 与 分子 {n} ÷ 分母 {d} 不符（应为 {expected}）。")
+                if n < 0 or d < 0:
+                    problems.append(f"{_where(path)}：分子和分母不能为负数。")
+        elif keys == CHANGE_KEYS:
+            c, p, ch = node["count"], node["previous"], node["change"]
+            if isinstance(c, int) and isinstance(p, int):
+                expected = None if p == 0 else round((c - p) / p, 6)
+                if ch != expected:
+                    problems.append(f"{_where(path)}：同比变化 {ch} 与本期 {c}、上年同期 {p} 不符（应为 {expected}）。")
+        for key, value in node.items():
+            _walk(value, (*path, key), problems)
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            _walk(value, (*path, i), problems)
+    elif isinstance(node, int) and not isinstance(node, bool) and node < 0 \
+            and path and path[-1] not in ("change", "days_overdue"):
+        problems.append(f"{_where(path)}：计数 {node} 不能为负数。")
+
+
+def _identities(obj: dict[str, Any], problems: list[str]) -> None:
+    m = obj["metrics"]
+    dist = obj["distributions"]["days_to_close"]
+    if m["pending_start"] + m["received"] != m["pending_end"] + m["closed"]:
+        problems.append(
+            "metrics：期初在办 + 受理数 应等于 期末在办 + 办结数，"
+            f"实际是 {m['pending_start']} + {m['received']} ≠ {m['pending_end']} + {m['closed']}。")
+    if sum(dist.values()) != m["closed"]:
+        problems.append(f"distributions/days_to_close：合计 {sum(dist.values())} 与办结数 {m['closed']} 不符。")
+    if sum(m["level_mix"].values()) != m["closed"]:
+        problems.append(f"metrics/level_mix：合计 {sum(m['level_mix'].values())} 与办结数 {m['closed']} 不符。")
+    median = median_from_distribution(dist)
+    if m["median_days"] != median:
+        problems.append(f"metrics/median_days：{m['median_days']} 与办结天数分布算出的 {median} 不符。")
+    for rid in ("clearance_rate", "closure_rate", "resolution_rate", "grid_discovery_rate",
+                "repeat_rate", "online_rate"):
+        if m[rid]["denominator"] != m["received"]:
+            problems.append(f"metrics/{rid}：分母应等于受理数 {m['received']}。")
+    for rid in ("on_time_rate", "first_try_rate", "local_rate", "followup_rate", "disposition_days"):
+        if m[rid]["denominator"] != m["closed"]:
+            problems.append(f"metrics/{rid}：分母应等于办结数 {m['closed']}。")
+    if m["clearance_rate"]["numerator"] != m["closed"]:
+        problems.append("metrics/clearance_rate：分子应等于办结数。")
+    if m["backlog_cleared"] > m["backlog_start"]:
+        problems.append("metrics：积案化解数不能大于积案数。")
+
+
+def validate_contract(obj: Any) -> list[str]:
+    """Every problem with a metrics file: JSON Schema errors first, then the
+    arithmetic a consumer relies on (rate values, null iff denominator 0,
+    non-negative counts, the pending identity). Empty list = valid."""
+    from jsonschema import Draft202012Validator
+
+    validator = Draft202012Validator(json_schema())
+    problems = [f"{_where(list(e.absolute_path))}：{e.message}"
+                for e in sorted(validator.iter_errors(obj), key=lambda e: list(map(str, e.absolute_path)))]
+    _walk(obj, (), problems)
+    if not problems:
+        try:
+            _identities(obj, problems)
+        except (KeyError, TypeError) as exc:  # pragma: no cover - schema guards the shape
+            problems.append(f"结构不完整：{exc}")
+    return problems

@@ -1,0 +1,794 @@
+"""Turn raw cell values into typed columns, one column at a time.
+
+Ledgers repeat values heavily (a few hundred distinct dates, a handful of
+statuses), so every parser factorizes its column, parses each *distinct* value
+once with vectorised pandas/pyarrow operations, and maps the results back with
+the factorization codes. Parsers never raise: a value either parses or is
+flagged, with the finding code that explains why, so validation can report
+every problem in one pass.
+
+This module also finds where a tab's header is (under title rows) and which
+sheet holds which tab; both work on normalised spellings so that full-width
+characters, stray spaces and bracket styles do not hide a match.
+
+Entirely blank rows are dropped by validation before any check runs: a row
+with nothing in it carries no data, so skipping it loses nothing. A row with
+anything in any cell, even an extra column, is kept and checked.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .schema import FieldSpec, TabSpec
+from .sources.base import RawTable
+
+#: dates outside this window are typos (a year typed as 2204 or 1024)
+DATE_MIN = pd.Timestamp("1990-01-01")
+DATE_MAX = pd.Timestamp("2100-12-31")
+DATE_RANGE_TEXT = "1990-01-01 至 2100-12-31"
+
+#: Excel 1900-system serials accepted as dates (1950-01-01 .. 2199-12-31);
+#: other numbers in a date column are not dates at all
+EXCEL_EPOCH = pd.Timestamp("1899-12-30")
+SERIAL_MIN = 18264
+SERIAL_MAX = 109574
+
+#: longer free text is almost always a pasted document, worth a warning
+TEXT_MAX_CHARS = 2000
+
+#: how many rows from the top are searched for the header row
+HEADER_SCAN_ROWS = 20
+
+STRING_DTYPE = pd.StringDtype("pyarrow")
+
+FORMULA_ERRORS = frozenset({
+    "#REF!", "#VALUE!", "#DIV/0!", "#N/A", "#NAME?", "#NUM!", "#NULL!", "#SPILL!",
+    "#CALC!", "#GETTING_DATA", "#FIELD!", "#BLOCKED!", "#CONNECT!", "#BUSY!",
+    "#UNKNOWN!", "#ERROR!", "#N/A!",
+})
+
+# Control characters (tab, newline and carriage return are ordinary text) and
+# zero-width marks that staff cannot see but that break matching.
+_CONTROL_CLASS = "[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f\u200b\u200c\u200d\u2060\ufeff]"
+_CONTROL_RE = re.compile(_CONTROL_CLASS)
+
+# Full-width ASCII (U+FF01..U+FF5E) and odd spaces → ASCII. Free text only gets
+# digits, letters and spaces converted, so Chinese punctuation such as “，” and
+# “（）” in a sentence stays as written.
+_SPACES = "\u3000\u00a0\u2002\u2003\u2009\u202f"
+_FULL_TABLE = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)} | {ord(c): " " for c in _SPACES}
+_ALNUM_TABLE = (
+    {cp: cp - 0xFEE0 for cp in range(0xFF10, 0xFF1A)}
+    | {cp: cp - 0xFEE0 for cp in range(0xFF21, 0xFF3B)}
+    | {cp: cp - 0xFEE0 for cp in range(0xFF41, 0xFF5B)}
+    | {ord(c): " " for c in _SPACES}
+)
+_WIDE_CLASS = "[\uff01-\uff5e" + _SPACES + "]"
+_BRACKETS = str.maketrans({"【": "[", "】": "]", "〔": "[", "〕": "]", "［": "[", "］": "]",
+                           "（": "(", "）": ")", "｛": "{", "｝": "}"})
+
+
+class _BoolMark:
+    """Stand-in for ``True``/``False`` cells while factorizing: ``True == 1``
+    in Python, so without it a checkbox cell and the number 1 would share one
+    distinct value and whichever came first would decide for both."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: bool) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return "TRUE" if self.value else "FALSE"
+
+
+_TRUE = _BoolMark(True)
+_FALSE = _BoolMark(False)
+
+
+# --------------------------------------------------------------------------
+# text helpers shared by every parser
+
+
+def clean_text(text: str, *, full: bool = True) -> str:
+    """One value, the way the column-wise cleaners treat it (used for headers,
+    sheet names and the slow path)."""
+    text = _CONTROL_RE.sub("", text)
+    text = text.translate(_FULL_TABLE if full else _ALNUM_TABLE)
+    return text.strip()
+
+
+def header_key(text: Any) -> str:
+    """Spelling-insensitive form of a header or sheet name: full-width and
+    half-width, bracket styles, spaces, line breaks and required-field stars
+    all compare equal."""
+    if text is None or (isinstance(text, float) and np.isnan(text)):
+        return ""
+    s = str(text).translate(_BRACKETS)
+    s = clean_text(s)
+    s = re.sub(r"[\s*＊]+", "", s)
+    return s.lower()
+
+
+def _is_missing(value: Any) -> bool:
+    return value is None or value is pd.NA or value is pd.NaT or (
+        isinstance(value, float) and value != value)
+
+
+def display(value: Any) -> str:
+    """A raw cell value as the person sees it in their sheet."""
+    if _is_missing(value):
+        return ""
+    if isinstance(value, _BoolMark):
+        return repr(value)
+    if isinstance(value, bool | np.bool_):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float | np.floating):
+        f = float(value)
+        if np.isfinite(f) and f.is_integer() and abs(f) < 2**53:
+            return str(int(f))
+        return repr(f)
+    if isinstance(value, datetime | pd.Timestamp):
+        if value.hour == value.minute == value.second == value.microsecond == 0:
+            return value.strftime("%Y-%m-%d")
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, np.datetime64):
+        return display(pd.Timestamp(value))
+    if isinstance(value, date):
+        return value.isoformat()
+    text = _CONTROL_RE.sub("", str(value)).strip()
+    return text if len(text) <= 60 else text[:60] + "…"
+
+
+def _factorize(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Codes (−1 for missing) and distinct values, with booleans kept apart
+    from the numbers 0 and 1."""
+    arr = series.to_numpy(dtype=object, na_value=None)
+    codes, uniques = pd.factorize(arr, use_na_sentinel=True)
+    uniques = np.asarray(uniques, dtype=object)
+    if any(isinstance(u, bool | np.bool_ | int | float | np.integer | np.floating)
+           and not isinstance(u, _BoolMark) and u in (0, 1) for u in uniques):
+        is_bool = pd.Series(arr).map(type).isin([bool, np.bool_]).to_numpy()
+        if is_bool.any():
+            arr = arr.copy()
+            marks = np.full(int(is_bool.sum()), _FALSE, dtype=object)
+            marks[arr[is_bool].astype(bool)] = _TRUE
+            arr[is_bool] = marks
+            codes, uniques = pd.factorize(arr, use_na_sentinel=True)
+            uniques = np.asarray(uniques, dtype=object)
+    return np.asarray(codes, dtype=np.intp), uniques
+
+
+def _str_positions(uniques: np.ndarray) -> np.ndarray:
+    if len(uniques) == 0:
+        return np.zeros(0, dtype=bool)
+    return pd.Series(uniques).map(type).eq(str).to_numpy()
+
+
+def _clean_strings(strings: pd.Series, *, full: bool) -> tuple[pd.Series, np.ndarray]:
+    """Vectorised :func:`clean_text` over distinct strings; also returns which
+    of them held control characters."""
+    s = strings.astype(STRING_DTYPE)
+    control = s.str.contains(_CONTROL_CLASS, regex=True).fillna(False).to_numpy(dtype=bool)
+    wide = s.str.contains(_WIDE_CLASS, regex=True).fillna(False).to_numpy(dtype=bool)
+    slow = control | wide
+    if slow.any():
+        table = _FULL_TABLE if full else _ALNUM_TABLE
+        fixed = s[slow].astype(object).map(lambda t: _CONTROL_RE.sub("", t).translate(table))
+        s = s.astype(object)
+        s[slow] = fixed
+        s = s.astype(STRING_DTYPE)
+    return s.str.strip(), control
+
+
+# --------------------------------------------------------------------------
+# the parse result
+
+
+@dataclass
+class Parsed:
+    """One column after parsing.
+
+    ``issues`` maps a finding code to the rows it applies to; error codes are
+    exactly the rows in ``bad`` (their value is NA), warning codes
+    (``control-characters``, ``text-too-long``) keep the value.
+    """
+
+    values: pd.Series
+    bad: np.ndarray
+    blank: np.ndarray
+    issues: dict[str, np.ndarray] = field(default_factory=dict)
+    codes: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.intp))
+    raw_unique: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=object))
+
+    def shown(self, mask: np.ndarray) -> np.ndarray:
+        """What the person typed, for the rows in ``mask`` (for messages);
+        computed only for those rows because findings are few."""
+        idx = self.codes[mask]
+        out = np.full(len(idx), "", dtype=object)
+        ok = idx >= 0
+        out[ok] = [display(v) for v in self.raw_unique[idx[ok]]]
+        return out
+
+    def take(self, positions: np.ndarray) -> Parsed:
+        return Parsed(
+            values=self.values.iloc[positions].reset_index(drop=True),
+            bad=self.bad[positions],
+            blank=self.blank[positions],
+            issues={code: mask[positions] for code, mask in self.issues.items()},
+            codes=self.codes[positions],
+            raw_unique=self.raw_unique,
+        )
+
+
+@dataclass
+class _Unique:
+    """Per-distinct-value results before they are spread back to the rows."""
+
+    values: Any  # array-like aligned with the uniques
+    code: np.ndarray  # finding code per distinct value, "" when fine
+    blank: np.ndarray
+    control: np.ndarray
+
+
+def _spread(series: pd.Series, codes: np.ndarray, uniques: np.ndarray, res: _Unique,
+            dtype: Any, *, extra: dict[str, np.ndarray] | None = None) -> Parsed:
+    n = len(codes)
+    missing = codes < 0
+    safe = np.where(missing, 0, codes)
+    if len(uniques):
+        values_u = pd.array(res.values, dtype=dtype)
+        bad_u = res.code != ""
+        values_u[bad_u | res.blank] = pd.NA if dtype != "datetime64[ns]" else pd.NaT
+        values = pd.Series(values_u.take(codes, allow_fill=True), dtype=dtype)
+        code_rows = res.code[safe]
+        code_rows[missing] = ""
+        blank = missing | res.blank[safe]
+        control = res.control[safe] & ~missing
+    else:
+        values = pd.Series(pd.array([pd.NA] * n if dtype != "datetime64[ns]" else
+                                    [pd.NaT] * n, dtype=dtype))
+        code_rows = np.full(n, "", dtype=object)
+        blank = np.ones(n, dtype=bool)
+        control = np.zeros(n, dtype=bool)
+    issues: dict[str, np.ndarray] = {}
+    for code in pd.unique(res.code):
+        if code:
+            issues[str(code)] = code_rows == code
+    if control.any():
+        issues["control-characters"] = control
+    for code, mask in (extra or {}).items():
+        if mask.any():
+            issues[code] = mask
+    return Parsed(values=values.set_axis(series.index), bad=code_rows != "", blank=blank,
+                  issues=issues, codes=codes, raw_unique=uniques)
+
+
+def _prepare(uniques: np.ndarray, *, full: bool = True) -> tuple[np.ndarray, np.ndarray,
+                                                                  np.ndarray, np.ndarray]:
+    """Distinct values with strings cleaned. Returns (values, is_str, blank,
+    control) where strings that were blank after cleaning are flagged."""
+    values = uniques.copy()
+    is_str = _str_positions(uniques)
+    blank = np.zeros(len(uniques), dtype=bool)
+    control = np.zeros(len(uniques), dtype=bool)
+    if is_str.any():
+        cleaned, ctrl = _clean_strings(pd.Series(uniques[is_str]), full=full)
+        values[is_str] = cleaned.to_numpy(dtype=object)
+        blank[is_str] = (cleaned == "").to_numpy(dtype=bool)
+        control[is_str] = ctrl
+    return values, is_str, blank, control
+
+
+def _numeric_positions(values: np.ndarray, is_str: np.ndarray) -> np.ndarray:
+    """Distinct values that are numbers (not booleans, not text)."""
+    if len(values) == 0:
+        return np.zeros(0, dtype=bool)
+    kinds = pd.Series(values).map(type)
+    numeric_types = [t for t in set(kinds)
+                     if issubclass(t, int | float | np.integer | np.floating)
+                     and not issubclass(t, bool | np.bool_)]
+    return kinds.isin(numeric_types).to_numpy() & ~is_str
+
+
+def _formula_errors(values: np.ndarray, is_str: np.ndarray) -> np.ndarray:
+    out = np.zeros(len(values), dtype=bool)
+    if is_str.any():
+        out[is_str] = pd.Series(values[is_str]).str.upper().isin(FORMULA_ERRORS).to_numpy()
+    return out
+
+
+# --------------------------------------------------------------------------
+# dates
+
+_DATE_RE = (
+    r"^(?P<y>\d{4})(?:\s*[-./年]\s*(?P<m>\d{1,2})\s*[-./月]\s*(?P<d>\d{1,2})\s*[日号]?"
+    r"|(?P<m2>\d{2})(?P<d2>\d{2}))"
+    r"(?:\s*[T\s]\s*(?P<H>\d{1,2})\s*[:时点]\s*(?P<M>\d{1,2})\s*分?"
+    r"(?:\s*[:]?\s*(?P<S>\d{1,2})(?:\.\d+)?\s*秒?)?)?$"
+)
+_NUMERIC_RE = r"^\d+(?:\.\d+)?$"
+
+
+def _dates_from_strings(texts: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Vectorised: the dates written as text. Returns (datetime64 values,
+    matched mask); unmatched strings fall back to :func:`_slow_date`."""
+    n = len(texts)
+    out = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
+    matched = np.zeros(n, dtype=bool)
+    if n == 0:
+        return out, matched
+    collapsed = texts.str.replace(r"\s+", " ", regex=True)
+    parts = collapsed.astype(object).str.extract(_DATE_RE)
+    has = parts["y"].notna().to_numpy()
+    if has.any():
+        p = parts[has]
+        month = p["m"].fillna(p["m2"]).astype(int)
+        day = p["d"].fillna(p["d2"]).astype(int)
+        hour = p["H"].fillna("0").astype(int)
+        minute = p["M"].fillna("0").astype(int)
+        second = p["S"].fillna("0").astype(int)
+        good_time = ((hour < 24) & (minute < 60) & (second < 60)).to_numpy()
+        stamps = pd.to_datetime(
+            pd.DataFrame({"year": p["y"].astype(int), "month": month, "day": day}),
+            errors="coerce",
+        ).to_numpy(dtype="datetime64[ns]")
+        stamps[~good_time] = np.datetime64("NaT")
+        out[has] = stamps
+        matched[has] = True
+    numeric = (~has) & collapsed.str.fullmatch(_NUMERIC_RE).fillna(False).to_numpy(dtype=bool)
+    if numeric.any():
+        out[numeric] = _dates_from_serials(collapsed[numeric].astype(float).to_numpy())
+        matched[numeric] = True
+    rest = np.flatnonzero(~matched)
+    for i in rest:  # the few spellings no pattern above covers
+        stamp = _slow_date(str(texts.iloc[i]))
+        if stamp is not None:
+            out[i] = stamp
+            matched[i] = True
+    return out, matched
+
+
+def _slow_date(text: str) -> np.datetime64 | None:
+    try:
+        stamp = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if stamp.tzinfo is not None:
+        stamp = stamp.replace(tzinfo=None)
+    if not 1677 < stamp.year < 2262:
+        return None
+    return np.datetime64(stamp.date(), "ns")
+
+
+def _dates_from_serials(numbers: np.ndarray) -> np.ndarray:
+    """Excel serials (and ``20240305`` typed as a number) → dates; any other
+    number is not a date (NaT)."""
+    out = np.full(len(numbers), np.datetime64("NaT"), dtype="datetime64[ns]")
+    finite = np.isfinite(numbers)
+    ymd = finite & (numbers >= 19000101) & (numbers <= 29991231) & (numbers == np.floor(numbers))
+    if ymd.any():
+        as_int = numbers[ymd].astype(np.int64)
+        out[ymd] = pd.to_datetime(
+            pd.DataFrame({"year": as_int // 10000, "month": as_int // 100 % 100,
+                          "day": as_int % 100}),
+            errors="coerce",
+        ).to_numpy(dtype="datetime64[ns]")
+    serial = finite & ~ymd & (numbers >= SERIAL_MIN) & (numbers < SERIAL_MAX + 1)
+    if serial.any():
+        days = np.floor(numbers[serial]).astype(np.int64)
+        out[serial] = (EXCEL_EPOCH + pd.to_timedelta(days, unit="D")).to_numpy(
+            dtype="datetime64[ns]")
+    return out
+
+
+def _date_uniques(uniques: np.ndarray) -> _Unique:
+    values, is_str, blank, control = _prepare(uniques)
+    n = len(values)
+    out = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
+    code = np.full(n, "", dtype=object)
+    formula = _formula_errors(values, is_str)
+    code[formula] = "formula-error"
+    out_of_range = np.zeros(n, dtype=bool)
+    todo = is_str & ~blank & ~formula
+    if todo.any():
+        parsed, _ = _dates_from_strings(pd.Series(values[todo]).astype(STRING_DTYPE))
+        out[todo] = parsed
+    numeric = _numeric_positions(values, is_str)
+    if numeric.any():
+        out[numeric] = _dates_from_serials(values[numeric].astype(float))
+    for i in np.flatnonzero(~is_str & ~numeric):  # datetime-like cells: few distinct
+        v = values[i]
+        if isinstance(v, np.datetime64):
+            try:
+                v = pd.Timestamp(v)
+            except (ValueError, OverflowError):
+                out_of_range[i] = True
+                continue
+        if isinstance(v, date):  # datetime and Timestamp included
+            if not 1990 <= v.year <= 2100:
+                out_of_range[i] = True
+                continue
+            out[i] = np.datetime64(date(v.year, v.month, v.day), "ns")
+    out = out.astype("datetime64[D]").astype("datetime64[ns]")
+    have = ~np.isnat(out)
+    out_of_range |= have & ((out < DATE_MIN.to_datetime64()) | (out > DATE_MAX.to_datetime64()))
+    code[(code == "") & out_of_range] = "date-out-of-range"
+    code[(code == "") & ~have & ~blank & ~out_of_range] = "bad-date"
+    out[out_of_range] = np.datetime64("NaT")
+    return _Unique(out, code, blank, control)
+
+
+def parse_date_column(series: pd.Series) -> Parsed:
+    """Dates in every spelling DOMAIN.md §3 lists, as ``datetime64[ns]`` at
+    midnight (a time of day is dropped: the ledger counts calendar days)."""
+    codes, uniques = _factorize(series)
+    return _spread(series, codes, uniques, _date_uniques(uniques), "datetime64[ns]")
+
+
+def parse_dates(series: pd.Series) -> tuple[pd.Series, pd.Series]:
+    p = parse_date_column(series)
+    return p.values, pd.Series(p.bad, index=series.index)
+
+
+# --------------------------------------------------------------------------
+# integers and numbers
+
+_INT_RE = r"^[+-]?\d{1,18}(?:\.0*)?$"
+_NUM_RE = r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$"
+_THOUSANDS = r"(?<=\d),(?=\d{3}(?:\D|$))"
+
+
+def _number_uniques(uniques: np.ndarray, *, integer: bool) -> _Unique:
+    values, is_str, blank, control = _prepare(uniques)
+    n = len(values)
+    out = np.full(n, np.nan, dtype=float)
+    ok = np.zeros(n, dtype=bool)
+    code = np.full(n, "", dtype=object)
+    formula = _formula_errors(values, is_str)
+    code[formula] = "formula-error"
+    todo = is_str & ~blank & ~formula
+    if todo.any():
+        texts = pd.Series(values[todo]).str.replace(_THOUSANDS, "", regex=True)
+        texts = texts.str.replace(r"\s+", "", regex=True)
+        good = texts.str.fullmatch(_INT_RE if integer else _NUM_RE).to_numpy(dtype=bool)
+        nums = np.full(len(texts), np.nan)
+        if good.any():
+            nums[good] = texts[good].astype(float).to_numpy()
+        out[todo] = nums
+        ok[todo] = good
+    numeric = _numeric_positions(values, is_str)
+    if numeric.any():
+        nums = values[numeric].astype(float)
+        out[numeric] = nums
+        ok[numeric] = np.isfinite(nums)
+    if integer:
+        ok &= np.isfinite(out) & (out == np.floor(out)) & (np.abs(out) < 2**53)
+    code[(code == "") & ~ok & ~blank] = "bad-integer" if integer else "bad-number"
+    result: Any
+    if integer:
+        result = np.where(ok, out, 0).astype(np.int64)
+    else:
+        result = out
+    return _Unique(result, code, blank, control)
+
+
+def _limits(parsed: Parsed, spec: FieldSpec) -> Parsed:
+    """``minimum``/``maximum`` constraints: a value out of bounds is an error
+    (NA), like any other bad value."""
+    vals = parsed.values
+    for code, bound, cmp in (("below-minimum", spec.minimum, np.less),
+                             ("above-maximum", spec.maximum, np.greater)):
+        if bound is None:
+            continue
+        mask = cmp(vals.to_numpy(dtype=float, na_value=np.nan), bound)
+        mask &= ~parsed.bad
+        if mask.any():
+            parsed.issues[code] = mask
+            parsed.bad = parsed.bad | mask
+            vals = vals.mask(pd.Series(mask, index=vals.index))
+    parsed.values = vals
+    return parsed
+
+
+def parse_integer_column(series: pd.Series) -> Parsed:
+    """Whole numbers; ``3.0`` is 3, ``３`` is 3, ``3人`` is not an integer
+    (the unit is more likely a sign of a wrong column than a harmless habit,
+    and the hint tells the person to drop it)."""
+    codes, uniques = _factorize(series)
+    return _spread(series, codes, uniques, _number_uniques(uniques, integer=True), "Int64")
+
+
+def parse_number_column(series: pd.Series) -> Parsed:
+    codes, uniques = _factorize(series)
+    return _spread(series, codes, uniques, _number_uniques(uniques, integer=False), "Float64")
+
+
+def parse_integers(series: pd.Series) -> tuple[pd.Series, pd.Series]:
+    p = parse_integer_column(series)
+    return p.values, pd.Series(p.bad, index=series.index)
+
+
+# --------------------------------------------------------------------------
+# booleans
+
+
+def _bool_lookup(spec: FieldSpec | None) -> dict[str, bool]:
+    trues = spec.true_values if spec and spec.true_values else ("是", "√", "Y", "TRUE", "1")
+    falses = spec.false_values if spec and spec.false_values else ("否", "×", "N", "FALSE", "0")
+    lookup: dict[str, bool] = {}
+    # Unquoted YES/yes/true/NO/no in the YAML load as booleans and reach us as
+    # "True"/"False"; restore the spellings they stood for.
+    yaml_words = {"True": ("true", "yes"), "False": ("false", "no")}
+    for words, flag in ((trues, True), (falses, False)):
+        words = tuple(w for word in words for w in (word, *yaml_words.get(word, ())))
+        for w in words:
+            lookup.setdefault(clean_text(w), flag)
+            lookup.setdefault(clean_text(w).lower(), flag)
+    return lookup
+
+
+def parse_boolean_column(series: pd.Series, spec: FieldSpec | None = None) -> Parsed:
+    """Booleans from the field's own ``trueValues``/``falseValues`` (so that
+    “有/无” works where the schema allows it), case-insensitively."""
+    codes, uniques = _factorize(series)
+    values, is_str, blank, control = _prepare(uniques)
+    lookup = _bool_lookup(spec)
+    n = len(values)
+    out = np.zeros(n, dtype=bool)
+    code = np.full(n, "", dtype=object)
+    formula = _formula_errors(values, is_str)
+    texts = pd.Series([display(v) if not isinstance(v, str) else v for v in values], dtype=object)
+    mapped = texts.map(lookup)
+    mapped = mapped.where(mapped.notna(), texts.str.lower().map(lookup))
+    for i in np.flatnonzero(pd.Series(values).map(type).eq(_BoolMark).to_numpy()):
+        mapped.iloc[i] = values[i].value
+    known = mapped.notna().to_numpy()
+    out[known] = mapped[known].astype(bool).to_numpy()
+    code[formula] = "formula-error"
+    code[(code == "") & ~known & ~blank] = "bad-boolean"
+    return _spread(series, codes, uniques, _Unique(out, code, blank, control), "boolean")
+
+
+def parse_booleans(series: pd.Series, spec: FieldSpec | None = None) -> tuple[pd.Series,
+                                                                              pd.Series]:
+    p = parse_boolean_column(series, spec)
+    return p.values, pd.Series(p.bad, index=series.index)
+
+
+# --------------------------------------------------------------------------
+# enums and text
+
+
+def enum_key(text: str) -> str:
+    """How an allowed value is compared: full-width, spaces and case ignored."""
+    return re.sub(r"\s+", "", clean_text(text).translate(_BRACKETS)).lower()
+
+
+def enum_lookup(spec: FieldSpec) -> dict[str, Any]:
+    lookup: dict[str, Any] = {}
+    for value in spec.enum or ():
+        lookup.setdefault(enum_key(str(value)), value)
+    for alias, value in spec.enum_aliases.items():
+        lookup.setdefault(enum_key(str(alias)), value)
+    return lookup
+
+
+def parse_enum_column(series: pd.Series, spec: FieldSpec) -> Parsed:
+    """Allowed values and their accepted spellings → the canonical value.
+    An integer enum (星级) also accepts ``2.0`` and ``２``."""
+    codes, uniques = _factorize(series)
+    values, is_str, blank, control = _prepare(uniques)
+    lookup = enum_lookup(spec)
+    n = len(values)
+    code = np.full(n, "", dtype=object)
+    formula = _formula_errors(values, is_str)
+    texts = pd.Series([v if isinstance(v, str) else display(v) for v in values], dtype=object)
+    keys = texts.str.replace(r"\s+", "", regex=True).str.translate(_BRACKETS).str.lower()
+    mapped = keys.map(lookup)
+    known = mapped.notna().to_numpy() & ~blank
+    code[formula] = "formula-error"
+    code[(code == "") & ~known & ~blank] = "not-in-enum"
+    if spec.type == "integer":
+        out: Any = np.where(known, mapped.fillna(0), 0).astype(np.int64)
+        dtype = "Int64"
+    else:
+        out = np.full(n, None, dtype=object)
+        out[known] = mapped[known].astype(str).to_numpy(dtype=object)
+        dtype = STRING_DTYPE
+    return _spread(series, codes, uniques, _Unique(out, code, blank, control), dtype)
+
+
+def parse_text_column(series: pd.Series, *, code_like: bool = False) -> Parsed:
+    """Free text, trimmed, invisible characters removed. ``code_like`` fields
+    (ids, grid codes) also get full-width punctuation converted so that
+    ``DZ2024－001`` matches ``DZ2024-001``; sentences keep their Chinese
+    punctuation."""
+    arr = series.to_numpy(dtype=object, na_value=None)
+    kind = pd.api.types.infer_dtype(arr, skipna=True)
+    if kind in ("string", "empty"):
+        # Fast path (free text is mostly distinct, so factorizing buys nothing).
+        strings = pd.Series(arr, dtype=STRING_DTYPE)
+        missing = strings.isna().to_numpy()
+        cleaned, control = _clean_strings(strings.fillna(""), full=code_like)
+        blank = missing | (cleaned == "").to_numpy(dtype=bool)
+        formula = cleaned.str.upper().isin(FORMULA_ERRORS).to_numpy(dtype=bool)
+        too_long = (cleaned.str.len() > TEXT_MAX_CHARS).to_numpy(dtype=bool)
+        values = cleaned.mask(pd.Series(blank | formula))
+        issues: dict[str, np.ndarray] = {}
+        for name, mask in (("formula-error", formula), ("control-characters", control),
+                           ("text-too-long", too_long)):
+            if mask.any():
+                issues[name] = mask
+        return Parsed(values=values.set_axis(series.index), bad=formula, blank=blank,
+                      issues=issues, codes=np.arange(len(arr), dtype=np.intp), raw_unique=arr)
+    codes, uniques = _factorize(series)
+    values, is_str, blank, control = _prepare(uniques, full=code_like)
+    n = len(values)
+    code = np.full(n, "", dtype=object)
+    code[_formula_errors(values, is_str)] = "formula-error"
+    texts = np.array([v if isinstance(v, str) else display(v) for v in values], dtype=object)
+    too_long_u = np.array([len(t) > TEXT_MAX_CHARS for t in texts], dtype=bool)
+    safe = np.where(codes < 0, 0, codes)
+    too_long = too_long_u[safe] & (codes >= 0) if n else np.zeros(len(codes), dtype=bool)
+    return _spread(series, codes, uniques, _Unique(texts, code, blank, control), STRING_DTYPE,
+                   extra={"text-too-long": too_long})
+
+
+def parse_field(series: pd.Series, spec: FieldSpec, *, code_like: bool = False) -> Parsed:
+    """The parser a schema field calls for, with its numeric limits applied."""
+    if spec.enum is not None:
+        parsed = parse_enum_column(series, spec)
+    elif spec.type == "date":
+        parsed = parse_date_column(series)
+    elif spec.type == "integer":
+        parsed = parse_integer_column(series)
+    elif spec.type == "number":
+        parsed = parse_number_column(series)
+    elif spec.type == "boolean":
+        parsed = parse_boolean_column(series, spec)
+    else:
+        parsed = parse_text_column(series, code_like=code_like)
+    if spec.type in ("integer", "number") and (spec.minimum is not None
+                                               or spec.maximum is not None):
+        parsed = _limits(parsed, spec)
+    return parsed
+
+
+def blank_rows(frame: pd.DataFrame) -> np.ndarray:
+    """Rows where every cell is empty or only spaces/invisible characters."""
+    blank = np.ones(len(frame), dtype=bool)
+    for col in frame.columns:
+        codes, uniques = _factorize(frame[col])
+        if len(uniques) == 0:
+            continue
+        _, _, blank_u, _ = _prepare(uniques)
+        blank &= (codes < 0) | blank_u[np.where(codes < 0, 0, codes)]
+        if not blank.any():
+            break
+    return blank
+
+
+# --------------------------------------------------------------------------
+# locating tabs and headers
+
+
+@dataclass
+class HeaderMatch:
+    """Where a tab's header is and which sheet column holds which field."""
+
+    index: int  # frame row of the header
+    sheet_row: int
+    columns: dict[str, int]  # field → column position (0 = sheet column A)
+    headers: dict[str, str]  # field → header text as written in the sheet
+    duplicates: list[tuple[int, str, str]]  # (column, header as written, field) ignored
+
+
+def _header_lookup(tab: TabSpec) -> dict[str, tuple[str, bool]]:
+    """normalised header → (field, is_alias); titles win over aliases."""
+    lookup: dict[str, tuple[str, bool]] = {}
+    for f in tab.fields:
+        lookup.setdefault(header_key(f.title), (f.name, False))
+    for f in tab.fields:
+        for alias in f.aliases:
+            lookup.setdefault(header_key(alias), (f.name, True))
+    return lookup
+
+
+def _match_header_cell(key: str, lookup: dict[str, tuple[str, bool]]) -> tuple[str, bool] | None:
+    if not key:
+        return None
+    hit = lookup.get(key)
+    if hit is None:
+        # “受理日期(必填)” or “编号（系统自动）”: drop one trailing note in brackets
+        stripped = re.sub(r"\([^()]*\)$", "", key)
+        if stripped != key:
+            hit = lookup.get(stripped)
+    return hit
+
+
+def locate_header(raw: RawTable, tab: TabSpec, scan_rows: int = HEADER_SCAN_ROWS
+                  ) -> HeaderMatch | None:
+    """The row among the first ``scan_rows`` that names the most fields (title
+    rows above it are left alone); ``None`` when no row names any."""
+    lookup = _header_lookup(tab)
+    head = raw.frame.iloc[:scan_rows]
+    best: tuple[int, int] | None = None  # (count, row index)
+    for pos in range(len(head)):
+        row = head.iloc[pos]
+        found = {hit[0] for hit in (_match_header_cell(header_key(v), lookup) for v in row)
+                 if hit is not None}
+        if found and (best is None or len(found) > best[0]):
+            best = (len(found), pos)
+    if best is None:
+        return None
+    pos = best[1]
+    row = head.iloc[pos]
+    candidates: dict[str, list[tuple[bool, int, str]]] = {}
+    for col, value in enumerate(row.to_numpy(dtype=object)):
+        hit = _match_header_cell(header_key(value), lookup)
+        if hit is not None:
+            written = display(value)
+            candidates.setdefault(hit[0], []).append((hit[1], col, written))
+    columns: dict[str, int] = {}
+    headers: dict[str, str] = {}
+    duplicates: list[tuple[int, str, str]] = []
+    for name, cands in candidates.items():
+        cands.sort()
+        _, col, written = cands[0]
+        columns[name] = col
+        headers[name] = written
+        duplicates.extend((c, w, name) for _, c, w in cands[1:])
+    duplicates.sort()
+    return HeaderMatch(index=pos, sheet_row=raw.first_row + pos, columns=columns,
+                       headers=headers, duplicates=duplicates)
+
+
+def locate_tabs(sheet_names: list[str], tabs: list[TabSpec]) -> dict[str, str]:
+    """tab id → sheet name. Exact (normalised) matches on the title or an
+    alias first; then a sheet whose name contains a title or alias of four or
+    more characters (“2024年纠纷台账”), the longest match winning. Each sheet
+    serves at most one tab."""
+    keys = {name: header_key(name) for name in sheet_names}
+    found: dict[str, str] = {}
+    used: set[str] = set()
+    for tab in tabs:
+        wanted = [header_key(t) for t in (tab.title, *tab.aliases)]
+        for w in wanted:
+            hit = next((s for s in sheet_names if s not in used and keys[s] == w), None)
+            if hit is not None:
+                found[tab.name] = hit
+                used.add(hit)
+                break
+    pairs: list[tuple[int, int, str, str]] = []
+    for order, tab in enumerate(tabs):
+        if tab.name in found:
+            continue
+        for t in (tab.title, *tab.aliases):
+            w = header_key(t)
+            if len(w) < 4:
+                continue
+            for s in sheet_names:
+                if s not in used and w in keys[s]:
+                    pairs.append((-len(w), order, s, tab.name))
+    for _, _, sheet, tab_name in sorted(pairs):
+        if sheet in used or tab_name in found:
+            continue
+        found[tab_name] = sheet
+        used.add(sheet)
+    return found
+
+
+__all__ = [
+    "DATE_MAX", "DATE_MIN", "HeaderMatch", "Parsed", "blank_rows", "clean_text", "display",
+    "enum_key", "header_key", "locate_header", "locate_tabs", "parse_boolean_column",
+    "parse_booleans", "parse_date_column", "parse_dates", "parse_enum_column", "parse_field",
+    "parse_integer_column", "parse_integers", "parse_number_column", "parse_text_column",
+]

@@ -1,0 +1,285 @@
+"""How figures read on a page: one formatting rule per kind of value.
+
+A rate whose denominator is 0 is "—", never 0%; a figure that needs a
+missing tab is "—" too. Tables are built column-wise from frames.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+
+import pandas as pd
+
+from ..privacy import escape_html_series, escape_md, escape_md_series
+
+DASH = "—"
+
+#: times on the pages are China Standard Time, whatever zone the file recorded
+CHINA = timezone(timedelta(hours=8), "CST")
+
+#: Chinese titles (DOMAIN.md section 4); metrics.METRIC_TITLES wins when present
+_FALLBACK_TITLES = {
+    "received": "受理数",
+    "closed": "办结数",
+    "resolved": "化解数",
+    "pending_start": "期初在办",
+    "pending_end": "期末在办",
+    "overdue_open": "逾期在办",
+    "backlog_start": "积案",
+    "backlog_cleared": "积案化解",
+    "level_mix": "层级分布",
+    "clearance_rate": "结收比",
+    "closure_rate": "办结率",
+    "resolution_rate": "化解率",
+    "on_time_rate": "按期办结率",
+    "first_try_rate": "首次调解成功率",
+    "local_rate": "矛盾不上交率",
+    "grid_discovery_rate": "网格发现率",
+    "repeat_rate": "重复访率",
+    "online_rate": "网上投诉率",
+    "followup_rate": "回访率",
+    "satisfaction_rate": "满意率",
+    "median_days": "办结天数中位数",
+    "disposition_days": "预计结案天数",
+    "petition_batches": "信访批次",
+    "petition_persons": "信访人次",
+    "received_yoy": "受理数同比",
+    "visit_coverage": "走访覆盖率",
+    "key_person_followup_rate": "重点人员随访达标率",
+    "reception_compliance": "领导接访达标率",
+    "needs_closure_rate": "需求办结率",
+}
+
+COUNTS = ("received", "closed", "resolved", "pending_start", "pending_end", "overdue_open",
+          "backlog_start", "backlog_cleared")
+RATES = ("clearance_rate", "closure_rate", "resolution_rate", "on_time_rate", "first_try_rate",
+         "local_rate", "grid_discovery_rate", "repeat_rate", "online_rate", "followup_rate",
+         "satisfaction_rate", "visit_coverage", "key_person_followup_rate",
+         "reception_compliance", "needs_closure_rate")
+DAYS = ("median_days", "disposition_days")
+CHANGES = ("received_yoy", "petition_batches", "petition_persons")
+#: the figures the home page shows for each current period
+KEY_FIGURES = ("received", "closed", "closure_rate", "on_time_rate", "first_try_rate",
+               "local_rate", "satisfaction_rate", "overdue_open")
+
+
+def titles() -> dict[str, str]:
+    try:
+        from ..metrics import METRIC_TITLES  # type: ignore[attr-defined]
+    except ImportError:
+        return dict(_FALLBACK_TITLES)
+    return _FALLBACK_TITLES | dict(METRIC_TITLES)
+
+
+def title(metric: str) -> str:
+    return titles().get(metric, metric)
+
+
+def pct(value: Any, digits: int = 1) -> str:
+    """0.8571 → 85.7%; a rate dict is read for its value; None → —."""
+    if isinstance(value, Mapping):
+        value = value.get("value")
+    if value is None or (isinstance(value, float) and value != value):
+        return DASH
+    text = f"{float(value) * 100:.{digits}f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text + "%"
+
+
+def target_pct(value: Any) -> str:
+    return pct(value, 1)
+
+
+def num(value: Any) -> str:
+    if isinstance(value, Mapping):
+        value = value.get("value", value.get("count"))
+    if value is None or (isinstance(value, float) and value != value):
+        return DASH
+    if isinstance(value, float):
+        return f"{value:.1f}".rstrip("0").rstrip(".")
+    return str(value)
+
+
+def days(value: Any) -> str:
+    text = num(value)
+    return text if text == DASH else f"{text} 天"
+
+
+def change(value: Any) -> str:
+    """{"count", "previous", "change"} → "12（上年同期 8，+50%）"."""
+    if not isinstance(value, Mapping):
+        return DASH
+    ch = value.get("change")
+    sign = "" if ch is None or ch < 0 else "+"
+    return f"{value.get('count')}（上年同期 {value.get('previous')}，{sign}{pct(ch)}）"
+
+
+def cn_date(value: Any) -> str:
+    if value in (None, ""):
+        return DASH
+    if isinstance(value, str):
+        try:
+            value = date.fromisoformat(value[:10])
+        except ValueError:
+            return escape_md(value)
+    if isinstance(value, datetime | date):
+        return f"{value.year}年{value.month}月{value.day}日"
+    return escape_md(value)
+
+
+def cn_datetime(value: Any) -> str:
+    if value in (None, ""):
+        return DASH
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return escape_md(value)
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(CHINA)
+        return f"{value.year}年{value.month}月{value.day}日 {value:%H:%M}"
+    return cn_date(value)
+
+
+def period_title(period: Mapping[str, Any]) -> str:
+    """2024-Q1 → 2024年第一季度; shown in headings and navigation."""
+    label = str(period["label"])
+    kind = period.get("kind")
+    if kind == "month":
+        y, m = label.split("-")
+        return f"{int(y)}年{int(m)}月"
+    if kind == "quarter":
+        y, q = label.split("-Q")
+        return f"{y}年第{'一二三四'[int(q) - 1]}季度"
+    if kind == "half":
+        y, h = label.split("-H")
+        return f"{y}年{'上下'[int(h) - 1]}半年"
+    if kind == "year":
+        return f"{label}年"
+    return label
+
+
+def _cell(value: Any) -> Any:
+    return value.get("value") if isinstance(value, Mapping) else value
+
+
+def metric_rows(metrics: Mapping[str, Any], targets: Mapping[str, float]) -> list[dict[str, str]]:
+    """One row per figure for the statistics table, in DOMAIN.md order."""
+    rows: list[dict[str, str]] = []
+    for key in COUNTS:
+        if key in metrics:
+            rows.append({"id": key, "title": title(key), "numerator": DASH, "denominator": DASH,
+                         "value": num(metrics[key]), "target": DASH, "status": DASH})
+    for key in RATES:
+        if key not in metrics:
+            continue
+        r = metrics[key]
+        if not isinstance(r, Mapping):  # optional tab missing: the whole figure is null
+            rows.append({"id": key, "title": title(key), "numerator": DASH,
+                         "denominator": DASH, "value": DASH, "target": pct(targets.get(key)),
+                         "status": "缺少数据表" if key in targets else DASH})
+            continue
+        target = targets.get(key)
+        value = r.get("value")
+        if target is None or value is None:
+            status = DASH
+        else:
+            status = "达标" if value >= target else "未达标"
+        rows.append({"id": key, "title": title(key), "numerator": num(r.get("numerator")),
+                     "denominator": num(r.get("denominator")), "value": pct(value),
+                     "target": pct(target), "status": status})
+    for key in DAYS:
+        if key not in metrics:
+            continue
+        r = metrics[key]
+        numer = denom = DASH
+        if isinstance(r, Mapping):
+            numer, denom = num(r.get("numerator")), num(r.get("denominator"))
+        rows.append({"id": key, "title": title(key), "numerator": numer, "denominator": denom,
+                     "value": days(_cell(r)), "target": DASH, "status": DASH})
+    for key in CHANGES:
+        if key in metrics:
+            rows.append({"id": key, "title": title(key), "numerator": DASH, "denominator": DASH,
+                         "value": change(metrics[key]), "target": DASH, "status": DASH})
+    return rows
+
+
+def breakdown_columns(groups: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """The figures a breakdown table shows, in contract order."""
+    present: set[str] = set()
+    for figures in groups.values():
+        present.update(figures)
+    order = (*COUNTS, *RATES, *DAYS)
+    return [k for k in order if k in present and k != "level_mix"]
+
+
+def breakdown_table(groups: Mapping[str, Mapping[str, Any]], first: str,
+                    columns: Sequence[str] | None = None) -> str:
+    """Markdown table of a breakdown (village, type, source …)."""
+    if not groups:
+        return "（本期没有数据）\n"
+    cols = list(columns) if columns is not None else breakdown_columns(groups)
+    head = "| " + " | ".join([first, *[title(c) for c in cols]]) + " |"
+    sep = "|" + "---|" * (len(cols) + 1)
+    lines = [head, sep]
+    for name in sorted(groups):
+        figures = groups[name]
+        cells = [escape_md(name)]
+        for c in cols:
+            v = figures.get(c)
+            cells.append(pct(v) if c in RATES or (isinstance(v, Mapping) and c not in DAYS)
+                         else (days(_cell(v)) if c in DAYS else num(v)))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def frame_table(frame: pd.DataFrame, columns: Mapping[str, str], *, empty: str = "（无）") -> str:
+    """A Markdown table from a frame, built column by column; every cell is
+    escaped, so ledger text can never become markup."""
+    cols = [c for c in columns if c in frame.columns]
+    if frame.empty or not cols:
+        return empty + "\n"
+    head = "| " + " | ".join(columns[c] for c in cols) + " |"
+    sep = "|" + "---|" * len(cols)
+    body = pd.Series("| ", index=frame.index, dtype="string")
+    for i, c in enumerate(cols):
+        body = body + escape_md_series(_display(frame[c])) + (" |" if i == len(cols) - 1 else " | ")
+    return "\n".join([head, sep, *body.tolist()]) + "\n"
+
+
+def html_table(frame: pd.DataFrame, columns: Mapping[str, str], *, row_class: pd.Series | None = None,
+               table_class: str = "fq-table", empty: str = "（无）") -> str:
+    """An HTML table (for rows that need a CSS class, such as overdue cases);
+    Markdown inside raw HTML is not processed, so cells are HTML-escaped."""
+    cols = [c for c in columns if c in frame.columns]
+    if frame.empty or not cols:
+        return f"<p>{empty}</p>\n"
+    head = "".join(f"<th>{columns[c]}</th>" for c in cols)
+    if row_class is None:
+        opening = pd.Series("<tr>", index=frame.index, dtype="string")
+    else:
+        cls = row_class.reindex(frame.index).astype("string").fillna("")
+        opening = ("<tr class=\"" + cls + "\">").where(cls != "", "<tr>")
+    body = opening
+    for c in cols:
+        body = body + "<td>" + escape_html_series(_display(frame[c])) + "</td>"
+    body = body + "</tr>"
+    return (f'<table class="{table_class}">\n<thead><tr>{head}</tr></thead>\n<tbody>\n'
+            + "\n".join(body.tolist()) + "\n</tbody>\n</table>\n")
+
+
+def _display(column: pd.Series) -> pd.Series:
+    """Dates as 2024-03-05, numbers without .0, missing as —."""
+    if pd.api.types.is_datetime64_any_dtype(column):
+        text = column.dt.strftime("%Y-%m-%d").astype("string")
+    elif pd.api.types.is_bool_dtype(column):
+        text = column.map({True: "是", False: "否"}).astype("string")
+    elif pd.api.types.is_float_dtype(column):
+        text = column.round(1).astype("string").str.replace(r"\.0$", "", regex=True)
+    else:
+        text = column.astype("string")
+    return text.fillna(DASH).replace("", DASH)

@@ -1,0 +1,132 @@
+"""A folder of CSV files, one per tab (file stem = sheet name).
+
+Every column is read as text, so ``007`` and 18-digit ID-like numbers come
+through exactly as typed; the normaliser decides what is a number. The fast
+path is pyarrow.csv; a file it cannot take (ragged rows, blank lines between
+rows of a multi-column file, one record bigger than a parse block) is re-read
+with the stdlib ``csv`` module, which pads short rows, so nothing is dropped
+and row numbers stay those a spreadsheet program shows.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from ..errors import SourceError
+from .base import RawTable
+
+BOM = b"\xef\xbb\xbf"
+# Excel's widest sheet; column_types for names that do not occur are ignored.
+_MAX_COLUMNS = 16384
+_ALL_TEXT = {f"f{i}": pa.string() for i in range(_MAX_COLUMNS)}
+
+csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+
+
+def decode(data: bytes, display: str) -> tuple[str | None, bytes, str]:
+    """Guess the encoding the way township files come: UTF-8 (with or without
+    the BOM Excel adds) or GB18030/GBK (what Excel and WPS on Chinese Windows
+    save as "CSV"). Returns (text if it had to be transcoded, utf-8 bytes,
+    encoding name)."""
+    if data.startswith(BOM):
+        body = data[len(BOM):]
+        encoding = "utf-8-sig"
+    else:
+        body = data
+        encoding = "utf-8"
+    try:
+        body.decode("utf-8")
+        return None, body, encoding
+    except UnicodeDecodeError:
+        pass
+    try:
+        text = data.decode("gb18030")
+    except UnicodeDecodeError as exc:
+        raise SourceError(
+            f"CSV 文件“{display}”的文字编码无法识别（既不是 UTF-8，也不是 GBK/GB18030）。",
+            hint="请用 Excel 或 WPS 打开后另存为“CSV UTF-8（逗号分隔）”。",
+        ) from exc
+    return text, text.encode("utf-8"), "gb18030"
+
+
+def _with_stdlib(body: bytes) -> pd.DataFrame:
+    rows = list(csv.reader(io.StringIO(body.decode("utf-8"), newline="")))
+    frame = pd.DataFrame(rows, dtype=object)
+    frame.columns = range(frame.shape[1])
+    return frame.mask(frame == "", None)
+
+
+def parse_csv(data: bytes, display: str) -> tuple[pd.DataFrame, str]:
+    """One CSV's bytes → (frame of text cells with positional columns,
+    encoding used). Frame row ``i`` is CSV record ``i + 1``."""
+    if not data:
+        return pd.DataFrame(), "utf-8"
+    _text, body, encoding = decode(data, display)
+    if not body.strip(b"\r\n"):
+        return pd.DataFrame(), encoding
+    try:
+        table = pacsv.read_csv(
+            io.BytesIO(body),
+            read_options=pacsv.ReadOptions(autogenerate_column_names=True),
+            parse_options=pacsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False),
+            convert_options=pacsv.ConvertOptions(
+                column_types=_ALL_TEXT, strings_can_be_null=True, null_values=[""],
+                quoted_strings_can_be_null=True),
+        )
+    except pa.ArrowInvalid:
+        return _with_stdlib(body), encoding
+    frame = table.to_pandas()
+    frame.columns = range(frame.shape[1])
+    return frame, encoding
+
+
+def csv_files(folder: Path) -> list[Path]:
+    """The tab files of a folder, skipping hidden files and the ``~$`` lock
+    files Office leaves next to an open file."""
+    return sorted(
+        (p for p in folder.iterdir()
+         if p.is_file() and p.suffix.lower() == ".csv" and not p.name.startswith((".", "~$"))),
+        key=lambda p: p.name,
+    )
+
+
+def read_csv_members(
+    members: list[tuple[str, bytes]], display: str
+) -> tuple[dict[str, RawTable], dict[str, str]]:
+    """(file name, bytes) pairs → tables and the encoding of each tab. Used
+    for a live folder and for a stored snapshot zip alike, so both parse the
+    same way."""
+    tables: dict[str, RawTable] = {}
+    encodings: dict[str, str] = {}
+    for name, data in members:
+        sheet = Path(name).stem
+        frame, encoding = parse_csv(data, f"{display}/{name}")
+        tables[sheet] = RawTable(name=sheet, frame=frame, first_row=1)
+        encodings[sheet] = encoding
+    return tables, encodings
+
+
+def folder_members(folder: Path, display: str) -> list[tuple[str, bytes]]:
+    files = csv_files(folder)
+    if not files:
+        raise SourceError(
+            f"文件夹“{display}”里没有 CSV 文件。",
+            hint="请把每张工作表另存为一个 .csv 文件放进这个文件夹，文件名就是工作表名，例如“纠纷台账.csv”。",
+        )
+    out: list[tuple[str, bytes]] = []
+    for p in files:
+        try:
+            out.append((p.name, p.read_bytes()))
+        except OSError as exc:
+            raise SourceError(
+                f"无法读取 CSV 文件“{display}/{p.name}”：{exc.strerror or exc}。",
+                hint="请确认文件没有被其他程序占用，并且有读取权限。",
+            ) from exc
+    return out

@@ -1,0 +1,375 @@
+"""Stored copies of every read, so any published figure can be reproduced.
+
+A snapshot is the exact bytes a read parsed (an .xlsx copied as is, a CSV
+folder as a reproducible zip, a Google spreadsheet as its JSON payload),
+named ``<YYYYmmddTHHMMSSZ>-<sha256[:12]>.<ext>``. Files are written to a
+temporary name, fsynced and renamed into place, so a crash never leaves a
+half-written snapshot or manifest, and an existing snapshot is never touched
+again. When the Google API is down, the last good snapshot lets the site be
+rebuilt, marked stale, instead of publishing nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ..config import Config
+from ..errors import FengqiaoError, SourceError
+from . import (
+    Clock,
+    FetchedSource,
+    fetch_source,
+    gsheets_id,
+    sha256_hex,
+    source_location,
+    utc_now,
+    workbook_from_bytes,
+)
+from .base import RawWorkbook
+
+try:  # POSIX only; on Windows concurrent writers are simply not expected
+    import fcntl
+except ImportError:  # pragma: no cover
+    fcntl = None  # type: ignore[assignment]
+
+MANIFEST = "manifest.json"
+MANIFEST_FORMAT = 1
+_LOCK = ".lock"
+_NAME = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{12}\.(xlsx|xlsm|zip|json)$")
+_KIND_BY_EXT = {"xlsx": "xlsx", "xlsm": "xlsx", "zip": "csv", "json": "gsheets"}
+
+
+@dataclass(frozen=True)
+class SnapshotRecord:
+    """One manifest entry. ``read_at`` is the first read that produced these
+    bytes from this location, ``last_read_at`` the latest one (an unchanged
+    sheet read again reuses the file and only moves ``last_read_at``)."""
+
+    file: str
+    sha256: str
+    size: int
+    kind: str
+    location: str
+    name: str
+    read_at: datetime
+    last_read_at: datetime
+    rows: dict[str, int] = field(default_factory=dict)
+    directory: Path = Path(".")
+
+    @property
+    def path(self) -> Path:
+        return self.directory / self.file
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "file": self.file,
+            "sha256": self.sha256,
+            "size": self.size,
+            "kind": self.kind,
+            "location": self.location,
+            "name": self.name,
+            "read_at": _iso(self.read_at),
+            "last_read_at": _iso(self.last_read_at),
+            "rows": dict(self.rows),
+        }
+
+
+def is_snapshot_name(name: str) -> bool:
+    return _NAME.match(name) is not None
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def _parse_time(text: Any) -> datetime:
+    if not isinstance(text, str):
+        raise ValueError(f"不是时间：{text!r}")
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:  # pragma: no cover  (Windows cannot open a directory)
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover
+        pass
+    finally:
+        os.close(fd)
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    """Temp file in the same directory → flush → fsync → rename → fsync dir."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(path.parent)
+
+
+@contextlib.contextmanager
+def _locked(directory: Path) -> Iterator[None]:
+    """Serialise writers (two scheduled builds at once) on one directory."""
+    if fcntl is None:  # pragma: no cover
+        yield
+        return
+    with open(directory / _LOCK, "a+b") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def _record(entry: dict[str, Any], directory: Path) -> SnapshotRecord:
+    rows = entry.get("rows") or {}
+    if not isinstance(rows, dict):
+        raise ValueError("rows 应为对象")
+    read_at = _parse_time(entry["read_at"])
+    return SnapshotRecord(
+        file=str(entry["file"]),
+        sha256=str(entry["sha256"]),
+        size=int(entry["size"]),
+        kind=str(entry["kind"]),
+        location=str(entry["location"]),
+        name=str(entry.get("name", entry["file"])),
+        read_at=read_at,
+        last_read_at=_parse_time(entry.get("last_read_at", entry["read_at"])),
+        rows={str(k): int(v) for k, v in rows.items()},
+        directory=directory,
+    )
+
+
+def _load_manifest(directory: Path) -> list[SnapshotRecord]:
+    """The manifest's entries; raises ``ValueError`` with a Chinese reason
+    when the file is there but cannot be trusted."""
+    path = directory / MANIFEST
+    if not path.exists():
+        return []
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"不是有效的 JSON（{exc}）") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("snapshots"), list):
+        raise ValueError("缺少 snapshots 列表")
+    try:
+        return [_record(e, directory) for e in data["snapshots"]]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"有一条记录不完整（{exc}）") from exc
+
+
+def _manifest_error(directory: Path, reason: str) -> FengqiaoError:
+    return FengqiaoError(
+        f"快照清单“{directory / MANIFEST}”无法读取：{reason}。",
+        hint="请不要手工修改这个文件；可以运行 fengqiao snapshots verify 查看详情，"
+             "或从备份中恢复它。",
+    )
+
+
+def list_snapshots(directory: Path) -> list[SnapshotRecord]:
+    """Every manifest entry, oldest first; an absent directory has none."""
+    directory = Path(directory)
+    try:
+        records = _load_manifest(directory)
+    except ValueError as exc:
+        raise _manifest_error(directory, str(exc)) from exc
+    return sorted(records, key=lambda r: (r.last_read_at, r.read_at, r.file))
+
+
+def _write_manifest(directory: Path, records: list[SnapshotRecord]) -> None:
+    body = {"format": MANIFEST_FORMAT, "snapshots": [r.as_json() for r in records]}
+    text = json.dumps(body, ensure_ascii=False, indent=2) + "\n"
+    _write_atomic(directory / MANIFEST, text.encode("utf-8"))
+
+
+def save_snapshot(source: FetchedSource, directory: Path, *,
+                  clock: Clock = utc_now) -> SnapshotRecord:
+    """Store the bytes of one read and list them in the manifest.
+
+    The same bytes are never stored twice: a read identical to an earlier
+    one reuses that file. The workbook's ``info`` gets the sha256 and the
+    snapshot path."""
+    directory = Path(directory)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise FengqiaoError(f"无法创建快照目录“{directory}”：{exc.strerror or exc}。",
+                            hint="请检查 snapshots_dir 设置和目录权限。") from exc
+    info = source.workbook.info
+    moment = info.read_at or clock()
+    sha = sha256_hex(source.data)
+    rows = {name: int(t.frame.shape[0]) for name, t in source.workbook.tables.items()}
+    with _locked(directory):
+        try:
+            records = _load_manifest(directory)
+        except ValueError as exc:
+            raise _manifest_error(directory, str(exc)) from exc
+        same = [r for r in records if r.sha256 == sha and r.path.exists()
+                and r.path.stat().st_size == len(source.data)]
+        if same:
+            file = same[0].file
+        else:
+            file = f"{_stamp(moment)}-{sha[:12]}.{source.ext}"
+            target = directory / file
+            if target.exists():
+                if sha256_hex(target.read_bytes()) != sha:
+                    raise FengqiaoError(
+                        f"快照目录里已经有同名文件“{target}”，但内容不同，不会覆盖它。",
+                        hint="请运行 fengqiao snapshots verify 检查快照目录。",
+                    )
+            else:
+                _write_atomic(target, source.data)
+        old = next((r for r in records if r.file == file and r.location == info.location),
+                   None)
+        if old is not None:
+            record = SnapshotRecord(
+                file=file, sha256=sha, size=len(source.data), kind=old.kind,
+                location=old.location, name=old.name, read_at=old.read_at,
+                last_read_at=max(moment, old.last_read_at), rows=old.rows,
+                directory=directory)
+            records = [record if r is old else r for r in records]
+        else:
+            record = SnapshotRecord(
+                file=file, sha256=sha, size=len(source.data), kind=info.kind,
+                location=info.location, name=info.name, read_at=moment,
+                last_read_at=moment, rows=rows, directory=directory)
+            records.append(record)
+        _write_manifest(directory, records)
+    info.sha256 = sha
+    info.snapshot_path = str(record.path)
+    return record
+
+
+def verify_snapshots(directory: Path) -> list[str]:
+    """Every reason the snapshot directory cannot be trusted, in Chinese;
+    an empty list means every listed file is there with its recorded bytes."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        return [f"快照目录“{directory}”不存在。"]
+    try:
+        records = _load_manifest(directory)
+    except ValueError as exc:
+        return [f"快照清单 {MANIFEST} 无法读取：{exc}。"]
+    problems: list[str] = []
+    on_disk = {p.name for p in directory.iterdir()
+               if p.is_file() and p.name != MANIFEST and not p.name.startswith(".")}
+    if on_disk and not (directory / MANIFEST).exists():
+        problems.append(f"缺少快照清单 {MANIFEST}。")
+    checked: dict[str, str | None] = {}
+    for r in records:
+        if r.file not in checked:
+            checked[r.file] = sha256_hex(r.path.read_bytes()) if r.path.is_file() else None
+        actual = checked[r.file]
+        if actual is None:
+            problems.append(f"清单里记录的快照 {r.file} 不见了。")
+        elif actual != r.sha256:
+            problems.append(
+                f"快照 {r.file} 的内容与清单记录不一致（应为 sha256 {r.sha256[:12]}…，"
+                f"实际是 {actual[:12]}…），文件可能被改动或损坏。")
+    listed = {r.file for r in records}
+    for name in sorted(on_disk - listed):
+        problems.append(f"文件 {name} 不在快照清单里。")
+    return list(dict.fromkeys(problems))
+
+
+def latest_snapshot(directory: Path, location: str | None = None) -> SnapshotRecord | None:
+    """The most recent snapshot (of one location, when given) whose file is
+    still there with the bytes the manifest recorded."""
+    directory = Path(directory)
+    if location is not None and (sid := gsheets_id(location)) is not None:
+        location = sid
+    try:
+        records = _load_manifest(directory)
+    except ValueError:
+        return None
+    candidates = [r for r in records if location is None or r.location == location]
+    for r in sorted(candidates, key=lambda r: (r.last_read_at, r.read_at), reverse=True):
+        if r.path.is_file() and sha256_hex(r.path.read_bytes()) == r.sha256:
+            return r
+    return None
+
+
+def open_snapshot_bytes(path: Path, data: bytes) -> RawWorkbook:
+    """Parse a snapshot's bytes; the manifest beside it (when there is one)
+    gives back the original kind, location and read time."""
+    ext = path.suffix.lower().lstrip(".")
+    sha = sha256_hex(data)
+    record: SnapshotRecord | None = None
+    with contextlib.suppress(ValueError):
+        record = next((r for r in _load_manifest(path.parent) if r.file == path.name), None)
+    if record is not None and record.sha256 != sha:
+        raise SourceError(
+            f"快照“{path}”的内容与清单记录不一致，文件可能被改动或损坏，不能用来复核数字。",
+            hint="请运行 fengqiao snapshots verify 检查快照目录。",
+        )
+    kind = record.kind if record else _KIND_BY_EXT.get(ext)
+    location = record.location if record else str(path.resolve())
+    name = record.name if record else path.name
+    workbook = workbook_from_bytes(data, ext, name=name, location=location, kind=kind)
+    workbook.info.sha256 = sha
+    workbook.info.snapshot_path = str(path)
+    if record is not None:
+        workbook.info.read_at = record.read_at
+    return workbook
+
+
+def open_snapshot(path: Path | str) -> RawWorkbook:
+    """A stored snapshot read back exactly as the original read saw it."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError as exc:
+        raise SourceError(f"找不到快照文件“{path}”。",
+                          hint="可以运行 fengqiao snapshots list 查看有哪些快照。") from exc
+    except OSError as exc:
+        raise SourceError(f"无法读取快照文件“{path}”：{exc.strerror or exc}。") from exc
+    return open_snapshot_bytes(path, data)
+
+
+def read_source(spec: str | Path, *, config: Config | None, snapshot_dir: Path | None,
+                fallback: bool = False, clock: Clock = utc_now,
+                **gsheets_options: Any) -> RawWorkbook:
+    """Read a source and, when ``snapshot_dir`` is given, store what was read.
+
+    With ``fallback``, a Google spreadsheet that cannot be reached is
+    replaced by its latest good snapshot, with ``info.stale_since`` saying
+    how old the figures are; a local file that cannot be read is always an
+    error, since the user can fix it on the spot."""
+    try:
+        fetched = fetch_source(spec, config=config, clock=clock, **gsheets_options)
+    except SourceError:
+        if not (fallback and snapshot_dir is not None and gsheets_id(spec) is not None):
+            raise
+        record = latest_snapshot(Path(snapshot_dir), source_location(spec))
+        if record is None:
+            raise
+        workbook = open_snapshot(record.path)
+        workbook.info.stale_since = record.last_read_at
+        return workbook
+    if snapshot_dir is not None:
+        save_snapshot(fetched, Path(snapshot_dir), clock=clock)
+    return fetched.workbook

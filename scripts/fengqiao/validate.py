@@ -1,0 +1,396 @@
+"""Raw workbook → :class:`~fengqiao.ledger.Ledger` plus every finding.
+
+Validation gathers all problems in one pass and never raises for a bad cell:
+the person fixing the sheet wants the whole list, not the first error. Checks
+are column-wise (boolean masks over whole columns); a finding is built only
+for the rows a mask selects, and findings are few.
+
+Which rows count follows DOMAIN.md §4 exactly: a row whose key fields (id,
+date, and for disputes the star grade) are blank, unreadable or a repeated id
+is excluded from every figure and listed in ``Ledger.excluded`` with the
+codes that excluded it; any other bad value is NA and the row still counts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .config import Config, load_config
+from .errors import CATALOGUE, Finding, make_finding
+from .ledger import DTYPES, Ledger
+from .normalize import (
+    DATE_RANGE_TEXT,
+    HEADER_SCAN_ROWS,
+    STRING_DTYPE,
+    TEXT_MAX_CHARS,
+    HeaderMatch,
+    Parsed,
+    blank_rows,
+    locate_header,
+    locate_tabs,
+    parse_field,
+)
+from .schema import TAB_ORDER, FieldSpec, Schema, TabSpec, load_schema
+from .sources.base import RawWorkbook
+
+#: the fields that place a row in time (or identify it); a row failing any of
+#: them is excluded from the figures (DOMAIN.md §4)
+KEY_FIELDS: dict[str, tuple[str, ...]] = {
+    "disputes": ("id", "received_date", "star"),
+    "needs": ("id", "raised_date"),
+    "grids": ("grid_id",),
+    "key_persons": ("person_id",),
+    "visits": ("date",),
+    "receptions": ("date",),
+    "key_person_visits": ("person_id", "date"),
+    "responsibilities": (),
+}
+
+#: tab → (start date field, closing-before-start code, status a case returns to)
+_CLOSING = {
+    "disputes": ("received_date", "closed-before-received", "调处中"),
+    "needs": ("raised_date", "closed-before-raised", "办理中"),
+}
+
+#: (tab, field, referenced tab, referenced field, code) checked across tabs
+_REFERENCES = (
+    ("disputes", "grid_id", "grids", "grid_id", "unknown-grid"),
+    ("visits", "grid_id", "grids", "grid_id", "unknown-grid"),
+    ("key_persons", "grid_id", "grids", "grid_id", "unknown-grid"),
+    ("disputes", "responsible_unit", "responsibilities", "unit", "unknown-unit"),
+    ("visits", "dispute_id", "disputes", "id", "unknown-dispute"),
+    ("receptions", "dispute_id", "disputes", "id", "unknown-dispute"),
+    ("key_person_visits", "person_id", "key_persons", "person_id", "unknown-person"),
+)
+
+
+@dataclass
+class _Tab:
+    """One located tab while it is being checked."""
+
+    spec: TabSpec
+    sheet: str
+    header: HeaderMatch
+    rows: np.ndarray  # sheet row of each kept data row
+    parsed: dict[str, Parsed]
+    values: dict[str, pd.Series]
+    #: field → error masks as (code, mask); the value is NA wherever one is set
+    errors: dict[str, list[tuple[str, np.ndarray]]] = field(default_factory=dict)
+
+    @property
+    def n(self) -> int:
+        return len(self.rows)
+
+    def has(self, name: str) -> bool:
+        return name in self.header.columns
+
+    def error_mask(self, name: str) -> np.ndarray:
+        mask = np.zeros(self.n, dtype=bool)
+        for _, m in self.errors.get(name, ()):
+            mask |= m
+        return mask
+
+    def current(self, name: str) -> pd.Series:
+        """The field's values with every error so far already NA."""
+        mask = self.error_mask(name)
+        vals = self.values[name]
+        return vals.mask(mask) if mask.any() else vals
+
+
+class _Findings:
+    """Collects findings with a sort key (tab order, row, column, code)."""
+
+    def __init__(self) -> None:
+        self._items: list[tuple[tuple[int, int, int, str], Finding]] = []
+
+    def add(self, order: int, col: int | None, finding: Finding) -> None:
+        row = finding.row if finding.row is not None else -1
+        self._items.append(((order, row, -1 if col is None else col, finding.code), finding))
+
+    def sorted(self) -> list[Finding]:
+        return [f for _, f in sorted(self._items, key=lambda item: item[0])]
+
+
+def _code_like(schema: Schema, tab: TabSpec, spec: FieldSpec) -> bool:
+    """Ids and codes are matched across tabs, so full-width punctuation in
+    them is converted too; free text keeps its Chinese punctuation."""
+    if spec.unique or spec.name in tab.primary_key:
+        return True
+    if any(spec.name in fk.fields for fk in tab.foreign_keys):
+        return True
+    return any(fk.resource == tab.name and spec.name in fk.reference_fields
+               for other in schema for fk in other.foreign_keys)
+
+
+def _empty(spec: FieldSpec, n: int) -> pd.Series:
+    dtype = STRING_DTYPE if spec.type == "string" else DTYPES[spec.type]
+    return pd.Series(pd.array([None] * n, dtype=dtype)) if n else pd.Series(dtype=dtype)
+
+
+def _dates_text(series: pd.Series) -> np.ndarray:
+    return series.dt.strftime("%Y-%m-%d").to_numpy(dtype=object)
+
+
+def _format_bound(value: float, spec: FieldSpec) -> str:
+    return str(int(value)) if spec.type == "integer" or float(value).is_integer() else str(value)
+
+
+class _Validator:
+    def __init__(self, workbook: RawWorkbook, schema: Schema, config: Config) -> None:
+        self.workbook = workbook
+        self.schema = schema
+        self.config = config
+        self.findings = _Findings()
+        self.tabs: dict[str, _Tab] = {}
+        self.order = {name: i for i, name in enumerate(TAB_ORDER)}
+
+    # -- emitting ------------------------------------------------------------
+
+    def emit(self, tab: _Tab, name: str, code: str, mask: np.ndarray, *,
+             values: np.ndarray | None = None, detail: Any = "",
+             to_na: bool = True) -> None:
+        """One finding per selected row; an error also makes the value NA
+        (recorded in ``tab.errors``) unless ``to_na`` is false."""
+        if not mask.any():
+            return
+        positions = np.flatnonzero(mask)
+        shown = values if values is not None else tab.parsed[name].shown(mask)
+        details = detail if isinstance(detail, np.ndarray) else None
+        col = tab.header.columns[name]
+        header = tab.header.headers[name]
+        sensitive = tab.spec.is_sensitive(name)
+        order = self.order[tab.spec.name]
+        for k, pos in enumerate(positions):
+            finding = make_finding(
+                code, sheet=tab.sheet, tab=tab.spec.name, row=int(tab.rows[pos]), col=col,
+                column=header, field=name, value=shown[k], sensitive=sensitive,
+                detail=details[k] if details is not None else detail,
+            )
+            self.findings.add(order, col, finding)
+        if to_na and CATALOGUE[code].severity == "error":
+            tab.errors.setdefault(name, []).append((code, mask))
+
+    def emit_tab(self, spec: TabSpec, code: str, *, sheet: str, row: int | None = None,
+                 col: int | None = None, column: str | None = None, detail: Any = "") -> None:
+        finding = make_finding(code, sheet=sheet, tab=spec.name, row=row, col=col,
+                               column=column, detail=detail)
+        self.findings.add(self.order[spec.name], col, finding)
+
+    # -- stage 1: locate and parse each tab --------------------------------------
+
+    def load(self) -> None:
+        specs = [self.schema[name] for name in TAB_ORDER]
+        found = locate_tabs(list(self.workbook.tables), specs)
+        for spec in specs:
+            sheet = found.get(spec.name)
+            if sheet is None:
+                self.emit_tab(spec, "missing-tab" if spec.required else "missing-optional-tab",
+                              sheet=spec.title)
+                continue
+            raw = self.workbook.tables[sheet]
+            header = locate_header(raw, spec)
+            if header is None:
+                first = next((f for f in spec.fields if f.required), spec.fields[0])
+                self.emit_tab(spec, "header-not-found", sheet=sheet, column=first.title,
+                              detail=HEADER_SCAN_ROWS)
+                continue
+            self.tabs[spec.name] = self._parse_tab(spec, sheet, raw.frame, raw.first_row, header)
+
+    def _parse_tab(self, spec: TabSpec, sheet: str, frame: pd.DataFrame, first_row: int,
+                   header: HeaderMatch) -> _Tab:
+        for col, written, name in header.duplicates:
+            self.emit_tab(spec, "duplicate-column", sheet=sheet, row=header.sheet_row, col=col,
+                          column=written, detail=spec.field(name).title)
+        for f in spec.fields:
+            if f.name not in header.columns:
+                self.emit_tab(spec, "missing-column" if f.required else "missing-optional-column",
+                              sheet=sheet, column=f.title)
+        data = frame.iloc[header.index + 1:]
+        n = len(data)
+        rows = first_row + header.index + 1 + np.arange(n)
+        parsed: dict[str, Parsed] = {}
+        blank = np.ones(n, dtype=bool)
+        for f in spec.fields:
+            if f.name in header.columns:
+                column = data.iloc[:, header.columns[f.name]].reset_index(drop=True)
+                p = parse_field(column, f, code_like=_code_like(self.schema, spec, f))
+                parsed[f.name] = p
+                blank &= p.blank
+        mapped = set(header.columns.values())
+        others = [c for c in range(data.shape[1]) if c not in mapped]
+        if others and blank.any():
+            blank &= blank_rows(data.iloc[:, others])
+        if blank.any():  # entirely blank rows carry no data: skipped, not lost
+            keep = np.flatnonzero(~blank)
+            parsed = {name: p.take(keep) for name, p in parsed.items()}
+            rows = rows[keep]
+        values = {f.name: parsed[f.name].values if f.name in parsed else _empty(f, len(rows))
+                  for f in spec.fields}
+        return _Tab(spec=spec, sheet=sheet, header=header, rows=rows, parsed=parsed,
+                    values=values)
+
+    # -- stage 2: field checks ----------------------------------------------------
+
+    def check_fields(self, tab: _Tab) -> None:
+        for f in tab.spec.fields:
+            if f.name not in tab.parsed:
+                continue
+            p = tab.parsed[f.name]
+            for code, mask in p.issues.items():
+                detail: Any = ""
+                if code == "date-out-of-range":
+                    detail = DATE_RANGE_TEXT
+                elif code == "not-in-enum":
+                    detail = "、".join(str(v) for v in f.enum or ())
+                elif code == "below-minimum" and f.minimum is not None:
+                    detail = _format_bound(f.minimum, f)
+                elif code == "above-maximum" and f.maximum is not None:
+                    detail = _format_bound(f.maximum, f)
+                elif code == "text-too-long":
+                    detail = tab.values[f.name][mask].str.len().to_numpy()
+                self.emit(tab, f.name, code, mask, detail=detail)
+            if f.required:
+                self.emit(tab, f.name, "required-missing", p.blank, values=np.full(
+                    int(p.blank.sum()), None, dtype=object))
+            if f.unique:
+                self._check_unique(tab, f)
+
+    def _check_unique(self, tab: _Tab, f: FieldSpec) -> None:
+        vals = tab.current(f.name)
+        present = vals.notna().to_numpy()
+        dup = vals.duplicated(keep="first").to_numpy() & present
+        if not dup.any():
+            return
+        rows = pd.Series(tab.rows, index=vals.index)
+        first = pd.Series(rows[present & ~dup].to_numpy(), index=vals[present & ~dup])
+        detail = vals[dup].map(first).to_numpy()
+        self.emit(tab, f.name, "duplicate-id", dup, detail=detail)
+
+    def excluded(self, tab: _Tab) -> tuple[np.ndarray, np.ndarray]:
+        """Rows excluded from the figures and, for each, why."""
+        keys = KEY_FIELDS.get(tab.spec.name, ())
+        out = np.zeros(tab.n, dtype=bool)
+        codes = np.full(tab.n, "", dtype=object)
+
+        def add(code: str, mask: np.ndarray) -> None:
+            codes[mask] = np.where(codes[mask] == "", code, codes[mask] + "," + code)
+            out[mask] = True
+
+        for name in keys:
+            if not tab.has(name):
+                add("missing-column", np.ones(tab.n, dtype=bool))
+                continue
+            for code, mask in tab.errors.get(name, ()):
+                add(code, mask)
+        return out, codes
+
+    # -- stage 3: row checks -------------------------------------------------------
+
+    def check_rows(self, tab: _Tab) -> None:
+        name = tab.spec.name
+        if name not in _CLOSING or not tab.has("closed_date"):
+            return
+        start_field, before_code, open_status = _CLOSING[name]
+        status_spec = tab.spec.field("status")
+        closed_values = list(status_spec.closed_values)
+        status = tab.current("status") if tab.has("status") else None
+        closed_blank = tab.parsed["closed_date"].blank
+        if status is not None:
+            is_closed = status.isin(closed_values).fillna(False).to_numpy(dtype=bool)
+            is_open = status.notna().to_numpy() & ~is_closed
+            st = status.to_numpy(dtype=object, na_value=None)
+            mask = is_closed & closed_blank
+            self.emit(tab, "closed_date", "closed-without-date", mask, values=st[mask],
+                      detail=open_status, to_na=False)
+            closed = tab.current("closed_date")
+            mask = closed.notna().to_numpy() & is_open
+            self.emit(tab, "closed_date", "date-without-closed", mask, values=st[mask],
+                      detail="、".join(closed_values))
+        closed = tab.current("closed_date")
+        start = tab.current(start_field)
+        mask = (closed < start).fillna(False).to_numpy(dtype=bool)
+        self.emit(tab, "closed_date", before_code, mask, values=_dates_text(closed[mask]),
+                  detail=_dates_text(start[mask]))
+        if name != "disputes":
+            return
+        closed = tab.current("closed_date")
+        if tab.has("followup_date"):
+            follow = tab.current("followup_date")
+            mask = (follow < closed).fillna(False).to_numpy(dtype=bool)
+            self.emit(tab, "followup_date", "followup-before-closed", mask,
+                      values=_dates_text(follow[mask]), detail=_dates_text(closed[mask]))
+        if tab.has("first_try_success") and status is not None:
+            mask = status.isin(closed_values).fillna(False).to_numpy(dtype=bool)
+            mask &= tab.parsed["first_try_success"].blank
+            self.emit(tab, "first_try_success", "first-try-missing", mask,
+                      values=np.full(int(mask.sum()), None, dtype=object))
+
+    # -- stage 4: cross-tab checks ---------------------------------------------------
+
+    def check_references(self) -> None:
+        for name, fld, ref_tab, ref_field, code in _REFERENCES:
+            tab = self.tabs.get(name)
+            ref = self.tabs.get(ref_tab)
+            if tab is None or ref is None or not tab.has(fld) or not ref.has(ref_field):
+                continue  # the referenced tab or column is absent: nothing to compare with
+            known = pd.Index(ref.values[ref_field].dropna().unique())
+            vals = tab.current(fld)
+            mask = (vals.notna() & ~vals.isin(known)).to_numpy(dtype=bool)
+            self.emit(tab, fld, code, mask)
+        tab = self.tabs.get("disputes")
+        if tab is not None and tab.has("repeat_of") and tab.has("id"):
+            ids = tab.values["id"]
+            vals = tab.current("repeat_of")
+            present = vals.notna().to_numpy()
+            same = present & (vals == ids).fillna(False).to_numpy(dtype=bool)
+            self.emit(tab, "repeat_of", "self-repeat", same)
+            unknown = present & ~same & ~vals.isin(pd.Index(ids.dropna().unique())).to_numpy()
+            self.emit(tab, "repeat_of", "unknown-repeat", unknown)
+
+    # -- assembly ------------------------------------------------------------------------
+
+    def run(self) -> Ledger:
+        self.load()
+        for tab in self.tabs.values():
+            self.check_fields(tab)
+        exclusions = {name: self.excluded(tab) for name, tab in self.tabs.items()}
+        for tab in self.tabs.values():
+            self.check_rows(tab)
+        self.check_references()
+        tables: dict[str, pd.DataFrame] = {}
+        excluded: dict[str, pd.DataFrame] = {}
+        for name, tab in self.tabs.items():
+            frame = pd.DataFrame({f.name: tab.current(f.name) for f in tab.spec.fields})
+            frame["_row"] = pd.Series(tab.rows, dtype="int64")
+            out, codes = exclusions[name]
+            tables[name] = frame[~out].reset_index(drop=True) if out.any() else frame
+            excluded[name] = pd.DataFrame({
+                "_row": pd.Series(tab.rows[out], dtype="int64"),
+                "codes": pd.Series(codes[out], dtype=object),
+            })
+        return Ledger(
+            town=self.config.town,
+            source=self.workbook.info,
+            tables=tables,
+            findings=self.findings.sorted(),
+            excluded=excluded,
+            sheet_names={name: tab.sheet for name, tab in self.tabs.items()},
+            missing_columns={
+                name: tuple(f.name for f in tab.spec.fields if not tab.has(f.name))
+                for name, tab in self.tabs.items()
+            },
+        )
+
+
+def validate_workbook(workbook: RawWorkbook, *, schema: Schema | None = None,
+                      config: Config | None = None) -> Ledger:
+    """Check every tab of a workbook against the schema and return the ledger
+    of rows that count, with all findings (nothing here raises for bad data)."""
+    return _Validator(workbook, schema or load_schema(), config or load_config()).run()
+
+
+__all__ = ["KEY_FIELDS", "TEXT_MAX_CHARS", "validate_workbook"]

@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import pytest
+
+from fengqiao import charts
+from fengqiao.charts import ChartMaker, find_cjk_font
+from fengqiao.errors import FengqiaoError
+
+
+def test_cjk_font_found() -> None:
+    assert find_cjk_font() == "Noto Sans CJK SC"
+
+
+def test_missing_font_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    find_cjk_font.cache_clear()
+    monkeypatch.setattr(charts, "CJK_FONTS", ("没有这个字体",))
+    try:
+        with pytest.raises(FengqiaoError) as info:
+            find_cjk_font()
+        assert "找不到可以显示中文的字体" in str(info.value)
+        assert "fonts-noto-cjk" in str(info.value)
+    finally:
+        monkeypatch.undo()
+        find_cjk_font.cache_clear()
+    assert find_cjk_font() == "Noto Sans CJK SC"
+
+
+def test_chinese_labels_draw_without_missing_glyph_warnings(tmp_path: Path) -> None:
+    maker = ChartMaker(tmp_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # "Glyph … missing from font" would fail here
+        chart = maker.bar("v", "各村受理数", ["东村", "西岭社区", "嘎查村"], [3, 5, None])
+        maker.line("t", "每月办结率", ["2024年1月", "2024年2月"], {"办结率": [0.5, None]},
+                   percent=True, target=0.9)
+    assert chart.alt == "各村受理数：东村 3、西岭社区 5、嘎查村 —"
+    assert (tmp_path / chart.filename).stat().st_size > 1000
+
+
+def test_missing_glyph_warning_does_fire_with_a_latin_font(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The check above is meaningful: without a CJK font matplotlib warns."""
+    find_cjk_font.cache_clear()
+    monkeypatch.setattr(charts, "CJK_FONTS", ("DejaVu Sans",))
+    try:
+        with pytest.warns(UserWarning, match="missing from font"):
+            ChartMaker(tmp_path).bar("v", "各村", ["东村"], [1])
+    finally:
+        monkeypatch.undo()
+        find_cjk_font.cache_clear()
+
+
+def test_output_is_deterministic_and_has_no_outside_references(tmp_path: Path) -> None:
+    a = ChartMaker(tmp_path / "a").sparkline("s", "受理数", ["1月", "2月", "3月"], [1, 4, 2])
+    b = ChartMaker(tmp_path / "b").sparkline("s", "受理数", ["1月", "2月", "3月"], [1, 4, 2])
+    data_a = (tmp_path / "a" / a.filename).read_bytes()
+    assert data_a == (tmp_path / "b" / b.filename).read_bytes()
+    text = data_a.decode()
+    assert "<dc:date>" not in text and "DOCTYPE" not in text and "matplotlib.org" not in text
+
+
+def test_unchanged_chart_is_reused_changed_one_redrawn(tmp_path: Path) -> None:
+    first = ChartMaker(tmp_path)
+    c1 = first.bar("v", "各村受理数", ["东村"], [3])
+    assert (first.drawn, first.reused) == (1, 0)
+    path = tmp_path / c1.filename
+    mtime = path.stat().st_mtime_ns
+
+    again = ChartMaker(tmp_path)
+    c2 = again.bar("v", "各村受理数", ["东村"], [3])
+    assert c2.filename == c1.filename
+    assert (again.drawn, again.reused) == (1 - 1, 1)
+    assert path.stat().st_mtime_ns == mtime
+
+    changed = ChartMaker(tmp_path)
+    c3 = changed.bar("v", "各村受理数", ["东村"], [4])
+    assert c3.filename != c1.filename
+    assert (changed.drawn, changed.reused) == (1, 0)
+    assert changed.prune() == 1  # the old file is no longer used
+    assert not path.exists()

@@ -1,0 +1,332 @@
+"""The demo town: sizes, realism, determinism, the planted defects and the
+planted personal data."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import re
+from datetime import date
+from pathlib import Path
+
+import openpyxl
+import pandas as pd
+import pytest
+
+from fengqiao.demo import (
+    DEFECTS,
+    ID_NUMBER_RE,
+    MOBILE_RE,
+    PLANTED_DEFECTS,
+    generate_town,
+    planted_defects,
+    planted_personal_data,
+    write_csv_folder,
+    write_workbook,
+)
+from fengqiao.errors import CATALOGUE, FengqiaoError
+from fengqiao.schema import load_schema
+
+ROOT = Path(__file__).resolve().parents[1]
+
+EXPECTED_DEFECTS = [
+    ("纠纷台账", "C18", "bad-date"),
+    ("纠纷台账", "B41", "duplicate-id"),
+    ("纠纷台账", "K56", "not-in-enum"),
+    ("纠纷台账", "Q79", "closed-without-date"),
+    ("纠纷台账", "Q102", "closed-before-received"),
+    ("纠纷台账", "F125", "unknown-grid"),
+    ("纠纷台账", "T148", "unknown-repeat"),
+    ("纠纷台账", "I171", "below-minimum"),
+    ("纠纷台账", "G194", "not-in-enum"),
+    ("纠纷台账", "R217", "followup-before-closed"),
+    ("走访记录", "C502", "unknown-grid"),
+    ("需求清单", "J22", "closed-without-date"),
+    ("重点人员随访", "A32", "unknown-person"),
+]
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def town() -> dict[str, pd.DataFrame]:
+    return generate_town()
+
+
+@pytest.fixture(scope="module")
+def demo_xlsx(town: dict[str, pd.DataFrame], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("demo") / "demo_town.xlsx"
+    write_workbook(town, path)
+    return path
+
+
+def _dates(series: pd.Series) -> pd.Series:
+    """The demo's date cells (date objects or the two text spellings) as Timestamps."""
+    text = series.map(lambda v: v if isinstance(v, str) else None)
+    norm = text.str.replace("年", ".").str.replace("月", ".").str.rstrip("日")
+    parsed = pd.to_datetime(norm, format="%Y.%m.%d", errors="coerce")
+    return pd.to_datetime(series.where(text.isna()), errors="coerce").fillna(parsed)
+
+
+# --- sizes and realism --------------------------------------------------------------
+
+
+def test_sizes(town: dict[str, pd.DataFrame]) -> None:
+    assert list(town) == ["disputes", "grids", "visits", "key_persons", "key_person_visits",
+                          "receptions", "responsibilities", "needs"]
+    assert len(town["disputes"]) == 700
+    assert len(town["visits"]) == 15_000
+    assert len(town["needs"]) == 150
+    assert len(town["key_persons"]) == 40
+    grids = town["grids"]
+    assert len(grids) == 30
+    assert grids["网格编号"].is_unique
+    assert grids["村(社区)"].nunique() == 8
+    assert grids["户数"].between(50, 100).all()
+    assert 1000 < len(town["key_person_visits"]) < 4000
+    assert len(town["receptions"]) > 500
+
+
+def test_columns_are_the_sheet_headers(town: dict[str, pd.DataFrame]) -> None:
+    schema = load_schema()
+    assert list(town["disputes"].columns)[:3] == ["序号", "案件编号", "受理日期"]
+    for tab in ("grids", "visits", "key_persons", "key_person_visits", "receptions",
+                "responsibilities", "needs"):
+        assert list(town[tab].columns) == [f.title for f in schema[tab].fields]
+
+
+def test_disputes_are_realistic(town: dict[str, pd.DataFrame]) -> None:
+    d = town["disputes"]
+    schema = load_schema()["disputes"]
+    assert set(d["来源"]) == set(schema.field("source").enum or ())
+    stars = d["星级"].value_counts()
+    assert stars[1] / len(d) > 0.65
+    assert set(stars.index) == {1, 2, 3, 4}  # 4 is the planted defect
+    assert stars[4] == 1
+    level = d["调处层级"].value_counts(normalize=True)
+    assert level["村级"] + level["镇级"] > 0.9
+    status = d["状态"].value_counts()
+    assert 0.95 < 1 - status["调处中"] / len(d) < 0.995
+    closed = d["状态"] != "调处中"
+    first = d.loc[closed, "首次调解成功"].isin(["是", "√"]).mean()
+    assert 0.8 < first < 0.9
+    assert d["首次调解成功"].eq("√").sum() > 5
+    assert d.loc[~closed, "首次调解成功"].isna().all()
+    assert d["满意度"].notna().sum() > 0.9 * closed.sum()
+    assert 10 < d["重复事项"].notna().sum() < 60
+    received = _dates(d["受理日期"])
+    petitions = d["来源"] == "信访"
+    per_year = received[petitions].dt.year.value_counts()
+    assert per_year[2023] > per_year[2024] > 5  # year on year is meaningful
+    # a few old cases are still open at the end date, beyond any deadline
+    old_open = (~closed) & (received < pd.Timestamp("2024-10-01"))
+    assert 1 <= old_open.sum() <= 10
+
+
+def test_messy_like_a_real_file(town: dict[str, pd.DataFrame]) -> None:
+    cells = town["disputes"]["受理日期"]
+    text = cells[cells.map(lambda v: isinstance(v, str))]
+    assert text.str.fullmatch(r"\d{4}\.\d{1,2}\.\d{1,2}").sum() > 10
+    assert text.str.fullmatch(r"\d{4}年\d{1,2}月\d{1,2}日").sum() > 10
+    assert cells.map(lambda v: isinstance(v, date)).sum() > 600
+
+
+def test_every_reference_resolves(town: dict[str, pd.DataFrame]) -> None:
+    d = town["disputes"]
+    units = set(town["responsibilities"]["责任单位"])
+    assert set(d["责任单位"]) <= units
+    assert set(load_schema()["disputes"].field("dispute_type").enum or ()) <= set(
+        town["responsibilities"]["事项类别"])
+    ids = set(d["案件编号"])
+    for tab in ("visits", "receptions"):
+        linked = town[tab]["关联纠纷编号"].dropna()
+        assert len(linked) > 20
+        assert set(linked) <= ids
+    kp = town["key_persons"]
+    assert set(kp["随访频次"]) == {"每周", "每半月", "每月", "每季度"}
+    ranks = town["receptions"].groupby("职务类别")["领导"].nunique().to_dict()
+    assert ranks == {"党政主要领导": 2, "科级领导": 4, "村两委": 8}
+
+
+def test_title_rows_and_layout(demo_xlsx: Path) -> None:
+    wb = openpyxl.load_workbook(demo_xlsx)
+    assert wb.sheetnames == ["纠纷台账", "网格", "走访记录", "重点人员", "重点人员随访",
+                             "领导接访", "责任清单", "需求清单"]
+    ws = wb["纠纷台账"]
+    assert ws["A1"].value == "枫溪镇矛盾纠纷调处化解台账（2023—2024年）"
+    assert [str(r) for r in ws.merged_cells.ranges] == ["A1:U1"]
+    assert all(c.value is None for c in ws[2])
+    assert [c.value for c in ws[3]][:3] == ["序号", "案件编号", "受理日期"]
+    assert ws.freeze_panes == "A4"
+    assert ws.max_row == 703
+    visits = wb["走访记录"]
+    assert visits["A1"].value == "日期"
+    assert visits.max_row == 15_001
+    assert wb.properties.modified.year == 2025
+
+
+# --- determinism ------------------------------------------------------------------------
+
+
+def _load_generate_demo():  # type: ignore[no-untyped-def]
+    spec = importlib.util.spec_from_file_location("generate_demo",
+                                                  ROOT / "examples" / "generate_demo.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_same_seed_same_bytes(tmp_path: Path) -> None:
+    a, b, c = tmp_path / "a.xlsx", tmp_path / "b.xlsx", tmp_path / "c.xlsx"
+    write_workbook(generate_town(3, scale=0.4, defects=False), a)
+    # the example script is a thin wrapper: same seed → the same file
+    assert _load_generate_demo().main(
+        ["--out", str(b), "--seed", "3", "--scale", "0.4", "--no-defects"]) == 0
+    write_workbook(generate_town(4, scale=0.4, defects=False), c)
+    assert sha256(a) == sha256(b)
+    assert sha256(a) != sha256(c)
+
+
+def test_same_seed_same_tables() -> None:
+    one, two = generate_town(11, scale=0.35), generate_town(11, scale=0.35)
+    for tab in one:
+        pd.testing.assert_frame_equal(one[tab], two[tab])
+    other = generate_town(12, scale=0.35)
+    assert not one["disputes"].equals(other["disputes"])
+
+
+def test_town_name_and_period() -> None:
+    t = generate_town(5, town="石门乡", start=date(2024, 1, 1), end=date(2024, 12, 31),
+                      defects=False)
+    assert t["disputes"].attrs["title"] == "石门乡矛盾纠纷调处化解台账（2024年）"
+    assert "石门社区" in set(t["grids"]["村(社区)"])
+    assert t["grids"]["网格编号"].str.startswith("WG-").all()
+    received = _dates(t["disputes"]["受理日期"])
+    assert received.min() >= pd.Timestamp("2024-01-01")
+    assert received.max() <= pd.Timestamp("2024-12-31")
+    assert len(t["disputes"]) == 350
+
+
+def test_too_small_for_defects() -> None:
+    with pytest.raises(FengqiaoError, match="演示数据太少"):
+        generate_town(scale=0.1)
+    assert len(generate_town(scale=0.1, defects=False)["disputes"]) == 70
+
+
+# --- planted defects ----------------------------------------------------------------------
+
+
+def test_planted_defects_list() -> None:
+    assert PLANTED_DEFECTS == EXPECTED_DEFECTS
+    assert len(PLANTED_DEFECTS) == 13
+    assert len({(s, c) for s, c, _ in PLANTED_DEFECTS}) == 13
+    assert all(code in CATALOGUE and CATALOGUE[code].severity == "error"
+               for _, _, code in PLANTED_DEFECTS)
+    # without the title rows the disputes cells move up two rows
+    moved = planted_defects(title_rows=False)
+    assert moved[0] == ("纠纷台账", "C16", "bad-date")
+    assert moved[10] == ("走访记录", "C502", "unknown-grid")
+
+
+def test_defect_cells_hold_the_defects(demo_xlsx: Path) -> None:
+    wb = openpyxl.load_workbook(demo_xlsx)
+    d = wb["纠纷台账"]
+    assert d["C18"].value == "2023.2.30"
+    assert d["B41"].value == d["B40"].value
+    assert d["K56"].value == 4
+    assert d["O79"].value == "已化解" and d["Q79"].value is None
+    assert d["Q102"].value < d["C102"].value
+    assert d["F125"].value == "FX-37"
+    assert d["T148"].value == "DZ2022-0137"
+    assert d["I171"].value == 0
+    assert d["G194"].value == "婚烟家庭"
+    assert d["R217"].value < d["Q217"].value
+    assert wb["走访记录"]["C502"].value == "FX-42"
+    assert wb["需求清单"]["I22"].value == "已办结" and wb["需求清单"]["J22"].value is None
+    assert wb["重点人员随访"]["A32"].value == "ZD999"
+    assert {d.tab for d in DEFECTS} == {"disputes", "visits", "needs", "key_person_visits"}
+
+
+def _validator():  # type: ignore[no-untyped-def]
+    sources = pytest.importorskip("fengqiao.sources")
+    validate = pytest.importorskip("fengqiao.validate")
+    return sources.open_source, validate.validate_workbook
+
+
+def test_validating_the_demo_finds_exactly_the_planted_defects(demo_xlsx: Path) -> None:
+    open_source, validate_workbook = _validator()
+    ledger = validate_workbook(open_source(demo_xlsx))
+    assert {f.key() for f in ledger.findings if f.severity == "error"} == set(PLANTED_DEFECTS)
+    assert [f.key() for f in ledger.findings if f.severity == "warning"] == []
+    # the rows that cannot be placed in time or graded are excluded, the rest count
+    assert sorted(ledger.excluded["disputes"]["_row"].tolist()) == [18, 41, 56]
+    assert len(ledger.tables["disputes"]) == 697
+
+
+def test_csv_folder_finds_the_same_defects(town: dict[str, pd.DataFrame],
+                                           tmp_path: Path) -> None:
+    open_source, validate_workbook = _validator()
+    written = write_csv_folder(town, tmp_path / "csv")
+    assert [p.name for p in written][:2] == ["纠纷台账.csv", "网格.csv"]
+    assert written[0].read_bytes().startswith(b"\xef\xbb\xbf")
+    ledger = validate_workbook(open_source(tmp_path / "csv"))
+    assert {f.key() for f in ledger.findings if f.severity == "error"} == set(
+        planted_defects(title_rows=False))
+
+
+def test_without_defects_the_demo_is_clean(tmp_path: Path) -> None:
+    open_source, validate_workbook = _validator()
+    path = tmp_path / "clean.xlsx"
+    write_workbook(generate_town(8, scale=0.4, defects=False), path)
+    assert validate_workbook(open_source(path)).findings == []
+
+
+# --- personal data ---------------------------------------------------------------------------
+
+
+def test_default_demo_has_no_personal_data(town: dict[str, pd.DataFrame]) -> None:
+    assert planted_personal_data(town) == []
+    for frame in town.values():
+        for col in frame.columns:
+            text = frame[col].dropna().astype(str)
+            assert not text.str.contains(MOBILE_RE).any(), col
+            assert not text.str.contains(ID_NUMBER_RE).any(), col
+
+
+def _id_checksum_ok(number: str) -> bool:
+    weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
+    total = sum(int(c) * w for c, w in zip(number[:17], weights, strict=True))
+    return "10X98765432"[total % 11] == number[17]
+
+
+def test_personal_data_is_planted_only_where_it_is_kept_or_redacted() -> None:
+    t = generate_town(personal_data=True)
+    planted = planted_personal_data(t)
+    mobiles = [s for s in planted if MOBILE_RE.fullmatch(s)]
+    ids = [s for s in planted if ID_NUMBER_RE.fullmatch(s)]
+    names = [s for s in planted if re.fullmatch(r"[\u4e00-\u9fff]{3}", s)]
+    assert len(mobiles) > 500 and len(ids) > 500 and len(names) > 50
+    assert len(mobiles) + len(ids) + len(names) == len(planted)
+    assert all(_id_checksum_ok(s) for s in ids)
+    schema = load_schema()
+    d = t["disputes"]
+    for col in ("当事人", "简要情况", "备注"):  # every sensitive field of 纠纷台账
+        assert planted_personal_data({"x": d[[col]]}), col
+    for tab, col in (("needs", "需求内容"), ("responsibilities", "备注")):
+        assert planted_personal_data({"x": t[tab][[col]]}), col
+    # never in a column that is published as is
+    alias = {"案件编号": "编号", "村（社区）": "村(社区)"}
+    for tab_id, frame in t.items():
+        spec = schema[tab_id]
+        for col in frame.columns:
+            title = alias.get(str(col), str(col))
+            fields = [f for f in spec.fields if f.title == title]
+            if not fields or spec.is_sensitive(fields[0].name) or fields[0].redact:
+                continue
+            assert planted_personal_data({"x": frame[[col]]}) == [], (tab_id, col)
+    # planted names never occur inside published staff names
+    staff = set(t["grids"]["网格长"]) | set(t["grids"]["网格员"]) | set(t["receptions"]["领导"])
+    assert not any(n in s for n in names for s in staff)
