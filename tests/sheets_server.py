@@ -640,6 +640,9 @@ _PATHS = [
 class _Handler(BaseHTTPRequestHandler):
     owner: SheetsServer
     protocol_version = "HTTP/1.1"
+    # headers and body go out in two writes; without this each response
+    # waits ~40 ms for a delayed ACK
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
         pass
@@ -799,7 +802,8 @@ def loopback_session(server: SheetsServer) -> requests.Session:
 @cache
 def _private_key(label: str) -> rsa.RSAPrivateKey:
     """Generated per test process; never written anywhere but tmp_path."""
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    # 1024 bits keeps key loading (done by google-auth on every read) quick in tests
+    return rsa.generate_private_key(public_exponent=65537, key_size=1024)
 
 
 @dataclass

@@ -128,7 +128,7 @@ def test_build_output_and_rollup(county_site: dict[str, Any]) -> None:
     assert "应报乡镇 5 个：按时报送 2 个，迟报 1 个，未报 1 个，数据无效 1 个。" in index
     assert "报送完整率（已报 ÷ 应报） 3 5 60% 报送及时率（按时 ÷ 应报） 2 5 40%" in index
     assert f"受理数 — — {county['metrics']['received']} — —" in index
-    assert "中和镇、北坡镇 本期没有可用的统计文件" in index
+    assert "北坡镇、中和镇 本期没有可用的统计文件" in index
 
 
 def test_reporting_page_names_every_problem(county_site: dict[str, Any]) -> None:

@@ -220,6 +220,18 @@ def test_payload_round_trips_through_json(sheets_server: SheetsServer,  # noqa: 
         "gsheets", "示范镇 矛盾纠纷台账", SID)
 
 
+def test_payload_without_read_time_is_still_valid(sheets_server: SheetsServer,  # noqa: F811
+                                                   account: ServiceAccount,
+                                                   town: FakeSpreadsheet) -> None:
+    # the snapshot layer drops readAt so an unchanged sheet hashes the same
+    payload = read_gsheet_payload(SID, credentials_path=str(account.path),
+                                  session=loopback_session(sheets_server))
+    del payload["readAt"]
+    wb = workbook_from_payload(payload)
+    assert wb.info.read_at is None
+    assert list(wb.tables) == ["纠纷台账", "网格 表", "It's 走访"]
+
+
 @pytest.mark.parametrize("payload", [
     {}, {"kind": "something-else"},
     {"kind": "fengqiao-gsheets-payload", "metadata": {}},
@@ -323,3 +335,16 @@ def test_parse_retry_after_seconds_and_http_date() -> None:
     assert parse_retry_after("soon", now=now) is None
     assert parse_retry_after(None) is None
     assert parse_retry_after("") is None
+
+
+@pytest.mark.live
+def test_live_google_read() -> None:
+    """Against real Google, when a key and a shared test sheet are provided."""
+    import os
+
+    sheet = os.environ.get("FENGQIAO_LIVE_SHEET")
+    if not sheet or not os.environ.get("FENGQIAO_GOOGLE_CREDENTIALS"):
+        pytest.skip("needs FENGQIAO_LIVE_SHEET and FENGQIAO_GOOGLE_CREDENTIALS")
+    wb = read_gsheet(sheet, credentials_path=None)
+    assert wb.info.kind == "gsheets"
+    assert wb.tables

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import html
 import re
 from pathlib import Path
 
@@ -130,7 +131,7 @@ def test_generated_pages_match_golden(docs: Path, request: pytest.FixtureRequest
 def test_chart_images_carry_alt_text(docs: Path) -> None:
     text = (docs / "stats" / "2024-Q1.md").read_text(encoding="utf-8")
     images = re.findall(r"!\[([^\]]+)\]\(\.\./charts/([^)]+\.svg)\)", text)
-    assert [alt.split("：")[0] for alt, _ in images] == ["2024年第一季度各村(社区)受理数",
+    assert [html.unescape(alt).split("：")[0] for alt, _ in images] == ["2024年第一季度各村(社区)受理数",
                                                        "2024年第一季度各纠纷类型受理数"]
     for _, name in images:
         assert (docs.parent / "charts" / name).exists()

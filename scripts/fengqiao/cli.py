@@ -399,6 +399,87 @@ def sheets_init(spreadsheet: str, credentials: str | None, tabs: tuple[str, ...]
 
 # --- build / serve (sitebuild.py) ------------------------------------------------
 
+
+def _step(message: str) -> None:
+    click.echo(f"· {message}", err=True)
+
+
+@cli.command("build")
+@config_option
+@click.option("--source", default=None, help="台账文件、CSV 文件夹或 Google 表格地址（不填则用配置里的 source）。")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default="public",
+              show_default=True, help="网站输出文件夹；生成成功后才替换原来的网站。")
+@click.option("--zip", "make_zip", is_flag=True, help="同时把网站打成一个 zip 压缩包（放在输出文件夹旁边）。")
+@_handle_errors
+def build_command(config_path: str | None, source: str | None, out_dir: str, make_zip: bool) -> None:
+    """读取台账，生成内部网站（统计、清单、工作规程、下载文件）。"""
+    from .sitebuild import build_site
+
+    config = _config(config_path)
+    out = Path(out_dir)
+    zip_path = out.with_name(out.name + ".zip") if make_zip else None
+    result = build_site(config, source=source, out=out, zip_path=zip_path, progress=_step)
+    t = result.timings
+    click.echo(f"网站已生成：{result.out}（{result.pages} 个页面，"
+               f"统计图新画 {result.charts_drawn} 张、沿用 {result.charts_reused} 张，"
+               f"用时 {t.get('total', 0):.1f} 秒，其中网站引擎 {t.get('mkdocs', 0):.1f} 秒）")
+    if result.zip_path:
+        click.echo(f"压缩包：{result.zip_path}")
+    if result.stale:
+        click.echo("注意：最新一次读取台账失败，网站使用的是上次保存的数据。", err=True)
+    if result.errors:
+        click.echo(f"台账有 {result.errors} 处错误，详见网站“数据质量”页面。", err=True)
+
+
+@cli.command("serve")
+@config_option
+@click.option("--dir", "out_dir", type=click.Path(file_okay=False), default="public",
+              show_default=True, help="网站输出文件夹（生成用的中间文件在它旁边的 build 文件夹里）。")
+@click.option("--no-rebuild", is_flag=True, help="不重新读取台账，直接预览上次生成的结果。")
+@click.option("--port", type=int, default=8000, show_default=True, help="本机预览端口。")
+@_handle_errors
+def serve_command(config_path: str | None, out_dir: str, no_rebuild: bool, port: int) -> None:
+    """在本机预览网站；修改 site/ 里的页面后自动刷新。按 Ctrl+C 退出。"""
+    import subprocess
+    import time
+
+    from .sitebuild import build_site, rerender_site_pages, site_fingerprint
+
+    config = _config(config_path)
+    out = Path(out_dir).resolve()
+    build_dir = out.parent / "build"
+    if not no_rebuild:
+        build_site(config, out=out, progress=_step)
+    engine_file = build_dir / "mkdocs.yml"
+    if not engine_file.exists():
+        raise FengqiaoError(f"找不到 {engine_file}，还没有生成过网站。",
+                            hint="请先运行 fengqiao build，或去掉 --no-rebuild。")
+    proc = subprocess.Popen([sys.executable, "-m", "mkdocs", "serve", "-f", str(engine_file),
+                             "-a", f"127.0.0.1:{port}", "--livereload"], cwd=build_dir)
+    click.echo(f"预览地址：http://127.0.0.1:{port}/  （按 Ctrl+C 退出）", err=True)
+    seen = site_fingerprint()
+    try:
+        while proc.poll() is None:
+            time.sleep(1.0)
+            now = site_fingerprint()
+            if now == seen:
+                continue
+            seen = now
+            try:
+                changed = rerender_site_pages(config, build_dir / "docs")
+            except FengqiaoError as exc:
+                click.echo(f"错误：{exc}", err=True)
+                continue
+            if changed:
+                _step("已更新：" + "、".join(changed))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait(timeout=10)
+
+
 # --- county (county.py) ---------------------------------------------------------------
 
 

@@ -25,6 +25,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from .schema import FieldSpec, TabSpec
 from .sources.base import RawTable
@@ -71,6 +73,7 @@ _ALNUM_TABLE = (
     | {ord(c): " " for c in _SPACES}
 )
 _WIDE_CLASS = "[\uff01-\uff5e" + _SPACES + "]"
+_WIDE_ALNUM_CLASS = "[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a" + _SPACES + "]"
 _BRACKETS = str.maketrans({"【": "[", "】": "]", "〔": "[", "〕": "]", "［": "[", "］": "]",
                            "（": "(", "）": ")", "｛": "{", "｝": "}"})
 
@@ -147,6 +150,15 @@ def display(value: Any) -> str:
     return text if len(text) <= 60 else text[:60] + "…"
 
 
+_type_of = np.frompyfunc(type, 1, 1)
+
+
+def _types(arr: np.ndarray) -> np.ndarray:
+    """The Python type of every cell (C loop; a pandas ``map`` would first
+    turn datetime cells into Timestamps)."""
+    return np.asarray(_type_of(arr), dtype=object) if len(arr) else np.zeros(0, dtype=object)
+
+
 def _factorize(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Codes (−1 for missing) and distinct values, with booleans kept apart
     from the numbers 0 and 1."""
@@ -155,7 +167,8 @@ def _factorize(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     uniques = np.asarray(uniques, dtype=object)
     if any(isinstance(u, bool | np.bool_ | int | float | np.integer | np.floating)
            and not isinstance(u, _BoolMark) and u in (0, 1) for u in uniques):
-        is_bool = pd.Series(arr).map(type).isin([bool, np.bool_]).to_numpy()
+        types = _types(arr)
+        is_bool = pd.Series(types, dtype=object).isin([bool, np.bool_]).to_numpy()
         if is_bool.any():
             arr = arr.copy()
             marks = np.full(int(is_bool.sum()), _FALSE, dtype=object)
@@ -177,7 +190,8 @@ def _clean_strings(strings: pd.Series, *, full: bool) -> tuple[pd.Series, np.nda
     of them held control characters."""
     s = strings.astype(STRING_DTYPE)
     control = s.str.contains(_CONTROL_CLASS, regex=True).fillna(False).to_numpy(dtype=bool)
-    wide = s.str.contains(_WIDE_CLASS, regex=True).fillna(False).to_numpy(dtype=bool)
+    wide = s.str.contains(_WIDE_CLASS if full else _WIDE_ALNUM_CLASS,
+                          regex=True).fillna(False).to_numpy(dtype=bool)
     slow = control | wide
     if slow.any():
         table = _FULL_TABLE if full else _ALNUM_TABLE
@@ -606,6 +620,45 @@ def parse_enum_column(series: pd.Series, spec: FieldSpec) -> Parsed:
     return _spread(series, codes, uniques, _Unique(out, code, blank, control), dtype)
 
 
+def _text_fast(series: pd.Series, arr: np.ndarray, *, code_like: bool) -> Parsed:
+    """All cells are text or empty: work on one Arrow array with pyarrow
+    compute (free text is mostly distinct, so factorizing would buy nothing)."""
+    raw = pa.array(arr, type=pa.string(), from_pandas=True)
+    missing = raw.is_null().to_numpy(zero_copy_only=False)
+    control = pc.fill_null(pc.match_substring_regex(raw, _CONTROL_CLASS), False)
+    wide = pc.fill_null(pc.match_substring_regex(
+        raw, _WIDE_CLASS if code_like else _WIDE_ALNUM_CLASS), False)
+    slow = pc.or_(control, wide).to_numpy(zero_copy_only=False)
+    if slow.any():  # the few cells that need a character-level rewrite
+        table = _FULL_TABLE if code_like else _ALNUM_TABLE
+        idx = np.flatnonzero(slow)
+        fixed = [_CONTROL_RE.sub("", t).translate(table) for t in arr[idx]]
+        mask = pa.array(slow)
+        raw = pc.replace_with_mask(raw, mask, pa.array(fixed, type=pa.string()))
+    cleaned = pc.utf8_trim_whitespace(raw)
+    blank = missing | pc.fill_null(pc.equal(cleaned, ""), True).to_numpy(zero_copy_only=False)
+    hashed = pc.fill_null(pc.starts_with(cleaned, "#"), False).to_numpy(zero_copy_only=False)
+    formula = np.zeros(len(arr), dtype=bool)
+    if hashed.any():
+        idx = np.flatnonzero(hashed)
+        formula[idx] = [str(arr[i]).strip().upper() in FORMULA_ERRORS for i in idx]
+    too_long = pc.fill_null(pc.greater(pc.utf8_length(cleaned), TEXT_MAX_CHARS),
+                            False).to_numpy(zero_copy_only=False)
+    drop = blank | formula
+    if drop.any():
+        cleaned = pc.if_else(pa.array(drop), pa.scalar(None, pa.string()), cleaned)
+    values = pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([cleaned])),
+                       index=series.index)
+    issues: dict[str, np.ndarray] = {}
+    control_np = control.to_numpy(zero_copy_only=False)
+    for name, m in (("formula-error", formula), ("control-characters", control_np),
+                    ("text-too-long", too_long)):
+        if m.any():
+            issues[name] = m
+    return Parsed(values=values, bad=formula, blank=blank, issues=issues,
+                  codes=np.arange(len(arr), dtype=np.intp), raw_unique=arr)
+
+
 def parse_text_column(series: pd.Series, *, code_like: bool = False) -> Parsed:
     """Free text, trimmed, invisible characters removed. ``code_like`` fields
     (ids, grid codes) also get full-width punctuation converted so that
@@ -614,21 +667,7 @@ def parse_text_column(series: pd.Series, *, code_like: bool = False) -> Parsed:
     arr = series.to_numpy(dtype=object, na_value=None)
     kind = pd.api.types.infer_dtype(arr, skipna=True)
     if kind in ("string", "empty"):
-        # Fast path (free text is mostly distinct, so factorizing buys nothing).
-        strings = pd.Series(arr, dtype=STRING_DTYPE)
-        missing = strings.isna().to_numpy()
-        cleaned, control = _clean_strings(strings.fillna(""), full=code_like)
-        blank = missing | (cleaned == "").to_numpy(dtype=bool)
-        formula = cleaned.str.upper().isin(FORMULA_ERRORS).to_numpy(dtype=bool)
-        too_long = (cleaned.str.len() > TEXT_MAX_CHARS).to_numpy(dtype=bool)
-        values = cleaned.mask(pd.Series(blank | formula))
-        issues: dict[str, np.ndarray] = {}
-        for name, mask in (("formula-error", formula), ("control-characters", control),
-                           ("text-too-long", too_long)):
-            if mask.any():
-                issues[name] = mask
-        return Parsed(values=values.set_axis(series.index), bad=formula, blank=blank,
-                      issues=issues, codes=np.arange(len(arr), dtype=np.intp), raw_unique=arr)
+        return _text_fast(series, arr, code_like=code_like)
     codes, uniques = _factorize(series)
     values, is_str, blank, control = _prepare(uniques, full=code_like)
     n = len(values)

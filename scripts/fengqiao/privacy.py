@@ -55,7 +55,7 @@ def scrub_series(series: pd.Series) -> pd.Series:
 # would interpret. Numeric entities work both in Markdown table cells (the row
 # is split on a literal "|" before entities are read) and in raw HTML blocks,
 # and render as the plain character in every Markdown engine.
-_MD_ENTITIES = {ch: f"&#{ord(ch)};" for ch in "\\`*_{}[]()#|~!<>&"}
+_MD_ENTITIES = {ch: f"&#{ord(ch)};" for ch in "\\`*_{}[]()#|~<>&"}
 _MD_TABLE = str.maketrans(_MD_ENTITIES)
 
 

@@ -224,9 +224,9 @@ def _quality_context(data: SiteData) -> dict[str, Any]:
     per_sheet: dict[str, list[dict[str, str]]] = {}
     counts: dict[tuple[str, str], int] = {}
     for f in data.findings:
-        hidden = f.tab in sensitive_tabs or (
-            f.tab in schema.tabs and f.field is not None and f.field in schema[f.tab].field_names
-            and schema[f.tab].is_sensitive(f.field))
+        hidden = f.field is not None and (f.tab in sensitive_tabs or (
+            f.tab in schema.tabs and f.field in schema[f.tab].field_names
+            and schema[f.tab].is_sensitive(f.field)))
         counts[(f.sheet, f.code)] = counts.get((f.sheet, f.code), 0) + 1
         entry = CATALOGUE.get(f.code)
         title = entry.title if entry else f.code

@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from .config import Config, load_config
 from .errors import CATALOGUE, Finding, make_finding
@@ -129,6 +131,17 @@ def _code_like(schema: Schema, tab: TabSpec, spec: FieldSpec) -> bool:
 def _empty(spec: FieldSpec, n: int) -> pd.Series:
     dtype = STRING_DTYPE if spec.type == "string" else DTYPES[spec.type]
     return pd.Series(pd.array([None] * n, dtype=dtype)) if n else pd.Series(dtype=dtype)
+
+
+def _isin(values: pd.Series, known: pd.Series) -> np.ndarray:
+    """Membership test in Arrow (pandas' own ``isin`` on Arrow strings walks
+    the value set in Python, far too slow for a million ids)."""
+    vals = pa.array(values.astype(STRING_DTYPE))
+    ref = pa.array(known.dropna().astype(STRING_DTYPE))
+    if isinstance(ref, pa.ChunkedArray):
+        ref = ref.combine_chunks()
+    hit = pc.fill_null(pc.is_in(vals, value_set=pc.unique(ref)), False)
+    return np.asarray(hit.to_numpy(zero_copy_only=False), dtype=bool)
 
 
 def _dates_text(series: pd.Series) -> np.ndarray:
@@ -337,9 +350,8 @@ class _Validator:
             ref = self.tabs.get(ref_tab)
             if tab is None or ref is None or not tab.has(fld) or not ref.has(ref_field):
                 continue  # the referenced tab or column is absent: nothing to compare with
-            known = pd.Index(ref.values[ref_field].dropna().unique())
             vals = tab.current(fld)
-            mask = (vals.notna() & ~vals.isin(known)).to_numpy(dtype=bool)
+            mask = vals.notna().to_numpy() & ~_isin(vals, ref.values[ref_field])
             self.emit(tab, fld, code, mask)
         tab = self.tabs.get("disputes")
         if tab is not None and tab.has("repeat_of") and tab.has("id"):
@@ -348,7 +360,7 @@ class _Validator:
             present = vals.notna().to_numpy()
             same = present & (vals == ids).fillna(False).to_numpy(dtype=bool)
             self.emit(tab, "repeat_of", "self-repeat", same)
-            unknown = present & ~same & ~vals.isin(pd.Index(ids.dropna().unique())).to_numpy()
+            unknown = present & ~same & ~_isin(vals, ids)
             self.emit(tab, "repeat_of", "unknown-repeat", unknown)
 
     # -- assembly ------------------------------------------------------------------------

@@ -105,7 +105,7 @@ def _non_negative_int(value: Any, key: str, where: Path | str) -> int:
 def _positive_number(value: Any, key: str, where: Path | str, *, allow_zero: bool = False) -> float:
     ok = isinstance(value, int | float) and not isinstance(value, bool)
     if not ok or value < 0 or (value == 0 and not allow_zero):
-        raise _err(where, key, f"应为{'不小于 0' if allow_zero else '大于 0'}的数字，实际是 {value!r}。")
+        raise _err(where, key, f"应为{'不小于 0' if allow_zero else '大于 0'} 的数字，实际是 {value!r}。")
     return float(value)
 
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import pandas as pd
+import numpy as np
 
-from .disputes import Prepared, figures
+from .disputes import Indicators, Prepared, figures
 from .shapes import rate
 from .tabs import Counts, Pair
 
@@ -31,12 +31,28 @@ DISPUTE_KEYS = {"village": "village", "grid": "grid_id", "dispute_type": "disput
                 "source": "source"}
 
 
-def _grouped(p: Prepared, ind: pd.DataFrame, column: str, missing: str,
+def _grouped(p: Prepared, ind: Indicators, column: str, missing: str,
              window_days: int) -> dict[str, dict[str, Any]]:
-    key = p.frame[column].astype("string").fillna(missing).to_numpy(dtype=object)
-    sums = ind.groupby(key, sort=True).sum()
-    rows = sums.to_dict(orient="index")
-    return {str(k): figures(v, window_days) for k, v in rows.items()}
+    codes, uniques = p.factor(column)
+    labels = [str(u) for u in uniques] + [missing]
+    slot = np.where(codes < 0, len(uniques), codes)
+    size = len(labels)
+    present = np.bincount(slot, minlength=size) > 0
+    sums = {k: np.bincount(slot, weights=v, minlength=size).astype(np.int64)
+            for k, v in ind.items()}
+    out: dict[str, dict[str, Any]] = {}
+    for i in np.flatnonzero(present):
+        body = figures({k: int(v[i]) for k, v in sums.items()}, window_days)
+        label = labels[i]
+        out[label] = body if label not in out else _sum_units(out[label], body)
+    return dict(sorted(out.items()))
+
+
+def _sum_units(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:  # pragma: no cover
+    from .rollup import _sum
+
+    merged: dict[str, Any] = _sum([a, b])
+    return merged
 
 
 def _optional_value(counts: Counts | None, level: str, unit: str) -> dict[str, Any] | None:
@@ -47,7 +63,7 @@ def _optional_value(counts: Counts | None, level: str, unit: str) -> dict[str, A
     return rate(n, d)
 
 
-def build(p: Prepared, ind: pd.DataFrame, window_days: int,
+def build(p: Prepared, ind: Indicators, window_days: int,
           optional: dict[str, Counts | None],
           reception: dict[str, Pair] | None,
           ranks: list[str]) -> dict[str, Any]:

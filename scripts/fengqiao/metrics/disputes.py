@@ -16,7 +16,7 @@ holds exactly for any ledger and period.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -51,10 +51,6 @@ def closed_values() -> tuple[str, ...]:
     return tuple(load_schema()["disputes"].field("status").closed_values)
 
 
-def _isin(column: pd.Series, values: tuple[str, ...] | list[str]) -> np.ndarray:
-    return column.isin(list(values)).to_numpy(dtype=bool)
-
-
 @dataclass
 class Prepared:
     """The dispute columns the figures need, as numpy arrays."""
@@ -66,22 +62,41 @@ class Prepared:
     is_closed: np.ndarray  # closed at some date
     allowed: np.ndarray  # days allowed by the star
     ids: np.ndarray
+    _factors: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+
+    def factor(self, column: str) -> tuple[np.ndarray, np.ndarray]:
+        """(codes, distinct values) of a text column, computed once: every
+        comparison and every breakdown then works on small integer codes."""
+        if column not in self._factors:
+            codes, uniques = pd.factorize(self.frame[column], use_na_sentinel=True)
+            self._factors[column] = (np.asarray(codes), np.asarray(uniques, dtype=object))
+        return self._factors[column]
+
+    def isin(self, column: str, values: tuple[str, ...]) -> np.ndarray:
+        codes, uniques = self.factor(column)
+        hit = np.append(np.isin(uniques, list(values)), False)  # code -1 (blank) → False
+        return hit[codes]
+
+    def notna(self, column: str) -> np.ndarray:
+        return self.factor(column)[0] >= 0
 
 
 def prepare(frame: pd.DataFrame, config: Config) -> Prepared:
     rd, rd_ok = day_numbers(frame["received_date"])
     cd, cd_ok = day_numbers(frame["closed_date"])
-    is_closed = rd_ok & cd_ok & _isin(frame["status"], closed_values()) & (cd >= rd)
     stars = frame["star"].to_numpy(dtype="int64", na_value=0)
-    return Prepared(
+    p = Prepared(
         frame=frame,
         received=rd,
         valid=rd_ok & (stars >= 1) & (stars <= 3),
-        closed_day=np.where(is_closed, cd, 0),
-        is_closed=is_closed,
+        closed_day=cd,
+        is_closed=np.zeros(len(frame), dtype=bool),
         allowed=deadline_days(stars, config),
         ids=frame["id"].astype("string").fillna("").to_numpy(dtype=object),
     )
+    p.is_closed = rd_ok & cd_ok & p.isin("status", closed_values()) & (cd >= rd)
+    p.closed_day = np.where(p.is_closed, cd, 0)
+    return p
 
 
 def closed_by(p: Prepared, day: int) -> np.ndarray:
@@ -92,14 +107,17 @@ def open_at(p: Prepared, day: int) -> np.ndarray:
     return p.valid & (p.received <= day) & ~closed_by(p, day)
 
 
-def indicators(p: Prepared, w: Window, config: Config) -> tuple[pd.DataFrame, np.ndarray]:
+Indicators = dict[str, np.ndarray]
+
+
+def indicators(p: Prepared, w: Window, config: Config) -> tuple[Indicators, np.ndarray]:
     """The indicator frame (one row per case) and the mask of cases closed in the window."""
     f = p.frame
     n = len(f)
     rd, v = p.received, p.valid
     received = v & (rd >= w.start) & (rd <= w.end)
     closed = v & p.is_closed & (p.closed_day >= w.start) & (p.closed_day <= w.end)
-    status_resolved = _isin(f["status"], (RESOLVED,))
+    status_resolved = p.isin("status", (RESOLVED,))
     before_start = v & (rd < w.start)
     pending_start = before_start & ~closed_by(p, w.start - 1)
     pending_end = v & (rd <= w.end) & ~closed_by(p, w.end)
@@ -118,13 +136,10 @@ def indicators(p: Prepared, w: Window, config: Config) -> tuple[pd.DataFrame, np
         taken = elapsed(rd[idx], p.closed_day[idx], config, p.ids[idx])
         on_time[idx] = taken <= p.allowed[idx]
 
-    source = f["source"]
-    petition = received & _isin(source, (SOURCE_PETITION,))
+    petition = received & p.isin("source", (SOURCE_PETITION,))
     persons = f["persons_involved"].to_numpy(dtype="int64", na_value=1)
     prev_received = v & (rd >= w.prev_start) & (rd <= w.prev_end)
-    prev_petition = prev_received & _isin(source, (SOURCE_PETITION,))
-    level = f["level"]
-    sat = f["satisfaction"]
+    prev_petition = prev_received & p.isin("source", (SOURCE_PETITION,))
 
     cols: dict[str, np.ndarray] = {
         "received": received,
@@ -139,13 +154,13 @@ def indicators(p: Prepared, w: Window, config: Config) -> tuple[pd.DataFrame, np
         "resolved_of_received": received & closed_by(p, w.as_of) & status_resolved,
         "on_time": on_time,
         "first_try": closed & f["first_try_success"].to_numpy(dtype=bool, na_value=False),
-        "local": closed & _isin(level, LOCAL_LEVELS),
-        "grid_found": received & _isin(source, (SOURCE_GRID,)),
-        "repeat": received & f["repeat_of"].notna().to_numpy(dtype=bool),
-        "online": received & _isin(source, (SOURCE_ONLINE,)),
+        "local": closed & p.isin("level", LOCAL_LEVELS),
+        "grid_found": received & p.isin("source", (SOURCE_GRID,)),
+        "repeat": received & p.notna("repeat_of"),
+        "online": received & p.isin("source", (SOURCE_ONLINE,)),
         "followup": closed & f["followup_date"].notna().to_numpy(dtype=bool),
-        "satisfied": closed & _isin(sat, SATISFIED),
-        "satisfaction_known": closed & sat.notna().to_numpy(dtype=bool),
+        "satisfied": closed & p.isin("satisfaction", SATISFIED),
+        "satisfaction_known": closed & p.notna("satisfaction"),
         "petition_batches": petition,
         "petition_persons": np.where(petition, persons, 0),
         "prev_received": prev_received,
@@ -153,10 +168,9 @@ def indicators(p: Prepared, w: Window, config: Config) -> tuple[pd.DataFrame, np
         "prev_petition_persons": np.where(prev_petition, persons, 0),
     }
     for lv in LEVELS:
-        cols[f"level_{lv}"] = closed & _isin(level, (lv,))
-    cols[f"level_{LEVEL_UNKNOWN}"] = closed & ~_isin(level, LEVELS)
-    frame = pd.DataFrame({k: cols[k].astype(np.int64) for k in COUNT_COLUMNS}, index=f.index)
-    return frame, closed
+        cols[f"level_{lv}"] = closed & p.isin("level", (lv,))
+    cols[f"level_{LEVEL_UNKNOWN}"] = closed & ~p.isin("level", LEVELS)
+    return {k: cols[k] for k in COUNT_COLUMNS}, closed
 
 
 def days_to_close_distribution(p: Prepared, closed: np.ndarray) -> dict[str, int]:
@@ -200,17 +214,22 @@ def figures(counts: dict[str, int], window_days: int) -> dict[str, Any]:
     }
 
 
-def whole_figures(ind: pd.DataFrame, dist: dict[str, int], window_days: int) -> dict[str, Any]:
-    sums = {k: int(v) for k, v in ind.sum(axis=0).items()}
+def whole_figures(ind: Indicators, dist: dict[str, int], window_days: int) -> dict[str, Any]:
+    sums = {k: int(np.count_nonzero(v)) if v.dtype == bool else int(v.sum()) for k, v in ind.items()}
     out = figures(sums, window_days)
     out["median_days"] = median_from_distribution(dist)
     return out
 
 
-def overdue_rows(p: Prepared, ind: pd.DataFrame, w: Window, config: Config) -> list[dict[str, Any]]:
+def _column(values: pd.Series | np.ndarray) -> list[Any]:
+    series = pd.Series(values).astype(object)
+    return series.where(series.notna(), None).tolist()
+
+
+def overdue_rows(p: Prepared, ind: Indicators, w: Window, config: Config) -> list[dict[str, Any]]:
     """The supervision list at the as-of date, most overdue first; only
     public fields (no 当事人, 简要情况, 备注)."""
-    mask = ind["overdue_open"].to_numpy(dtype=bool)
+    mask = ind["overdue_open"]
     if not mask.any():
         return []
     idx = np.flatnonzero(mask)
@@ -218,29 +237,22 @@ def overdue_rows(p: Prepared, ind: pd.DataFrame, w: Window, config: Config) -> l
     allowed = p.allowed[idx]
     age = elapsed(rd, np.full(len(idx), w.as_of), config, p.ids[idx])
     deadline = deadline_dates(rd, allowed, config, p.ids[idx])
+    over = age - allowed
+    order = np.lexsort((p.ids[idx], rd, -over))  # most overdue, then oldest, then id
+    idx, rd, over, deadline = idx[order], rd[order], over[order], deadline[order]
     f = p.frame.iloc[idx]
-    table = pd.DataFrame({
-        "id": f["id"].to_numpy(dtype=object),
-        "village": f["village"].to_numpy(dtype=object),
-        "grid_id": f["grid_id"].to_numpy(dtype=object),
-        "dispute_type": f["dispute_type"].to_numpy(dtype=object),
-        "star": f["star"].to_numpy(dtype="int64"),
-        "received_date": rd.astype("datetime64[D]").astype(str),
-        "deadline": deadline.astype("datetime64[D]").astype(str),
-        "days_open": (w.as_of - rd).astype(np.int64),
-        "days_overdue": (age - allowed).astype(np.int64),
-        "responsible_unit": f["responsible_unit"].to_numpy(dtype=object),
-        "lead_official": f["lead_official"].to_numpy(dtype=object),
-    })
-    table = table.sort_values(["days_overdue", "received_date", "id"],
-                              ascending=[False, True, True], kind="mergesort")
-    records = table.to_dict(orient="records")
-    return [{k: _plain(v) for k, v in r.items()} for r in records]
-
-
-def _plain(value: Any) -> Any:
-    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
-        return None
-    if isinstance(value, np.integer):
-        return int(value)
-    return value
+    columns = {
+        "id": _column(f["id"]),
+        "village": _column(f["village"]),
+        "grid_id": _column(f["grid_id"]),
+        "dispute_type": _column(f["dispute_type"]),
+        "star": f["star"].to_numpy(dtype="int64").tolist(),
+        "received_date": rd.astype("datetime64[D]").astype(str).tolist(),
+        "deadline": deadline.astype("datetime64[D]").astype(str).tolist(),
+        "days_open": (w.as_of - rd).tolist(),
+        "days_overdue": over.tolist(),
+        "responsible_unit": _column(f["responsible_unit"]),
+        "lead_official": _column(f["lead_official"]),
+    }
+    keys = list(columns)
+    return [dict(zip(keys, row, strict=True)) for row in zip(*columns.values(), strict=True)]

@@ -306,7 +306,7 @@ class _BoundedHTTPClient(HTTPClient):
             if attempt == attempts:
                 break
             wait = policy.delay(attempt, failure.retry_after)
-            log.warning("Sheets request failed (%s, HTTP %s), attempt %d/%d, retrying in %.2fs",
+            log.info("Sheets request failed (%s, HTTP %s), attempt %d/%d, retrying in %.2fs",
                         failure.kind, failure.status, attempt, attempts, wait)
             policy.sleep(wait)
         raise self._final(failure, attempts) from None
