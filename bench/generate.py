@@ -390,7 +390,7 @@ def _sheet_xml(cols: dict[str, Column], sst: _SharedStrings) -> Iterator[str]:
     for start in range(0, n, step):
         stop = min(n, start + step)
         yield "".join(f'<row r="{i + 2}">{"".join(cells)}</row>'
-                      for i, cells in zip(range(start, stop), zip(*(f[start:stop] for f in frags)),
+                      for i, cells in zip(range(start, stop), zip(*(f[start:stop] for f in frags), strict=True),
                                           strict=True))
     yield "</sheetData></worksheet>"
 

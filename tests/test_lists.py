@@ -6,7 +6,6 @@ import dataclasses
 
 import pandas as pd
 import pytest
-from metrics_helpers import d, dispute, ledger
 
 from fengqiao.config import load_config
 from fengqiao.errors import FengqiaoError
@@ -19,6 +18,7 @@ from fengqiao.metrics.lists import (
     solution_list,
     supervision_list,
 )
+from metrics_helpers import d, dispute, ledger
 
 CONFIG = load_config()
 AS_OF = d("2024-03-31")

@@ -8,11 +8,11 @@ from datetime import date
 
 import pandas as pd
 import pytest
-from metrics_helpers import d, dispute, ledger
 
 from fengqiao.config import load_config
 from fengqiao.errors import FengqiaoError
 from fengqiao.metrics import compute_metrics, dumps, parse_period, validate_contract
+from metrics_helpers import d, dispute, ledger
 
 CONFIG = load_config()
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from metrics_helpers import d, dispute, ledger
 
 from fengqiao.config import load_config
 from fengqiao.metrics import compute_metrics, dumps, parse_period, validate_contract
+from metrics_helpers import d, dispute, ledger
 
 CONFIG = load_config()
 MARCH = parse_period("2024-03")  # 31 days, 1 month, touches 5 Monday-Sunday weeks

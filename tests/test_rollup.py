@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from metrics_helpers import dispute, ledger
 
 from fengqiao.config import load_config
 from fengqiao.errors import FengqiaoError
 from fengqiao.metrics import compute_metrics, dumps, parse_period, validate_contract
 from fengqiao.metrics.periods import Period
 from fengqiao.metrics.rollup import _sum, combine
+from metrics_helpers import dispute, ledger
 
 CONFIG = load_config()
 WORKING = dataclasses.replace(CONFIG, deadlines=dataclasses.replace(CONFIG.deadlines,
@@ -119,7 +119,7 @@ def _strip(table: dict[str, Any]) -> dict[str, Any]:
     return {k: _sum(v) for k, v in grouped.items()}
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cases=st.lists(case, min_size=0, max_size=40), period=periods(),
        working=st.booleans(), split=st.sampled_from([[{0}, {1}, {2}], [{0, 1}, {2}], [{0, 1, 2}]]))
 def test_parts_roll_up_to_the_whole(cases: list[dict[str, Any]], period: Period, working: bool,
@@ -146,7 +146,7 @@ def test_parts_roll_up_to_the_whole(cases: list[dict[str, Any]], period: Period,
     assert county["breakdowns"]["by_town"]["镇0"] == parts[0]["metrics"]
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cases=st.lists(case, min_size=0, max_size=40), period=periods(),
        lag=st.integers(-20, 60))
 def test_invariants(cases: list[dict[str, Any]], period: Period, lag: int) -> None:

@@ -48,7 +48,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _urls(text: str) -> list[str]:
-    return re.findall(r"https?://[^\s\"'<>)\\]+", text)
+    return re.findall(r"https?://[^\s\"'<>)\\&]+", text)
 
 
 def test_no_file_references_an_outside_host(built: Path) -> None:
@@ -169,7 +169,8 @@ def test_cli_build_missing_source_is_a_clean_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["build", "--config", str(config), "--out",
                                       str(tmp_path / "public")])
     assert result.exit_code == 2
-    assert result.output.startswith("错误：") and "没有这个文件.xlsx" in result.output
+    last = result.output.strip().splitlines()[-1]
+    assert last.startswith("错误：找不到数据源") and "没有这个文件.xlsx" in last
     assert not (tmp_path / "public").exists()
 
 

@@ -142,7 +142,7 @@ def test_csv_folder_snapshot_is_a_reproducible_zip(tmp_path: Path) -> None:
     assert again.info.read_at == T0
     assert again.info.sha256 == record.sha256
     assert again.info.encodings == {"纠纷台账": "gb18030", "网格": "utf-8"}
-    assert again.tables["纠纷台账"].frame.values.tolist() == [["编号"], ["007"]]
+    assert again.tables["纠纷台账"].frame[0].tolist() == ["编号", "007"]
     # a snapshot path is also a valid source spec
     via_spec = open_source(record.path)
     assert via_spec.info.kind == "csv"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from fengqiao.errors import SourceError
@@ -12,9 +13,15 @@ from fengqiao.sources import open_source
 from fengqiao.sources.csvdir import parse_csv
 
 
+def as_lists(frame: pd.DataFrame) -> list[list[object]]:
+    """Cells as plain lists, missing as None (CSV frames hold pd.NA)."""
+    return frame.astype(object).where(frame.notna(), None).values.tolist()
+
+
 def rows(data: bytes) -> list[list[object]]:
     frame, _ = parse_csv(data, "t.csv")
-    return frame.values.tolist()
+    assert all(str(t) == "string" for t in frame.dtypes)
+    return as_lists(frame)
 
 
 def test_every_cell_stays_text() -> None:
@@ -60,7 +67,7 @@ def test_blank_lines_between_rows_are_kept() -> None:
 def test_encodings_are_detected(data: bytes, encoding: str) -> None:
     frame, used = parse_csv(data, "t.csv")
     assert used == encoding
-    assert frame.values.tolist() == [["编号", "村(社区)"], ["007", "东村"]]
+    assert as_lists(frame) == [["编号", "村(社区)"], ["007", "东村"]]
 
 
 def test_undecodable_bytes_are_refused_with_the_file_named() -> None:
@@ -87,7 +94,7 @@ def test_folder_gives_one_tab_per_file(tmp_path: Path) -> None:
     assert book.info.name == "东村 台账"
     assert book.info.location == str(folder.resolve())
     assert book.info.encodings == {"空": "utf-8", "纠纷台账": "gb18030", "网格": "utf-8-sig"}
-    assert book.tables["纠纷台账"].frame.values.tolist() == [["编号"], ["007"]]
+    assert as_lists(book.tables["纠纷台账"].frame) == [["编号"], ["007"]]
     assert book.tables["纠纷台账"].first_row == 1
     assert book.tables["空"].frame.shape == (0, 0)
 
@@ -97,7 +104,7 @@ def test_single_csv_file_is_a_one_tab_workbook(tmp_path: Path) -> None:
     path.write_text("编号\n007\n", encoding="utf-8")
     book = open_source(path)
     assert list(book.tables) == ["纠纷台账"]
-    assert book.tables["纠纷台账"].frame.values.tolist() == [["编号"], ["007"]]
+    assert as_lists(book.tables["纠纷台账"].frame) == [["编号"], ["007"]]
 
 
 def test_folder_without_csv_is_refused(tmp_path: Path) -> None:

@@ -252,7 +252,7 @@ def test_filled_template_validates_clean(template_path: Path, tmp_path: Path) ->
     assert len(ledger.tables["disputes"]) == 2
     assert ledger.tables["disputes"]["_row"].tolist() == [2, 3]
     assert ledger.tables["needs"]["closed_date"].iloc[0] == pd.Timestamp("2024-03-10")
-    assert ledger.tables["disputes"]["first_try_success"].iloc[0] is True
+    assert ledger.tables["disputes"]["first_try_success"].tolist() == [True, pd.NA]
 
 
 def test_filled_template_with_a_bad_value(template_path: Path, tmp_path: Path) -> None:

@@ -161,7 +161,7 @@ class ChartMaker:
         if cached:
             self.reused += 1
         else:
-            with matplotlib.rc_context(_rc()):
+            with matplotlib.rc_context(_rc()):  # type: ignore[arg-type]
                 fig = Figure(figsize=(6.4, 2.8))
                 ax = fig.add_subplot()
                 x = list(range(len(labels)))
@@ -196,7 +196,7 @@ class ChartMaker:
         if cached:
             self.reused += 1
         else:
-            with matplotlib.rc_context(_rc()):
+            with matplotlib.rc_context(_rc()):  # type: ignore[arg-type]
                 height = max(1.6, 0.28 * len(categories) + 0.8)
                 fig = Figure(figsize=(6.4, height))
                 ax = fig.add_subplot()
@@ -226,7 +226,7 @@ class ChartMaker:
         if cached:
             self.reused += 1
         else:
-            with matplotlib.rc_context(_rc()):
+            with matplotlib.rc_context(_rc()):  # type: ignore[arg-type]
                 fig = Figure(figsize=(3.2, 0.8))
                 ax = fig.add_subplot()
                 ys = [float("nan") if v is None else float(v) for v in values]

@@ -159,10 +159,7 @@ def _types(arr: np.ndarray) -> np.ndarray:
     return np.asarray(_type_of(arr), dtype=object) if len(arr) else np.zeros(0, dtype=object)
 
 
-def _factorize(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Codes (−1 for missing) and distinct values, with booleans kept apart
-    from the numbers 0 and 1."""
-    arr = series.to_numpy(dtype=object, na_value=None)
+def _factorize_generic(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     codes, uniques = pd.factorize(arr, use_na_sentinel=True)
     uniques = np.asarray(uniques, dtype=object)
     if any(isinstance(u, bool | np.bool_ | int | float | np.integer | np.floating)
@@ -177,6 +174,58 @@ def _factorize(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
             codes, uniques = pd.factorize(arr, use_na_sentinel=True)
             uniques = np.asarray(uniques, dtype=object)
     return np.asarray(codes, dtype=np.intp), uniques
+
+
+def _factorize_datetimes(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Datetime cells hash slowly as Python objects; as int64 they are fast."""
+    try:
+        stamps = pd.to_datetime(arr)
+    except (ValueError, TypeError, OverflowError):
+        return None  # out-of-bounds or time-zone-mixed cells: the generic path copes
+    codes, uniques = pd.factorize(stamps, use_na_sentinel=True)
+    return np.asarray(codes, dtype=np.intp), np.asarray(uniques.to_pydatetime(), dtype=object)
+
+
+def _factorize(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Codes (−1 for missing) and distinct values, with booleans kept apart
+    from the numbers 0 and 1. Homogeneous columns (all text, all numbers,
+    all dates: the usual case) take a typed fast path."""
+    arr = series.to_numpy(dtype=object)
+    if len(arr) == 0:
+        return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=object)
+    kind = pd.api.types.infer_dtype(arr, skipna=True)
+    if kind == "empty":
+        return np.full(len(arr), -1, dtype=np.intp), np.zeros(0, dtype=object)
+    if kind == "string":
+        encoded = pc.dictionary_encode(pa.array(arr, type=pa.string(), from_pandas=True))
+        codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
+        return (np.asarray(codes, dtype=np.intp),
+                np.asarray(encoded.dictionary.to_pylist(), dtype=object))
+    if kind == "floating":
+        try:
+            numbers = arr.astype(float)
+        except (TypeError, ValueError, OverflowError):
+            return _factorize_generic(arr)
+        codes, uniques = pd.factorize(numbers, use_na_sentinel=True)
+        return np.asarray(codes, dtype=np.intp), np.asarray(uniques, dtype=object)
+    if kind in ("datetime", "datetime64", "date"):
+        done = _factorize_datetimes(arr)
+        if done is not None:
+            return done
+        return _factorize_generic(arr)
+    if kind == "mixed" and len(arr) > 10_000:
+        # mostly dates with a few typed-in strings: split the two kinds
+        types = pd.Series(_types(arr), dtype=object)
+        is_dt = types.isin([datetime, pd.Timestamp]).to_numpy()
+        if is_dt.mean() > 0.5:
+            part = _factorize_datetimes(arr[is_dt])
+            if part is not None:
+                rest_codes, rest_uniques = _factorize_generic(arr[~is_dt])
+                codes = np.empty(len(arr), dtype=np.intp)
+                codes[is_dt] = part[0]
+                codes[~is_dt] = np.where(rest_codes < 0, -1, rest_codes + len(part[1]))
+                return codes, np.concatenate([part[1], rest_uniques])
+    return _factorize_generic(arr)
 
 
 def _str_positions(uniques: np.ndarray) -> np.ndarray:
@@ -257,31 +306,29 @@ def _spread(series: pd.Series, codes: np.ndarray, uniques: np.ndarray, res: _Uni
     n = len(codes)
     missing = codes < 0
     safe = np.where(missing, 0, codes)
+    issues: dict[str, np.ndarray] = {}
     if len(uniques):
         values_u = pd.array(res.values, dtype=dtype)
         bad_u = res.code != ""
         values_u[bad_u | res.blank] = pd.NA if dtype != "datetime64[ns]" else pd.NaT
         values = pd.Series(values_u.take(codes, allow_fill=True), dtype=dtype)
-        code_rows = res.code[safe]
-        code_rows[missing] = ""
+        bad = bad_u[safe] & ~missing
         blank = missing | res.blank[safe]
         control = res.control[safe] & ~missing
+        for code in pd.unique(res.code[bad_u]):
+            issues[str(code)] = (res.code == code)[safe] & ~missing
     else:
         values = pd.Series(pd.array([pd.NA] * n if dtype != "datetime64[ns]" else
                                     [pd.NaT] * n, dtype=dtype))
-        code_rows = np.full(n, "", dtype=object)
+        bad = np.zeros(n, dtype=bool)
         blank = np.ones(n, dtype=bool)
         control = np.zeros(n, dtype=bool)
-    issues: dict[str, np.ndarray] = {}
-    for code in pd.unique(res.code):
-        if code:
-            issues[str(code)] = code_rows == code
     if control.any():
         issues["control-characters"] = control
     for code, mask in (extra or {}).items():
         if mask.any():
             issues[code] = mask
-    return Parsed(values=values.set_axis(series.index), bad=code_rows != "", blank=blank,
+    return Parsed(values=values.set_axis(series.index), bad=bad, blank=blank,
                   issues=issues, codes=codes, raw_unique=uniques)
 
 
@@ -620,21 +667,41 @@ def parse_enum_column(series: pd.Series, spec: FieldSpec) -> Parsed:
     return _spread(series, codes, uniques, _Unique(out, code, blank, control), dtype)
 
 
+def _clean_arrow(raw: pa.Array, arr: np.ndarray, *, code_like: bool) -> tuple[pa.Array,
+                                                                              np.ndarray]:
+    """Control characters out and full-width characters converted, with one
+    regex scan in Arrow; only the cells it flags are rewritten in Python."""
+    pattern = f"{_CONTROL_CLASS}|{_WIDE_CLASS if code_like else _WIDE_ALNUM_CLASS}"
+    slow = np.asarray(pc.fill_null(pc.match_substring_regex(raw, pattern), False)
+                      .to_numpy(zero_copy_only=False), dtype=bool)
+    control = np.zeros(len(raw), dtype=bool)
+    if slow.any():
+        table = _FULL_TABLE if code_like else _ALNUM_TABLE
+        idx = np.flatnonzero(slow)
+        texts = [str(t) for t in arr[idx]]
+        control[idx] = [bool(_CONTROL_RE.search(t)) for t in texts]
+        fixed = [_CONTROL_RE.sub("", t).translate(table) for t in texts]
+        raw = pc.replace_with_mask(raw, pa.array(slow), pa.array(fixed, type=pa.string()))
+    return raw, control
+
+
 def _text_fast(series: pd.Series, arr: np.ndarray, *, code_like: bool) -> Parsed:
     """All cells are text or empty: work on one Arrow array with pyarrow
     compute (free text is mostly distinct, so factorizing would buy nothing)."""
     raw = pa.array(arr, type=pa.string(), from_pandas=True)
     missing = raw.is_null().to_numpy(zero_copy_only=False)
-    control = pc.fill_null(pc.match_substring_regex(raw, _CONTROL_CLASS), False)
-    wide = pc.fill_null(pc.match_substring_regex(
-        raw, _WIDE_CLASS if code_like else _WIDE_ALNUM_CLASS), False)
-    slow = pc.or_(control, wide).to_numpy(zero_copy_only=False)
-    if slow.any():  # the few cells that need a character-level rewrite
-        table = _FULL_TABLE if code_like else _ALNUM_TABLE
-        idx = np.flatnonzero(slow)
-        fixed = [_CONTROL_RE.sub("", t).translate(table) for t in arr[idx]]
-        mask = pa.array(slow)
-        raw = pc.replace_with_mask(raw, mask, pa.array(fixed, type=pa.string()))
+    encoded = pc.dictionary_encode(raw)
+    if len(encoded.dictionary) * 2 < len(raw):
+        # repeated values (village, grid, unit): clean each distinct one once
+        dictionary = encoded.dictionary
+        cleaned_d, control_d = _clean_arrow(dictionary, dictionary.to_numpy(zero_copy_only=False),
+                                            code_like=code_like)
+        indices = encoded.indices
+        raw = pc.take(cleaned_d, indices)
+        control = pc.fill_null(pc.take(pa.array(control_d), indices), False)
+    else:
+        raw, control_np0 = _clean_arrow(raw, arr, code_like=code_like)
+        control = pa.array(control_np0)
     cleaned = pc.utf8_trim_whitespace(raw)
     blank = missing | pc.fill_null(pc.equal(cleaned, ""), True).to_numpy(zero_copy_only=False)
     hashed = pc.fill_null(pc.starts_with(cleaned, "#"), False).to_numpy(zero_copy_only=False)
@@ -650,7 +717,7 @@ def _text_fast(series: pd.Series, arr: np.ndarray, *, code_like: bool) -> Parsed
     values = pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([cleaned])),
                        index=series.index)
     issues: dict[str, np.ndarray] = {}
-    control_np = control.to_numpy(zero_copy_only=False)
+    control_np = np.asarray(control.to_numpy(zero_copy_only=False), dtype=bool)
     for name, m in (("formula-error", formula), ("control-characters", control_np),
                     ("text-too-long", too_long)):
         if m.any():
@@ -664,7 +731,7 @@ def parse_text_column(series: pd.Series, *, code_like: bool = False) -> Parsed:
     (ids, grid codes) also get full-width punctuation converted so that
     ``DZ2024－001`` matches ``DZ2024-001``; sentences keep their Chinese
     punctuation."""
-    arr = series.to_numpy(dtype=object, na_value=None)
+    arr = series.to_numpy(dtype=object)
     kind = pd.api.types.infer_dtype(arr, skipna=True)
     if kind in ("string", "empty"):
         return _text_fast(series, arr, code_like=code_like)

@@ -15,6 +15,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -502,8 +503,15 @@ def _fixed_zip(data: bytes) -> bytes:
             info = zipfile.ZipInfo(item.filename, date_time=FIXED_ZIP_TIME)
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o644 << 16
-            dst.writestr(info, src.read(item.filename))
+            body = src.read(item.filename)
+            if item.filename == "docProps/core.xml":
+                # openpyxl stamps the save time here whatever the properties say
+                body = _CORE_TIMES.sub(rb"\g<1>2000-01-01T00:00:00Z\g<2>", body)
+            dst.writestr(info, body)
     return out.getvalue()
+
+
+_CORE_TIMES = re.compile(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(</dcterms:)")
 
 
 def write_downloads(data: SiteData, docs: Path) -> None:
@@ -622,9 +630,10 @@ def write_zip(site_dir: Path, zip_path: Path, top: str) -> None:
     zip_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = zip_path.with_name(zip_path.name + ".tmp")
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        for path in sorted(p for p in site_dir.rglob("*") if p.is_file()):
-            info = zipfile.ZipInfo(f"{top}/{path.relative_to(site_dir).as_posix()}",
-                                   date_time=FIXED_ZIP_TIME)
+        files = {p.relative_to(site_dir).as_posix(): p for p in site_dir.rglob("*") if p.is_file()}
+        for rel in sorted(files):
+            path = files[rel]
+            info = zipfile.ZipInfo(f"{top}/{rel}", date_time=FIXED_ZIP_TIME)
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o644 << 16
             zf.writestr(info, path.read_bytes())

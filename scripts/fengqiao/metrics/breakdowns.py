@@ -37,7 +37,11 @@ def _grouped(p: Prepared, ind: Indicators, column: str, missing: str,
     labels = [str(u) for u in uniques] + [missing]
     slot = np.where(codes < 0, len(uniques), codes)
     size = len(labels)
-    present = np.bincount(slot, minlength=size) > 0
+    nonzero = np.zeros(len(slot), dtype=bool)
+    for v in ind.values():
+        nonzero |= v != 0
+    # a unit is listed when some figure counts one of its cases
+    present = np.bincount(slot[nonzero], minlength=size) > 0
     sums = {k: np.bincount(slot, weights=v, minlength=size).astype(np.int64)
             for k, v in ind.items()}
     out: dict[str, dict[str, Any]] = {}

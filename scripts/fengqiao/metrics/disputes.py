@@ -61,7 +61,6 @@ class Prepared:
     closed_day: np.ndarray  # day number of 办结日期 where the case is closed, else NA
     is_closed: np.ndarray  # closed at some date
     allowed: np.ndarray  # days allowed by the star
-    ids: np.ndarray
     _factors: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
     def factor(self, column: str) -> tuple[np.ndarray, np.ndarray]:
@@ -77,8 +76,33 @@ class Prepared:
         hit = np.append(np.isin(uniques, list(values)), False)  # code -1 (blank) → False
         return hit[codes]
 
+    def ids(self, idx: np.ndarray) -> np.ndarray:
+        """编号 of some rows, for error messages and lists (not built for every row)."""
+        return self.frame["id"].iloc[idx].astype(object).fillna("").to_numpy(dtype=object)
+
     def notna(self, column: str) -> np.ndarray:
         return self.factor(column)[0] >= 0
+
+    def relevant(self, w: Window) -> Prepared:
+        """Only the rows some figure of this window can count: drops cases
+        received after the window (and as-of date) and cases closed before the
+        window that were not received in the year-earlier window. Every
+        indicator is 0 on the dropped rows, so the figures are unchanged and a
+        multi-year ledger is cut down to the period's cases before the heavy
+        work."""
+        last = max(w.end, w.as_of)
+        in_prev = (self.received >= w.prev_start) & (self.received <= w.prev_end)
+        keep = self.valid & (self.received <= last) \
+            & ~(self.is_closed & (self.closed_day < w.start) & ~in_prev)
+        if keep.all():
+            return self
+        idx = np.flatnonzero(keep)
+        return Prepared(
+            frame=self.frame.iloc[idx], received=self.received[idx], valid=self.valid[idx],
+            closed_day=self.closed_day[idx], is_closed=self.is_closed[idx],
+            allowed=self.allowed[idx],
+            _factors={k: (c[idx], u) for k, (c, u) in self._factors.items()},
+        )
 
 
 def prepare(frame: pd.DataFrame, config: Config) -> Prepared:
@@ -92,7 +116,6 @@ def prepare(frame: pd.DataFrame, config: Config) -> Prepared:
         closed_day=cd,
         is_closed=np.zeros(len(frame), dtype=bool),
         allowed=deadline_days(stars, config),
-        ids=frame["id"].astype("string").fillna("").to_numpy(dtype=object),
     )
     p.is_closed = rd_ok & cd_ok & p.isin("status", closed_values()) & (cd >= rd)
     p.closed_day = np.where(p.is_closed, cd, 0)
@@ -127,13 +150,13 @@ def indicators(p: Prepared, w: Window, config: Config) -> tuple[Indicators, np.n
     overdue = np.zeros(n, dtype=bool)
     if open_d.any():
         idx = np.flatnonzero(open_d)
-        age = elapsed(rd[idx], np.full(len(idx), w.as_of), config, p.ids[idx])
+        age = elapsed(rd[idx], np.full(len(idx), w.as_of), config, p.ids(idx))
         overdue[idx] = age > p.allowed[idx]
 
     on_time = np.zeros(n, dtype=bool)
     if closed.any():
         idx = np.flatnonzero(closed)
-        taken = elapsed(rd[idx], p.closed_day[idx], config, p.ids[idx])
+        taken = elapsed(rd[idx], p.closed_day[idx], config, p.ids(idx))
         on_time[idx] = taken <= p.allowed[idx]
 
     petition = received & p.isin("source", (SOURCE_PETITION,))
@@ -235,10 +258,10 @@ def overdue_rows(p: Prepared, ind: Indicators, w: Window, config: Config) -> lis
     idx = np.flatnonzero(mask)
     rd = p.received[idx]
     allowed = p.allowed[idx]
-    age = elapsed(rd, np.full(len(idx), w.as_of), config, p.ids[idx])
-    deadline = deadline_dates(rd, allowed, config, p.ids[idx])
+    age = elapsed(rd, np.full(len(idx), w.as_of), config, p.ids(idx))
+    deadline = deadline_dates(rd, allowed, config, p.ids(idx))
     over = age - allowed
-    order = np.lexsort((p.ids[idx], rd, -over))  # most overdue, then oldest, then id
+    order = np.lexsort((p.ids(idx), rd, -over))  # most overdue, then oldest, then id
     idx, rd, over, deadline = idx[order], rd[order], over[order], deadline[order]
     f = p.frame.iloc[idx]
     columns = {

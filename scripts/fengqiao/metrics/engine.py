@@ -75,7 +75,7 @@ def compute_metrics(ledger: Ledger, period: Period, *, as_of: date | None = None
         raise FengqiaoError("台账里没有纠纷台账，无法计算统计指标。",
                             hint="纠纷台账是必须有的工作表，请检查工作表名称。")
     w = Window.of(period, day)
-    prepared = disputes.prepare(ledger.tables["disputes"], config)
+    prepared = disputes.prepare(ledger.tables["disputes"], config).relevant(w)
     ind, closed = disputes.indicators(prepared, w, config)
     dist = disputes.days_to_close_distribution(prepared, closed)
     metrics = disputes.whole_figures(ind, dist, w.days)

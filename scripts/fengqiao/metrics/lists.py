@@ -18,7 +18,7 @@ from ..config import Config
 from ..ledger import Ledger
 from ..schema import load_schema
 from .calendar import day_number, day_numbers, deadline_dates, elapsed, to_dates
-from .disputes import Prepared, closed_by, open_at, prepare
+from .disputes import Prepared, open_at, prepare
 from .periods import Period
 from .shapes import Window
 
@@ -77,8 +77,8 @@ def _open_disputes(p: Prepared, as_of: int, config: Config) -> tuple[np.ndarray,
     idx = np.flatnonzero(open_at(p, as_of))
     rd = p.received[idx]
     allowed = p.allowed[idx]
-    used = elapsed(rd, np.full(len(idx), as_of), config, p.ids[idx])
-    deadline = deadline_dates(rd, allowed, config, p.ids[idx])
+    used = elapsed(rd, np.full(len(idx), as_of), config, p.ids(idx))
+    deadline = deadline_dates(rd, allowed, config, p.ids(idx))
     f = p.frame.iloc[idx]
     return idx, {
         "id": f["id"], "village": f["village"], "grid_id": f["grid_id"],
@@ -185,4 +185,4 @@ def supervision_list(ledger: Ledger, as_of: date, config: Config, *,
                              kind="mergesort").reset_index(drop=True)
 
 
-__all__ = ["LIST_TITLES", "closed_by", "problem_list", "solution_list", "supervision_list"]
+__all__ = ["LIST_TITLES", "problem_list", "solution_list", "supervision_list"]

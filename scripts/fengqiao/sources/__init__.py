@@ -17,7 +17,6 @@ import os
 import re
 import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -40,13 +39,31 @@ def utc_now() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
 
 
-@dataclass
 class FetchedSource:
-    """A workbook together with the exact bytes it was parsed from."""
+    """A workbook together with the exact bytes it was parsed from.
 
-    workbook: RawWorkbook
-    data: bytes
-    ext: str  # file extension a snapshot of ``data`` gets: xlsx | xlsm | zip | json
+    For a CSV folder the bytes are a zip built only when asked for (a
+    snapshot or a checksum is wanted): compressing a million-row file costs
+    more than reading it, and a plain ``open_source`` needs neither."""
+
+    def __init__(self, workbook: RawWorkbook, data: bytes | Callable[[], bytes],
+                 ext: str) -> None:
+        self.workbook = workbook
+        self.ext = ext  # extension a snapshot of ``data`` gets: xlsx | xlsm | zip | json
+        self._data = data if isinstance(data, bytes) else None
+        self._make = None if isinstance(data, bytes) else data
+
+    @property
+    def data(self) -> bytes:
+        if self._data is None:
+            assert self._make is not None
+            self._data = self._make()
+            self.workbook.info.sha256 = sha256_hex(self._data)
+        return self._data
+
+    @property
+    def has_data(self) -> bool:
+        return self._data is not None
 
 
 def gsheets_id(spec: str | Path) -> str | None:
@@ -79,12 +96,12 @@ def zip_members(members: list[tuple[str, bytes]]) -> bytes:
     """A reproducible zip: fixed timestamps and order, so the same CSV
     files always give the same bytes and hence the same snapshot."""
     buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=6) as zf:
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
         for name, data in sorted(members):
             info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o644 << 16
-            zf.writestr(info, data)
+            zf.writestr(info, data, compresslevel=1)
     return buf.getvalue()
 
 
@@ -183,7 +200,9 @@ def workbook_from_bytes(data: bytes, ext: str, *, name: str, location: str,
 
 def fetch_source(spec: str | Path, *, config: Config | None = None,
                  clock: Clock = utc_now, **gsheets_options: Any) -> FetchedSource:
-    """Read a source and keep the bytes it was parsed from.
+    """Read a source and keep the bytes it was parsed from (``info.sha256``
+    is set once those bytes exist: at once for a file or a spreadsheet, on
+    first use of ``.data`` for a CSV folder).
 
     ``gsheets_options`` (``session``, ``retry``) are passed to the Google
     reader, so tests can point it at a local server.
@@ -196,7 +215,8 @@ def fetch_source(spec: str | Path, *, config: Config | None = None,
         fetched = _fetch_path(Path(spec).expanduser(), str(spec))
     if fetched.workbook.info.read_at is None:  # a snapshot keeps its own read time
         fetched.workbook.info.read_at = read_at
-    fetched.workbook.info.sha256 = sha256_hex(fetched.data)
+    if fetched.has_data:
+        fetched.workbook.info.sha256 = sha256_hex(fetched.data)
     return fetched
 
 
@@ -208,7 +228,7 @@ def _fetch_path(path: Path, display: str) -> FetchedSource:
         members = folder_members(path, display)
         tables, encodings = read_csv_members(members, display)
         info = SourceInfo("csv", path.resolve().name, location, encodings=encodings)
-        return FetchedSource(RawWorkbook(info, tables), zip_members(members), "zip")
+        return FetchedSource(RawWorkbook(info, tables), lambda: zip_members(members), "zip")
     suffix = path.suffix.lower()
     from .snapshots import is_snapshot_name, open_snapshot_bytes
 
@@ -235,7 +255,7 @@ def _fetch_path(path: Path, display: str) -> FetchedSource:
         members = [(path.name, data)]
         tables, encodings = read_csv_members(members, display)
         info = SourceInfo("csv", path.name, location, encodings=encodings)
-        return FetchedSource(RawWorkbook(info, tables), zip_members(members), "zip")
+        return FetchedSource(RawWorkbook(info, tables), lambda: zip_members(members), "zip")
     raise SourceError(
         f"不支持的文件类型“{path.suffix or '（无扩展名）'}”：{display}。",
         hint="请提供 .xlsx 工作簿、一个放着 CSV 文件的文件夹，或 Google 表格的地址（gsheets:表格ID）。",
@@ -266,6 +286,7 @@ __all__ = [
     "SourceInfo",
     "fetch_source",
     "gsheets_id",
+    "is_remote",
     "latest_snapshot",
     "list_snapshots",
     "open_snapshot",

@@ -6,6 +6,9 @@ path is pyarrow.csv; a file it cannot take (ragged rows, blank lines between
 rows of a multi-column file, one record bigger than a parse block) is re-read
 with the stdlib ``csv`` module, which pads short rows, so nothing is dropped
 and row numbers stay those a spreadsheet program shows.
+
+Columns have the Arrow-backed ``string[pyarrow]`` dtype: cells are ``str``
+and missing cells ``pd.NA`` (an xlsx frame is ``object`` with ``None``).
 """
 
 from __future__ import annotations
@@ -26,6 +29,10 @@ BOM = b"\xef\xbb\xbf"
 # Excel's widest sheet; column_types for names that do not occur are ignored.
 _MAX_COLUMNS = 16384
 _ALL_TEXT = {f"f{i}": pa.string() for i in range(_MAX_COLUMNS)}
+#: CSV cells are text; kept Arrow-backed (missing = ``pd.NA``) because turning a
+#: million-row file into Python ``str`` objects costs more than parsing it
+TEXT = pd.StringDtype("pyarrow")
+_TEXT_TYPES = {pa.string(): TEXT, pa.large_string(): TEXT}
 
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
 
@@ -60,7 +67,7 @@ def _with_stdlib(body: bytes) -> pd.DataFrame:
     rows = list(csv.reader(io.StringIO(body.decode("utf-8"), newline="")))
     frame = pd.DataFrame(rows, dtype=object)
     frame.columns = range(frame.shape[1])
-    return frame.mask(frame == "", None)
+    return frame.mask(frame == "", None).astype(TEXT)
 
 
 def parse_csv(data: bytes, display: str) -> tuple[pd.DataFrame, str]:
@@ -82,7 +89,7 @@ def parse_csv(data: bytes, display: str) -> tuple[pd.DataFrame, str]:
         )
     except pa.ArrowInvalid:
         return _with_stdlib(body), encoding
-    frame = table.to_pandas()
+    frame = table.to_pandas(types_mapper=_TEXT_TYPES.get)
     frame.columns = range(frame.shape[1])
     return frame, encoding
 

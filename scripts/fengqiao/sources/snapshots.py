@@ -372,4 +372,6 @@ def read_source(spec: str | Path, *, config: Config | None, snapshot_dir: Path |
         return workbook
     if snapshot_dir is not None:
         save_snapshot(fetched, Path(snapshot_dir), clock=clock)
+    else:
+        fetched.workbook.info.sha256 = sha256_hex(fetched.data)
     return fetched.workbook
