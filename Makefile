@@ -27,7 +27,7 @@ $(STAMP): pyproject.toml
 
 setup: system $(STAMP)
 
-examples/demo_town.xlsx: $(STAMP) examples/generate_demo.py sheets_schema/*.yml
+examples/demo_town.xlsx: $(STAMP) examples/generate_demo.py scripts/fengqiao/demo.py sheets_schema/*.yml
 	$(BIN)/python examples/generate_demo.py --out $@
 
 # The main job on the bundled demo town: check the ledger, print the quarter's
