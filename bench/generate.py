@@ -72,7 +72,7 @@ DISPUTE_KINDS: dict[str, tuple[str, str | None]] = {
     "fullwidth_digits": ("涉及人数", None),
 }
 #: kinds that exclude the row from every figure (DOMAIN.md "Which rows count")
-EXCLUDING = {"bad_date", "star_4", "duplicate_id"}
+EXCLUDING = {"disputes": {"bad_date", "star_4", "duplicate_id"}, "visits": {"bad_date"}}
 VISIT_KINDS: dict[str, tuple[str, str | None]] = {
     "bad_date": ("日期", "bad-date"),
     "non_iso_date": ("日期", None),
@@ -489,17 +489,18 @@ def write_xlsx_openpyxl(tabs: dict[str, dict[str, Column]], path: Path) -> None:
 
 
 def planted_report(planted: dict[str, np.ndarray], kinds: dict[str, tuple[str, str | None]],
-                   n: int, with_rows: bool) -> dict[str, Any]:
+                   n: int, with_rows: bool, excluding: set[str]) -> dict[str, Any]:
     out: dict[str, Any] = {"rows": n, "kinds": {}}
     for k, rows in planted.items():
         column, code = kinds[k]
         entry: dict[str, Any] = {"count": len(rows), "column": column, "expected_code": code,
-                                 "tolerated": code is None, "excludes_row": k in EXCLUDING}
+                                 "tolerated": code is None, "excludes_row": k in excluding}
         if with_rows:
             entry["sheet_rows"] = (rows + 2).tolist()  # header is sheet row 1
         out["kinds"][k] = entry
     out["defective_rows"] = int(sum(len(r) for r in planted.values()))
     out["expected_errors"] = int(sum(len(planted[k]) for k in planted if kinds[k][1]))
+    out["excluded_rows"] = int(sum(len(planted[k]) for k in planted if k in excluding))
     return out
 
 
@@ -549,9 +550,12 @@ def generate(rows: int, visit_rows: int, grids: int, seed: int, rate: float, out
         "period_span": [str(START), str(END)],
         "as_of": str(AS_OF),
         "tabs": {
-            "disputes": planted_report(d_planted, DISPUTE_KINDS, rows, with_rows),
-            "visits": planted_report(v_planted, VISIT_KINDS, visit_rows, with_rows),
-            "grids": {"rows": grids, "kinds": {}, "defective_rows": 0, "expected_errors": 0},
+            "disputes": planted_report(d_planted, DISPUTE_KINDS, rows, with_rows,
+                                       EXCLUDING["disputes"]),
+            "visits": planted_report(v_planted, VISIT_KINDS, visit_rows, with_rows,
+                                     EXCLUDING["visits"]),
+            "grids": {"rows": grids, "kinds": {}, "defective_rows": 0, "expected_errors": 0,
+                      "excluded_rows": 0},
         },
         "titles": {"disputes": schema["disputes"].title, "visits": schema["visits"].title,
                    "grids": schema["grids"].title},

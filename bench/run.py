@@ -79,7 +79,7 @@ class Task:
     input: str
     rows: int
     argv: list[str]
-    parse: str  # how to read the task's output: fengqiao-findings | peer | none
+    parse: str  # how to read the task's output: fengqiao-findings | fengqiao-metrics | peer | none
     cwd: Path = ROOT
     runs: list[dict[str, Any]] = field(default_factory=list)
     result: dict[str, Any] = field(default_factory=dict)
@@ -169,7 +169,7 @@ def plan(args: argparse.Namespace, csv_dir: Path, csv_rows: int, xlsx: Path, xls
              [FENGQIAO, "validate", str(xlsx), "--format", "json"], "fengqiao-findings"),
         Task("fengqiao-metrics-csv", "fengqiao", f"metrics --period {args.period}", "CSV folder",
              csv_rows, [FENGQIAO, "metrics", str(csv_dir), "--period", args.period,
-                        "--format", "json"], "none"),
+                        "--format", "json"], "fengqiao-metrics"),
         Task("frictionless", f"frictionless {pkg_version('frictionless')}", "validate package",
              "CSV folder", csv_rows, [*peers, "frictionless", str(csv_dir)], "peer"),
         Task("pandera", f"pandera {pkg_version('pandera')}", "read + validate (lazy)",
@@ -262,6 +262,24 @@ def parse_fengqiao_findings(path: Path, titles: dict[str, str]) -> dict[str, Any
             "per_tab": {k: dict(v) for k, v in per_tab.items()}}
 
 
+def parse_fengqiao_metrics(path: Path) -> dict[str, Any]:
+    """The rows left out of the figures, per tab, and the period's received count."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        return {"parse_error": str(exc)}
+    out: dict[str, Any] = {}
+    excluded = data.get("excluded_rows") if isinstance(data, dict) else None
+    if isinstance(excluded, dict):
+        out["excluded_rows"] = {tab: (v.get("count") if isinstance(v, dict) else v)
+                                for tab, v in excluded.items()}
+    metrics = data.get("metrics") if isinstance(data, dict) else None
+    if isinstance(metrics, dict):
+        out["received"] = metrics.get("received")
+        out["closed"] = metrics.get("closed")
+    return out
+
+
 def run_task(task: Task, workdir: Path, repeats: int, timeout: float,
              titles: dict[str, str]) -> None:
     for k in range(repeats):
@@ -286,6 +304,8 @@ def run_task(task: Task, workdir: Path, repeats: int, timeout: float,
     }
     if task.parse == "fengqiao-findings":
         task.result.update(parse_fengqiao_findings(Path(best["stdout"]), titles))
+    elif task.parse == "fengqiao-metrics":
+        task.result.update(parse_fengqiao_metrics(Path(best["stdout"])))
     elif task.parse == "peer" and best["result_file"]:
         try:
             peer = json.loads(Path(best["result_file"]).read_text(encoding="utf-8"))
@@ -349,6 +369,9 @@ def write_results(path: Path, tasks: list[Task], meta_csv: dict[str, Any],
         found = _fmt_int(r.get("findings"))
         if r.get("errors") is not None and r.get("warnings") is not None:
             found += f" ({r['errors']:,} errors)"
+        if isinstance(r.get("excluded_rows"), dict):
+            n_ex = sum(v or 0 for v in r["excluded_rows"].values())
+            found = f"{n_ex:,} rows excluded"
         lines.append(f"| {t.tool} | {t.task} | {t.input} | {_fmt_int(t.rows) if t.rows else ''} | "
                      f"{r['seconds']:.2f} | {rps} | {r['peak_mb']:.0f} | {found} |")
     lines += ["", "rows = data rows of every tab read (disputes + visits + grids).", ""]
@@ -357,25 +380,39 @@ def write_results(path: Path, tasks: list[Task], meta_csv: dict[str, Any],
 
     # planted vs found
     exp = _expected(meta_csv)
-    fq = next((t for t in tasks if t.id == "fengqiao-validate-csv" and t.result), None)
-    lines += ["## Planted defects (CSV folder) and what each tool reported", ""]
-    lines += ["| tab | kind | planted | fengqiao code expected |", "|---|---|---:|---|"]
+    lines += ["## Planted defects and what each tool reported", ""]
+    lines += ["Planted in the CSV folder (the xlsx has the same kinds at its own scale):", "",
+              "| tab | kind | planted | fengqiao code expected | row left out of figures |",
+              "|---|---|---:|---|---|"]
     for tab, tinfo in meta_csv["tabs"].items():
         for kind, k in tinfo["kinds"].items():
             code = k["expected_code"] or "none (tolerated spelling)"
-            lines.append(f"| {tab} | {kind} | {k['count']:,} | {code} |")
+            lines.append(f"| {tab} | {kind} | {k['count']:,} | {code} | "
+                         f"{'yes' if k.get('excludes_row') else ''} |")
     lines.append("")
-    if fq:
-        lines += ["fengqiao `validate` on the CSV folder, by tab and code, against the planted counts:",
+    for task_id, meta, label in (("fengqiao-validate-csv", meta_csv, "CSV folder"),
+                                 ("fengqiao-validate-xlsx", meta_xlsx, "xlsx")):
+        fq = next((t for t in tasks if t.id == task_id and t.result), None)
+        if not fq or not meta:
+            continue
+        want_all = _expected(meta)
+        lines += [f"fengqiao `validate` on the {label}, by tab and code, against the planted counts:",
                   "", "| tab | code | found | planted | |", "|---|---|---:|---:|---|"]
         per_tab = fq.result.get("per_tab", {})
-        keys = sorted({(tab, c) for tab, cs in per_tab.items() for c in cs} | set(exp))
+        keys = sorted({(tab, c) for tab, cs in per_tab.items() for c in cs} | set(want_all))
         for tab, code in keys:
             got = per_tab.get(tab, {}).get(code, 0)
-            want = exp.get((tab, code))
+            want = want_all.get((tab, code))
             mark = "" if want is None else ("ok" if got == want else "**differs**")
             lines.append(f"| {tab} | {code} | {got:,} | {_fmt_int(want)} | {mark} |")
         lines.append("")
+    mt = next((t for t in tasks if t.id == "fengqiao-metrics-csv" and t.result), None)
+    if mt and isinstance(mt.result.get("excluded_rows"), dict):
+        shown = ", ".join(
+            f"{tab} {n or 0:,} (planted {meta_csv['tabs'].get(tab, {}).get('excluded_rows', 0):,})"
+            for tab, n in mt.result["excluded_rows"].items())
+        lines += [f"fengqiao `metrics` rows left out of the figures: {shown}; "
+                  f"received in {info['period']}: {_fmt_int(mt.result.get('received'))}.", ""]
     for t in tasks:
         if t.id in ("frictionless", "pandera", "pandera-coerce") and t.result.get("by_type"):
             lines += [f"{t.tool} ({t.id}), as the tool names them:", ""]

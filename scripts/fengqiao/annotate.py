@@ -14,8 +14,10 @@ import re
 import tempfile
 import zipfile
 from collections.abc import Iterable
+from datetime import date, datetime, time
 from pathlib import Path
 
+import pandas as pd
 from openpyxl import Workbook, load_workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.comments import Comment
@@ -111,6 +113,9 @@ def _save(wb: Workbook, out: Path) -> None:
     os.close(fd)
     try:
         wb.save(tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; the copy is for sharing
         os.replace(tmp, out)
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)
@@ -156,11 +161,15 @@ def annotate_workbook(source_xlsx: Path, findings: list[Finding], out: Path) -> 
 
 
 def _clean_cell(value: object) -> object:
+    """A raw value openpyxl can store (it rejects NA and control characters)."""
     if isinstance(value, str):
         return ILLEGAL_CHARACTERS_RE.sub("", value)
-    if value is None or (isinstance(value, float) and value != value):
+    if value is None or value is pd.NA or value is pd.NaT or (
+            isinstance(value, float) and value != value):
         return None
-    return value
+    if isinstance(value, bool | int | float | datetime | date | time):
+        return value
+    return ILLEGAL_CHARACTERS_RE.sub("", str(value))
 
 
 def write_raw_workbook(workbook: RawWorkbook, findings: list[Finding], out: Path) -> None:
