@@ -58,7 +58,10 @@ def xlsx(path: Path, disputes: list[list[Any]], *, title: bool = True) -> Path:
 
 
 def run(*args: str) -> Any:
-    return CliRunner().invoke(cli, ["validate", *args])
+    result = CliRunner().invoke(cli, ["validate", *args])
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception  # a crash must not pass for exit code 1
+    return result
 
 
 def test_clean_ledger_exits_0(tmp_path: Path) -> None:

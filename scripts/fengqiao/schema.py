@@ -127,6 +127,14 @@ def _field_from_yaml(raw: dict[str, Any], where: str) -> FieldSpec:
             f"表结构文件 {where} 中字段 {raw['name']} 的类型 {raw['type']!r} 不受支持，"
             f"只能是 {'/'.join(FIELD_TYPES)}。"
         )
+    for key in ("trueValues", "falseValues"):
+        if any(isinstance(v, bool) for v in raw.get(key, ())):
+            # YAML 1.1 reads bare yes/no/true as booleans: the spelling staff
+            # typed would be lost, so insist on quotes.
+            raise FengqiaoError(
+                f"表结构文件 {where} 中字段 {raw['name']} 的 {key} 里有未加引号的 yes/no/true 之类的值，"
+                "请给它们加上英文双引号。"
+            )
     cons = raw.get("constraints") or {}
     enum = cons.get("enum")
     aliases = {str(k): v for k, v in (raw.get("enumAliases") or {}).items()}

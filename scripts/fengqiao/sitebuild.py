@@ -608,6 +608,34 @@ def _drop_source_maps(site_dir: Path) -> None:
     shutil.rmtree(site_dir / "assets" / "javascripts" / "lunr", ignore_errors=True)
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists but not ours (EPERM), or cannot tell: leave it alone
+        return True
+    return True
+
+
+def clean_leftovers(out: Path) -> None:
+    """Remove what a build killed halfway left beside ``out``: its
+    ``.<out>.new-<pid>-*`` folder, and its ``.<out>.old-<pid>`` folder (put
+    back as ``out`` when the kill fell between the two renames). Folders of
+    a build that is still running are left alone."""
+    pattern = re.compile(rf"^\.{re.escape(out.name)}\.(new|old)-(\d+)(?:-.*)?$")
+    if not out.parent.is_dir():
+        return
+    for path in sorted(out.parent.iterdir()):
+        m = pattern.match(path.name)
+        if m is None or not path.is_dir() or _pid_alive(int(m.group(2))):
+            continue
+        if m.group(1) == "old" and not out.exists():
+            path.rename(out)
+        else:
+            shutil.rmtree(path, ignore_errors=True)
+
+
 def swap_into_place(new: Path, out: Path) -> None:
     """Replace ``out`` by ``new`` with two renames; the old site is removed
     only after the new one is in place."""
@@ -689,7 +717,8 @@ def build_from_data(data: SiteData, config: Config, *, out: Path, zip_path: Path
     t0 = time.perf_counter()
     progress("运行网站引擎 MkDocs")
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp_out = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
+    clean_leftovers(out)
+    tmp_out = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-{os.getpid()}-", dir=out.parent))
     try:
         run_engine(engine_file, tmp_out, source_epoch=_epoch(data.source, data.as_of))
         _drop_source_maps(tmp_out)
