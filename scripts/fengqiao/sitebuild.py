@@ -256,19 +256,27 @@ def _quality_context(data: SiteData) -> dict[str, Any]:
 
 
 def _guide_context() -> dict[str, Any]:
+    """The fill-in guide reads the same rows as the template's 填表说明 tab
+    (:func:`fengqiao.template.guide_rows`), so the two cannot disagree."""
+    from .template import guide_rows
+
     schema = load_schema()
+    rows = guide_rows(schema)
     tabs = []
     for name in TAB_ORDER:
         tab = schema[name]
         tabs.append({
             "title": tab.title, "description": tab.description, "required": tab.required,
             "sensitive": tab.sensitive,
-            "fields": [{"title": f.title, "description": f.description, "required": f.required,
-                        "sensitive": f.sensitive or tab.sensitive,
-                        "enum": "、".join(str(v) for v in f.enum) if f.enum else "",
-                        "aliases": "、".join(f.aliases)} for f in tab.fields],
+            "fields": [{"title": r["title"], "description": r["description"],
+                        "type": r["type"], "required": r["required"],
+                        "sensitive": r["sensitive"],
+                        "enum": "、".join(str(v) for v in r["allowed"]),
+                        "aliases": "、".join(r["aliases"])}
+                       for r in rows if r["tab"] == name],
         })
-    codes = [{"code": c.code, "title": c.title, "hint": c.hint,
+    codes = [{"code": c.code, "title": c.title,
+              "hint": c.hint.format(column="相应的列名", detail="见上面各表“可选的值”一栏"),
               "severity": "错误" if c.severity == "error" else "提醒"} for c in CATALOGUE.values()]
     return {"tabs": tabs, "codes": codes}
 
