@@ -20,6 +20,7 @@ from fengqiao.county.report import (
     NO_DATA,
     ON_TIME,
     RANKED,
+    REPORTED,
     SMALL,
     build_report,
     ranking_table,
@@ -113,7 +114,7 @@ def test_collect_statuses_rollup_and_no_overwrite(tmp_path: Path) -> None:
     assert status["西山镇"].reason.startswith("最近一次收到的文件无效：metrics/closure_rate：比率值 0.999")
     assert status["西山镇"].reason.endswith("统计改用 2024-04-08 17:00 收到的上一份有效文件。")
     assert status["南岭镇"].first_valid_at == AFTER_DUE
-    assert report.counts == {ON_TIME: 2, LATE: 1, INVALID: 0, MISSING: 1}
+    assert report.counts == {ON_TIME: 2, LATE: 1, REPORTED: 0, INVALID: 0, MISSING: 1}
     assert report.completeness == {"numerator": 3, "denominator": 4, "value": 0.75}
     assert report.timeliness == {"numerator": 2, "denominator": 4, "value": 0.5}
 

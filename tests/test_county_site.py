@@ -178,7 +178,7 @@ def test_quick_build_from_folders_and_a_workbook(tmp_path: Path) -> None:
         "--period", "2024-Q1", "--out", str(tmp_path / "out"), "--name", "试点县",
         "--now", "2024-04-02T08:00"])
     assert result.exit_code == 0, result.output
-    assert result.output.splitlines()[1] == "应报 2 个乡镇：按时 2，迟报 0，未报 0，数据无效 0。"
+    assert result.output.splitlines()[1] == "应报 2 个乡镇：已报 2（不判断时限），按时 0，迟报 0，未报 0，数据无效 0。"
     county = json.loads((tmp_path / "out" / "downloads" / "2024-Q1" / "metrics.json").read_text("utf-8"))
     assert county["town"] == "试点县" and county["towns"] == ["东湖镇", "南岭镇"]
     assert validate_contract(county) == []
@@ -186,6 +186,9 @@ def test_quick_build_from_folders_and_a_workbook(tmp_path: Path) -> None:
     east = county["breakdowns"]["by_town"]["东湖镇"]
     assert county["metrics"]["received"] == south["received"] + east["received"]
     assert (tmp_path / "out-collection" / "2024-Q1" / "log.jsonl").exists()
+    # no deadline was given, so timeliness is not judged: "—", never 0%
+    reporting = (tmp_path / "out" / "reporting.html").read_text("utf-8")
+    assert "已报 2 个（命令行直接汇总，不判断是否按时）" in reporting
 
 
 def test_cli_input_errors(tmp_path: Path) -> None:

@@ -581,7 +581,8 @@ def county_build_cmd(towns: tuple[str, ...], config_path: str | None, period: st
     result = build_county_site(config, wanted, out)
     r = result.report
     click.echo(f"已生成{config.name} {wanted.label} 县级网站：{result.out}")
-    click.echo(f"应报 {len(r.statuses)} 个乡镇：按时 {r.counts['按时']}，迟报 {r.counts['迟报']}，"
+    reported = f"已报 {r.counts['已报']}（不判断时限），" if r.counts["已报"] else ""
+    click.echo(f"应报 {len(r.statuses)} 个乡镇：{reported}按时 {r.counts['按时']}，迟报 {r.counts['迟报']}，"
                f"未报 {r.counts['未报']}，数据无效 {r.counts['数据无效']}。")
     for s in r.statuses:
         if s.reason:

@@ -21,6 +21,12 @@ from .schema import SCHEMA_DIR
 DEFAULTS_FILE = SCHEMA_DIR / "defaults.yml"
 PROJECT_ROOT = SCHEMA_DIR.parent
 
+#: every top-level setting; each is documented in defaults.yml (a docs test checks)
+KNOWN_KEYS = (
+    "town", "source", "snapshots_dir", "deadlines", "backlog_days", "targets",
+    "key_person_intervals", "reception_quotas", "site", "report_date", "google_credentials",
+)
+
 RATE_TITLES_FOR_TARGETS = (
     "first_try_rate",
     "local_rate",
@@ -116,9 +122,7 @@ def _positive_int(value: Any, name: str, where: Path) -> int:
 
 def from_dict(data: dict[str, Any], where: Path, base_dir: Path) -> Config:
     """Build a typed config; every bad value is named with its key."""
-    known = {"town", "source", "snapshots_dir", "deadlines", "backlog_days", "targets",
-             "key_person_intervals", "reception_quotas", "site", "report_date",
-             "google_credentials"}
+    known = set(KNOWN_KEYS)
     unknown = sorted(set(data) - known)
     if unknown:
         raise FengqiaoError(

@@ -508,7 +508,8 @@ def quick_collect(specs: list[str], period: Period, *, name: str, collection: Pa
         raise FengqiaoError(f"给出的乡镇里有重名：{'、'.join(dupes)}。", hint="同一个乡镇只需要列一次。")
     from .config import CountyConfig as _County
 
-    config = _County(name=name, collection_dir=collection, towns=tuple(named), fetch=settings)
+    config = _County(name=name, collection_dir=collection, towns=tuple(named), fetch=settings,
+                     judge_timeliness=False)
     for source, data in zip(named, fetched, strict=True):
         collect_town(config, source, period, now=now, prefetched=data, check_name=False)
     return config

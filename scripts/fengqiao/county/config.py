@@ -68,6 +68,9 @@ class CountyConfig:
     min_denominator: int = 10
     targets: dict[str, float] = field(default_factory=lambda: dict(load_config().targets))
     title: str = ""
+    #: quick builds from towns given on the command line have no reporting
+    #: deadline to judge: their files count as 已报, timeliness shows "—"
+    judge_timeliness: bool = True
     path: Path | None = None
 
     @property

@@ -37,7 +37,8 @@ ON_TIME = "按时"
 LATE = "迟报"
 MISSING = "未报"
 INVALID = "数据无效"
-STATUSES = (ON_TIME, LATE, INVALID, MISSING)
+REPORTED = "已报"  # valid, with no deadline to judge it against (quick builds)
+STATUSES = (ON_TIME, LATE, REPORTED, INVALID, MISSING)
 
 RANKED = "排名"
 SMALL = "样本不足"
@@ -94,7 +95,7 @@ class TownStatus:
 
     @property
     def reported(self) -> bool:
-        return self.status in (ON_TIME, LATE)
+        return self.status in (ON_TIME, LATE, REPORTED)
 
     @property
     def reason(self) -> str:
@@ -152,7 +153,10 @@ def town_status(config: CountyConfig, period: Period, town: str,
     valid = [r for r in mine if r.status == "valid"]
     if valid:
         status.first_valid_at = min(r.received for r in valid)
-        status.status = ON_TIME if status.first_valid_at <= due else LATE
+        if not config.judge_timeliness:
+            status.status = REPORTED
+        else:
+            status.status = ON_TIME if status.first_valid_at <= due else LATE
         status.used = valid[-1]
         status.contract = load_copy(config.collection_dir, status.used)
     elif invalid:
@@ -247,8 +251,9 @@ def build_report(config: CountyConfig, period: Period) -> PeriodReport:
         statuses=statuses,
         contract=contract,
         counts=counts,
-        completeness=_rate(counts[ON_TIME] + counts[LATE], expected),
-        timeliness=_rate(counts[ON_TIME], expected),
+        completeness=_rate(counts[ON_TIME] + counts[LATE] + counts[REPORTED], expected),
+        timeliness=(_rate(counts[ON_TIME], expected) if config.judge_timeliness
+                    else _rate(0, 0)),
         rankings={m: ranking_table(statuses, m, config.min_denominator) for m in RANKED_RATES},
         supervision=supervision_list(statuses),
     )

@@ -27,6 +27,7 @@ from .pipeline import dumps, validate_contract
 from .report import (
     INVALID,
     LATE,
+    REPORTED,
     MISSING,
     ON_TIME,
     SMALL,
@@ -170,7 +171,7 @@ def _pages(config: CountyConfig, reports: list[PeriodReport], downloads: list[st
         "county": config.name, "site_title": config.site_title, "period": period,
         "period_title": ptitle, "counts": main.counts, "expected": len(main.statuses),
         "completeness": main.completeness, "timeliness": main.timeliness,
-        "ON_TIME": ON_TIME, "LATE": LATE, "MISSING": MISSING, "INVALID": INVALID,
+        "ON_TIME": ON_TIME, "LATE": LATE, "REPORTED": REPORTED, "MISSING": MISSING, "INVALID": INVALID,
     }
     statuses = status_table(main)
     problems = statuses[statuses["reason"] != ""]
