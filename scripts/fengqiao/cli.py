@@ -8,6 +8,7 @@ used), so no traceback ever reaches township staff.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -440,44 +441,13 @@ def build_command(config_path: str | None, source: str | None, out_dir: str, mak
 @_handle_errors
 def serve_command(config_path: str | None, out_dir: str, no_rebuild: bool, port: int) -> None:
     """在本机预览网站；修改 site/ 里的页面后自动刷新。按 Ctrl+C 退出。"""
-    import subprocess
-    import time
-
-    from .sitebuild import build_site, rerender_site_pages, site_fingerprint
+    from .sitebuild import serve_site
 
     config = _config(config_path)
     out = Path(out_dir).resolve()
-    build_dir = out.parent / "build"
-    if not no_rebuild:
-        build_site(config, out=out, progress=_step)
-    engine_file = build_dir / "mkdocs.yml"
-    if not engine_file.exists():
-        raise FengqiaoError(f"找不到 {engine_file}，还没有生成过网站。",
-                            hint="请先运行 fengqiao build，或去掉 --no-rebuild。")
-    proc = subprocess.Popen([sys.executable, "-m", "mkdocs", "serve", "-f", str(engine_file),
-                             "-a", f"127.0.0.1:{port}", "--livereload"], cwd=build_dir)
-    click.echo(f"预览地址：http://127.0.0.1:{port}/  （按 Ctrl+C 退出）", err=True)
-    seen = site_fingerprint()
-    try:
-        while proc.poll() is None:
-            time.sleep(1.0)
-            now = site_fingerprint()
-            if now == seen:
-                continue
-            seen = now
-            try:
-                changed = rerender_site_pages(config, build_dir / "docs")
-            except FengqiaoError as exc:
-                click.echo(f"错误：{exc}", err=True)
-                continue
-            if changed:
-                _step("已更新：" + "、".join(changed))
-    except KeyboardInterrupt:
-        pass
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-            proc.wait(timeout=10)
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl+C is how a person stops it
+        serve_site(config, out=out, port=port, rebuild=not no_rebuild, progress=_step,
+                   announce=lambda url: click.echo(f"预览地址：{url}  （按 Ctrl+C 退出）", err=True))
 
 
 # --- county (county.py) ---------------------------------------------------------------

@@ -186,10 +186,38 @@ def _factorize_datetimes(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray] | Non
     return np.asarray(codes, dtype=np.intp), np.asarray(uniques.to_pydatetime(), dtype=object)
 
 
+def arrow_strings(series: pd.Series) -> pa.Array | None:
+    """The column as one Arrow string array when it is Arrow-backed text (what
+    the CSV reader gives), else ``None`` (xlsx cells are Python objects).
+
+    Getting it costs no conversion: the chunks are joined, the strings are not
+    touched one by one."""
+    dtype = series.dtype
+    if not isinstance(dtype, pd.StringDtype) or dtype.storage != "pyarrow":
+        return None
+    data = pa.array(series.array)
+    if isinstance(data, pa.ChunkedArray):
+        data = data.combine_chunks() if data.num_chunks != 1 else data.chunk(0)
+    return data
+
+
+def _encode_strings(raw: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Codes (−1 for missing) and distinct values of an Arrow string array."""
+    encoded = pc.dictionary_encode(raw)
+    codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
+    return (np.asarray(codes, dtype=np.intp),
+            np.asarray(encoded.dictionary.to_pylist(), dtype=object))
+
+
 def _factorize(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Codes (−1 for missing) and distinct values, with booleans kept apart
     from the numbers 0 and 1. Homogeneous columns (all text, all numbers,
     all dates: the usual case) take a typed fast path."""
+    raw = arrow_strings(series)
+    if raw is not None:
+        # CSV columns: Arrow text already, so hash it in Arrow and never build
+        # a million Python strings (only the distinct values become objects)
+        return _encode_strings(raw)
     arr = series.to_numpy(dtype=object)
     if len(arr) == 0:
         return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=object)
@@ -197,10 +225,7 @@ def _factorize(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     if kind == "empty":
         return np.full(len(arr), -1, dtype=np.intp), np.zeros(0, dtype=object)
     if kind == "string":
-        encoded = pc.dictionary_encode(pa.array(arr, type=pa.string(), from_pandas=True))
-        codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
-        return (np.asarray(codes, dtype=np.intp),
-                np.asarray(encoded.dictionary.to_pylist(), dtype=object))
+        return _encode_strings(pa.array(arr, type=pa.string(), from_pandas=True))
     if kind == "floating":
         try:
             numbers = arr.astype(float)
@@ -269,7 +294,11 @@ class Parsed:
     blank: np.ndarray
     issues: dict[str, np.ndarray] = field(default_factory=dict)
     codes: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.intp))
-    raw_unique: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=object))
+    #: the raw values ``codes`` point into: the distinct values (numpy) or,
+    #: for free text, the column itself as an Arrow array (one per row, kept
+    #: in Arrow so that no Python string is made for a row without a finding)
+    raw_unique: np.ndarray | pa.Array = field(
+        default_factory=lambda: np.zeros(0, dtype=object))
 
     def shown(self, mask: np.ndarray) -> np.ndarray:
         """What the person typed, for the rows in ``mask`` (for messages);
@@ -277,7 +306,11 @@ class Parsed:
         idx = self.codes[mask]
         out = np.full(len(idx), "", dtype=object)
         ok = idx >= 0
-        out[ok] = [display(v) for v in self.raw_unique[idx[ok]]]
+        if isinstance(self.raw_unique, pa.Array):
+            raw = self.raw_unique.take(pa.array(idx[ok], type=pa.int64())).to_pylist()
+        else:
+            raw = self.raw_unique[idx[ok]]
+        out[ok] = [display(v) for v in raw]
         return out
 
     def take(self, positions: np.ndarray) -> Parsed:
@@ -667,63 +700,98 @@ def parse_enum_column(series: pd.Series, spec: FieldSpec) -> Parsed:
     return _spread(series, codes, uniques, _Unique(out, code, blank, control), dtype)
 
 
-def _clean_arrow(raw: pa.Array, arr: np.ndarray, *, code_like: bool) -> tuple[pa.Array,
-                                                                              np.ndarray]:
-    """Control characters out and full-width characters converted, with one
-    regex scan in Arrow; only the cells it flags are rewritten in Python."""
-    pattern = f"{_CONTROL_CLASS}|{_WIDE_CLASS if code_like else _WIDE_ALNUM_CLASS}"
+#: one character class for everything :func:`clean_text` rewrites
+_SLOW_FULL = "[" + _CONTROL_CLASS[1:-1] + _WIDE_CLASS[1:-1] + "]"
+_SLOW_ALNUM = "[" + _CONTROL_CLASS[1:-1] + _WIDE_ALNUM_CLASS[1:-1] + "]"
+
+
+def _buffer_matches(raw: pa.Array, pattern: str) -> bool:
+    """Whether ``pattern`` (a character class) occurs anywhere in the column,
+    by one regex scan over the column's character buffer taken as a single
+    string. Almost every column is clean, and one long scan is several times
+    cheaper than a scan per cell. A class cannot match across two cells, so a
+    miss proves every cell clean; a hit (possibly in the bytes behind a null
+    cell) only means the cells are then checked one by one."""
+    if len(raw) == 0 or raw.null_count == len(raw):
+        return False
+    buffers = raw.buffers()
+    if buffers[2] is None:
+        return False
+    wide = pa.types.is_large_string(raw.type) or pa.types.is_large_binary(raw.type)
+    offsets = np.frombuffer(buffers[1], dtype=np.int64 if wide else np.int32)
+    first, last = int(offsets[raw.offset]), int(offsets[raw.offset + len(raw)])
+    if last <= first:
+        return False
+    whole = pa.Array.from_buffers(
+        pa.large_string(), 1,
+        [None, pa.py_buffer(np.array([0, last - first], dtype=np.int64)),
+         buffers[2].slice(first, last - first)])
+    return bool(pc.match_substring_regex(whole, pattern)[0].as_py())
+
+
+def _clean_arrow(raw: pa.Array, *, code_like: bool) -> tuple[pa.Array, np.ndarray]:
+    """Control characters out and full-width characters converted. A column
+    with none of them (the usual case) costs one scan; otherwise the cells
+    the regex flags are rewritten in Python, each distinct flagged text once."""
+    pattern = _SLOW_FULL if code_like else _SLOW_ALNUM
+    control = np.zeros(len(raw), dtype=bool)
+    if not _buffer_matches(raw, pattern):
+        return raw, control
     slow = np.asarray(pc.fill_null(pc.match_substring_regex(raw, pattern), False)
                       .to_numpy(zero_copy_only=False), dtype=bool)
-    control = np.zeros(len(raw), dtype=bool)
-    if slow.any():
-        table = _FULL_TABLE if code_like else _ALNUM_TABLE
-        idx = np.flatnonzero(slow)
-        texts = [str(t) for t in arr[idx]]
-        control[idx] = [bool(_CONTROL_RE.search(t)) for t in texts]
-        fixed = [_CONTROL_RE.sub("", t).translate(table) for t in texts]
-        raw = pc.replace_with_mask(raw, pa.array(slow), pa.array(fixed, type=pa.string()))
+    if not slow.any():
+        return raw, control
+    table = _FULL_TABLE if code_like else _ALNUM_TABLE
+    idx = np.flatnonzero(slow)
+    flagged = pc.dictionary_encode(raw.take(pa.array(idx, type=pa.int64())))
+    texts = flagged.dictionary.to_pylist()
+    control_d = np.array([bool(_CONTROL_RE.search(t)) for t in texts], dtype=bool)
+    fixed_d = pa.array([_CONTROL_RE.sub("", t).translate(table) for t in texts],
+                       type=raw.type)
+    codes = np.asarray(flagged.indices.to_numpy(zero_copy_only=False), dtype=np.intp)
+    control[idx] = control_d[codes]
+    raw = pc.replace_with_mask(raw, pa.array(slow), fixed_d.take(flagged.indices))
     return raw, control
 
 
-def _text_fast(series: pd.Series, arr: np.ndarray, *, code_like: bool) -> Parsed:
-    """All cells are text or empty: work on one Arrow array with pyarrow
-    compute (free text is mostly distinct, so factorizing would buy nothing)."""
-    raw = pa.array(arr, type=pa.string(), from_pandas=True)
-    missing = raw.is_null().to_numpy(zero_copy_only=False)
-    encoded = pc.dictionary_encode(raw)
-    if len(encoded.dictionary) * 2 < len(raw):
-        # repeated values (village, grid, unit): clean each distinct one once
-        dictionary = encoded.dictionary
-        cleaned_d, control_d = _clean_arrow(dictionary, dictionary.to_numpy(zero_copy_only=False),
-                                            code_like=code_like)
-        indices = encoded.indices
-        raw = pc.take(cleaned_d, indices)
-        control = pc.fill_null(pc.take(pa.array(control_d), indices), False)
-    else:
-        raw, control_np0 = _clean_arrow(raw, arr, code_like=code_like)
-        control = pa.array(control_np0)
-    cleaned = pc.utf8_trim_whitespace(raw)
-    blank = missing | pc.fill_null(pc.equal(cleaned, ""), True).to_numpy(zero_copy_only=False)
-    hashed = pc.fill_null(pc.starts_with(cleaned, "#"), False).to_numpy(zero_copy_only=False)
-    formula = np.zeros(len(arr), dtype=bool)
+def _to_bool(arr: pa.Array | pa.ChunkedArray, fill: bool) -> np.ndarray:
+    return np.asarray(pc.fill_null(arr, fill).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _text_arrow(raw: pa.Array, index: pd.Index, *, code_like: bool) -> Parsed:
+    """Free text held as one Arrow array, with pyarrow compute kernels over
+    the whole column: free text is mostly distinct, so factorizing would buy
+    nothing, and no cell becomes a Python string unless it needs fixing or
+    has a finding. Lengths are read from the byte offsets first; characters
+    are counted only when some cell has more bytes than the limit allows
+    characters."""
+    n = len(raw)
+    cleaned, control_np = _clean_arrow(raw, code_like=code_like)
+    cleaned = pc.utf8_trim_whitespace(cleaned)
+    nbytes = np.asarray(pc.fill_null(pc.binary_length(cleaned), 0)
+                        .to_numpy(zero_copy_only=False), dtype=np.int64)
+    blank = nbytes == 0  # a null cell has length 0 here
+    hashed = _to_bool(pc.starts_with(cleaned, "#"), False)
+    formula = np.zeros(n, dtype=bool)
     if hashed.any():
         idx = np.flatnonzero(hashed)
-        formula[idx] = [str(arr[i]).strip().upper() in FORMULA_ERRORS for i in idx]
-    too_long = pc.fill_null(pc.greater(pc.utf8_length(cleaned), TEXT_MAX_CHARS),
-                            False).to_numpy(zero_copy_only=False)
+        texts = raw.take(pa.array(idx, type=pa.int64())).to_pylist()
+        formula[idx] = [str(t).strip().upper() in FORMULA_ERRORS for t in texts]
+    if (nbytes > TEXT_MAX_CHARS).any():
+        too_long = _to_bool(pc.greater(pc.utf8_length(cleaned), TEXT_MAX_CHARS), False)
+    else:
+        too_long = np.zeros(n, dtype=bool)
     drop = blank | formula
     if drop.any():
-        cleaned = pc.if_else(pa.array(drop), pa.scalar(None, pa.string()), cleaned)
-    values = pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([cleaned])),
-                       index=series.index)
+        cleaned = pc.if_else(pa.array(drop), pa.scalar(None, cleaned.type), cleaned)
+    values = pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([cleaned])), index=index)
     issues: dict[str, np.ndarray] = {}
-    control_np = np.asarray(control.to_numpy(zero_copy_only=False), dtype=bool)
     for name, m in (("formula-error", formula), ("control-characters", control_np),
                     ("text-too-long", too_long)):
         if m.any():
             issues[name] = m
     return Parsed(values=values, bad=formula, blank=blank, issues=issues,
-                  codes=np.arange(len(arr), dtype=np.intp), raw_unique=arr)
+                  codes=np.arange(n, dtype=np.intp), raw_unique=raw)
 
 
 def parse_text_column(series: pd.Series, *, code_like: bool = False) -> Parsed:
@@ -731,10 +799,14 @@ def parse_text_column(series: pd.Series, *, code_like: bool = False) -> Parsed:
     (ids, grid codes) also get full-width punctuation converted so that
     ``DZ2024－001`` matches ``DZ2024-001``; sentences keep their Chinese
     punctuation."""
+    raw = arrow_strings(series)
+    if raw is not None:
+        return _text_arrow(raw, series.index, code_like=code_like)
     arr = series.to_numpy(dtype=object)
     kind = pd.api.types.infer_dtype(arr, skipna=True)
     if kind in ("string", "empty"):
-        return _text_fast(series, arr, code_like=code_like)
+        return _text_arrow(pa.array(arr, type=pa.string(), from_pandas=True), series.index,
+                           code_like=code_like)
     codes, uniques = _factorize(series)
     values, is_str, blank, control = _prepare(uniques, full=code_like)
     n = len(values)

@@ -792,3 +792,47 @@ def site_fingerprint() -> str:
 
 __all__ = ["BuildResult", "SiteData", "build_from_data", "build_site", "collect",
            "published_periods"]
+
+
+def serve_site(config: Config, *, out: Path, port: int = 8000, rebuild: bool = True,
+               progress: Progress = lambda _msg: None,
+               announce: Callable[[str], None] = lambda _url: None,
+               poll_seconds: float = 1.0, stop: Callable[[], bool] = lambda: False) -> None:
+    """Preview with live reload while someone edits ``site/``.
+
+    MkDocs serves the build folder and reloads the browser when a page there
+    changes; we only re-render the hand-written pages whose sources changed, so
+    an edit shows in about a second without re-reading the ledger. ``stop``
+    lets a test end the loop; a person ends it with Ctrl+C.
+    """
+    build_dir = out.parent / "build"
+    if rebuild:
+        build_site(config, out=out, progress=progress)
+    engine_file = build_dir / "mkdocs.yml"
+    if not engine_file.exists():
+        raise FengqiaoError(f"找不到 {engine_file}，还没有生成过网站。",
+                            hint="请先运行 fengqiao build，或去掉 --no-rebuild。")
+    env = dict(os.environ)
+    env["NO_MKDOCS_2_WARNING"] = "1"
+    proc = subprocess.Popen([sys.executable, "-m", "mkdocs", "serve", "-f", str(engine_file),
+                             "-a", f"127.0.0.1:{port}", "--livereload"], cwd=build_dir, env=env)
+    announce(f"http://127.0.0.1:{port}/")
+    seen = site_fingerprint()
+    try:
+        while proc.poll() is None and not stop():
+            time.sleep(poll_seconds)
+            now = site_fingerprint()
+            if now == seen:
+                continue
+            seen = now
+            try:
+                changed = rerender_site_pages(config, build_dir / "docs")
+            except FengqiaoError as exc:
+                progress(f"错误：{exc}")
+                continue
+            if changed:
+                progress("已更新：" + "、".join(changed))
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait(timeout=10)

@@ -31,6 +31,7 @@ from .normalize import (
     TEXT_MAX_CHARS,
     HeaderMatch,
     Parsed,
+    arrow_strings,
     blank_rows,
     locate_header,
     locate_tabs,
@@ -133,19 +134,64 @@ def _empty(spec: FieldSpec, n: int) -> pd.Series:
     return pd.Series(pd.array([None] * n, dtype=dtype)) if n else pd.Series(dtype=dtype)
 
 
+def _arrow(values: pd.Series) -> pa.Array:
+    """A text column as one Arrow array (no copy when it is Arrow already)."""
+    raw = arrow_strings(values)
+    if raw is None:
+        raw = arrow_strings(values.astype(STRING_DTYPE))
+    assert raw is not None
+    return raw
+
+
+#: below this ratio of distinct values to referenced values, :func:`_isin`
+#: looks the values up by scanning the referenced column once instead of
+#: hashing it
+_PROBE_RATIO = 4
+
+
 def _isin(values: pd.Series, known: pd.Series) -> np.ndarray:
     """Membership test in Arrow (pandas' own ``isin`` on Arrow strings walks
-    the value set in Python, far too slow for a million ids)."""
-    vals = pa.array(values.astype(STRING_DTYPE))
-    ref = pa.array(known.dropna().astype(STRING_DTYPE))
-    if isinstance(ref, pa.ChunkedArray):
-        ref = ref.combine_chunks()
-    hit = pc.fill_null(pc.is_in(vals, value_set=pc.unique(ref)), False)
+    the value set in Python, far too slow for a million ids).
+
+    When the values are few and the referenced column is long (a repeat-of
+    or linked-dispute column, mostly blank, against a million ids), hashing
+    the whole referenced column would dominate; instead the few distinct
+    values are hashed, the referenced column is scanned once for them, and
+    the values are tested against the ones it holds. Both ways give the
+    same answer."""
+    vals = _arrow(values)
+    ref = _arrow(known)
+    ref = ref.filter(ref.is_valid()) if ref.null_count else ref
+    wanted = pc.unique(vals.filter(vals.is_valid()) if vals.null_count else vals)
+    if len(wanted) * _PROBE_RATIO < len(ref):
+        present = ref.filter(pc.is_in(ref, value_set=wanted))
+        value_set = pc.unique(present)
+    else:
+        value_set = pc.unique(ref)
+    hit = pc.fill_null(pc.is_in(vals, value_set=value_set), False)
     return np.asarray(hit.to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _first_codes(values: pd.Series) -> np.ndarray:
+    """Codes of a column in order of first appearance (−1 for missing): code
+    ``k`` first occurs after codes ``0..k−1`` have, so a row is the first of
+    its value exactly when its code exceeds every code above it."""
+    raw = arrow_strings(values)
+    if raw is not None:
+        indices = pc.dictionary_encode(raw).indices
+        codes = pc.fill_null(indices, -1).to_numpy(zero_copy_only=False)
+    else:
+        codes, _ = pd.factorize(values, use_na_sentinel=True)
+    return np.asarray(codes, dtype=np.int64)
 
 
 def _dates_text(series: pd.Series) -> np.ndarray:
     return series.dt.strftime("%Y-%m-%d").to_numpy(dtype=object)
+
+
+def _shown_status(status: pd.Series, mask: np.ndarray) -> np.ndarray:
+    """状态 of the selected rows only, as Python values (None when blank)."""
+    return status[mask].to_numpy(dtype=object, na_value=None)
 
 
 def _format_bound(value: float, spec: FieldSpec) -> str:
@@ -273,14 +319,16 @@ class _Validator:
                 self._check_unique(tab, f)
 
     def _check_unique(self, tab: _Tab, f: FieldSpec) -> None:
-        vals = tab.current(f.name)
-        present = vals.notna().to_numpy()
-        dup = vals.duplicated(keep="first").to_numpy() & present
+        codes = _first_codes(tab.current(f.name))
+        if len(codes) == 0:
+            return
+        present = codes >= 0
+        seen = np.concatenate([[-1], np.maximum.accumulate(codes)[:-1]])
+        first = present & (codes > seen)
+        dup = present & ~first
         if not dup.any():
             return
-        rows = pd.Series(tab.rows, index=vals.index)
-        first = pd.Series(rows[present & ~dup].to_numpy(), index=vals[present & ~dup])
-        detail = vals[dup].map(first).to_numpy()
+        detail = tab.rows[first][codes[dup]]  # the sheet row of each value's first use
         self.emit(tab, f.name, "duplicate-id", dup, detail=detail)
 
     def excluded(self, tab: _Tab) -> tuple[np.ndarray, np.ndarray]:
@@ -315,14 +363,13 @@ class _Validator:
         if status is not None:
             is_closed = status.isin(closed_values).fillna(False).to_numpy(dtype=bool)
             is_open = status.notna().to_numpy() & ~is_closed
-            st = status.to_numpy(dtype=object, na_value=None)
             mask = is_closed & closed_blank
-            self.emit(tab, "closed_date", "closed-without-date", mask, values=st[mask],
-                      detail=open_status, to_na=False)
+            self.emit(tab, "closed_date", "closed-without-date", mask,
+                      values=_shown_status(status, mask), detail=open_status, to_na=False)
             closed = tab.current("closed_date")
             mask = closed.notna().to_numpy() & is_open
-            self.emit(tab, "closed_date", "date-without-closed", mask, values=st[mask],
-                      detail="、".join(closed_values))
+            self.emit(tab, "closed_date", "date-without-closed", mask,
+                      values=_shown_status(status, mask), detail="、".join(closed_values))
         closed = tab.current("closed_date")
         start = tab.current(start_field)
         mask = (closed < start).fillna(False).to_numpy(dtype=bool)

@@ -27,9 +27,9 @@ from .pipeline import dumps, validate_contract
 from .report import (
     INVALID,
     LATE,
-    REPORTED,
     MISSING,
     ON_TIME,
+    REPORTED,
     SMALL,
     PeriodReport,
     status_table,

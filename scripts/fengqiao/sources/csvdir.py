@@ -18,6 +18,7 @@ import io
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -37,6 +38,22 @@ _TEXT_TYPES = {pa.string(): TEXT, pa.large_string(): TEXT}
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
 
 
+def is_utf8(data: bytes) -> bool:
+    """Whether the bytes are valid UTF-8, checked by Arrow's validator over
+    the bytes in place: ``bytes.decode`` would build a Python string of the
+    whole file (hundreds of MB for a million rows) only to throw it away.
+    Both reject the same things (overlong forms, surrogates, code points
+    past U+10FFFF, cut-off sequences)."""
+    whole = pa.Array.from_buffers(
+        pa.large_string(), 1,
+        [None, pa.py_buffer(np.array([0, len(data)], dtype=np.int64)), pa.py_buffer(data)])
+    try:
+        whole.validate(full=True)
+    except pa.ArrowInvalid:
+        return False
+    return True
+
+
 def decode(data: bytes, display: str) -> tuple[str | None, bytes, str]:
     """Guess the encoding the way township files come: UTF-8 (with or without
     the BOM Excel adds) or GB18030/GBK (what Excel and WPS on Chinese Windows
@@ -48,11 +65,8 @@ def decode(data: bytes, display: str) -> tuple[str | None, bytes, str]:
     else:
         body = data
         encoding = "utf-8"
-    try:
-        body.decode("utf-8")
+    if is_utf8(body):
         return None, body, encoding
-    except UnicodeDecodeError:
-        pass
     try:
         text = data.decode("gb18030")
     except UnicodeDecodeError as exc:
@@ -76,7 +90,9 @@ def parse_csv(data: bytes, display: str) -> tuple[pd.DataFrame, str]:
     if not data:
         return pd.DataFrame(), "utf-8"
     _text, body, encoding = decode(data, display)
-    if not body.strip(b"\r\n"):
+    # only line breaks? (looked at in full only when the first byte is one:
+    # stripping copies the whole file)
+    if body[:1] in (b"\r", b"\n") and not body.strip(b"\r\n"):
         return pd.DataFrame(), encoding
     try:
         table = pacsv.read_csv(
