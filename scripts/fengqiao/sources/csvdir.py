@@ -92,7 +92,7 @@ def parse_csv(data: bytes, display: str) -> tuple[pd.DataFrame, str]:
     _text, body, encoding = decode(data, display)
     # only line breaks? (looked at in full only when the first byte is one:
     # stripping copies the whole file)
-    if body[:1] in (b"\r", b"\n") and not body.strip(b"\r\n"):
+    if not body or (body[:1] in (b"\r", b"\n") and not body.strip(b"\r\n")):
         return pd.DataFrame(), encoding
     try:
         table = pacsv.read_csv(
