@@ -16,13 +16,10 @@ from site_fixture import fixture_config, site_data
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 SHOTS = Path(__file__).resolve().parents[1] / "test-output" / "screenshots"
 
 sync_api = pytest.importorskip("playwright.sync_api")
-if not CHROMIUM.exists():
+if not Path("/usr/bin/chromium").exists():
     pytest.skip("needs /usr/bin/chromium", allow_module_level=True)
 
 
@@ -50,11 +47,8 @@ def http_base(site: Path) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[object]:
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield b
-        b.close()
+def browser(chromium: object) -> object:
+    return chromium
 
 
 class Watched:

@@ -208,9 +208,8 @@ def test_cli_input_errors(tmp_path: Path) -> None:
 
 
 @pytest.mark.browser
-def test_county_site_in_browser(county_site: dict[str, Any], project_root: Path) -> None:
-    from playwright.sync_api import sync_playwright
-
+def test_county_site_in_browser(county_site: dict[str, Any], project_root: Path,
+                                chromium: Any) -> None:
     site = county_site["site"]
     county = json.loads((site / "downloads" / "2024-Q1" / "metrics.json").read_text("utf-8"))
 
@@ -229,31 +228,27 @@ def test_county_site_in_browser(county_site: dict[str, Any], project_root: Path)
     requests: list[str] = []
     errors: list[str] = []
     try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=[
-                "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--no-first-run"])
-            page = browser.new_page()
-            page.on("request", lambda r: requests.append(r.url))
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto(f"{base}/index.html")
-            page.wait_for_load_state("networkidle")
-            article = page.locator("article").inner_text()
-            assert "示范县 2024年第一季度汇总" in article
-            assert "应报乡镇 5 个：按时报送 2 个，迟报 1 个，未报 1 个，数据无效 1 个。" in article
-            row = page.locator("article table").nth(1).locator("tr", has_text="办结率").first
-            r = county["metrics"]["closure_rate"]
-            cells = row.locator("td").all_inner_texts()
-            assert cells[:3] == ["办结率", str(r["numerator"]), str(r["denominator"])]
-            page.screenshot(path=str(shots / "county-overview.png"), full_page=True)
-            page.goto(f"{base}/reporting.html")
-            page.wait_for_load_state("networkidle")
-            text = page.locator("article").inner_text()
-            assert "北坡镇：未报" in text and "中和镇：数据无效" in text
-            assert "比率值 0.999" in text
-            page.screenshot(path=str(shots / "county-reporting.png"), full_page=True)
-            browser.close()
+        page = chromium.new_page()
+        page.on("request", lambda r: requests.append(r.url))
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(f"{base}/index.html")
+        page.wait_for_load_state("networkidle")
+        article = page.locator("article").inner_text()
+        assert "示范县 2024年第一季度汇总" in article
+        assert "应报乡镇 5 个：按时报送 2 个，迟报 1 个，未报 1 个，数据无效 1 个。" in article
+        row = page.locator("article table").nth(1).locator("tr", has_text="办结率").first
+        r = county["metrics"]["closure_rate"]
+        cells = row.locator("td").all_inner_texts()
+        assert cells[:3] == ["办结率", str(r["numerator"]), str(r["denominator"])]
+        page.screenshot(path=str(shots / "county-overview.png"), full_page=True)
+        page.goto(f"{base}/reporting.html")
+        page.wait_for_load_state("networkidle")
+        text = page.locator("article").inner_text()
+        assert "北坡镇：未报" in text and "中和镇：数据无效" in text
+        assert "比率值 0.999" in text
+        page.screenshot(path=str(shots / "county-reporting.png"), full_page=True)
+        page.close()
     finally:
         httpd.shutdown()
         httpd.server_close()

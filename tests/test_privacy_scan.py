@@ -41,9 +41,6 @@ from fengqiao.demo import (
 from fengqiao.privacy import csv_safe
 from fengqiao.sitebuild import build_site
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 #: town, seed, source kind: a CSV folder keeps formula text as typed; in an
 #: xlsx a cell typed "=HYPERLINK(...)" is a real formula with no cached value
 TOWNS = (("枫溪镇", 7, "csv"), ("南岭镇", 8, "xlsx"))
@@ -336,10 +333,7 @@ class _Quiet(http.server.SimpleHTTPRequestHandler):
 
 
 @pytest.mark.browser
-def test_injection_shows_as_text_in_chromium(built: Built) -> None:
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not CHROMIUM.exists():
-        pytest.skip("needs /usr/bin/chromium")
+def test_injection_shows_as_text_in_chromium(built: Built, chromium: object) -> None:
     town = f"{quote(TOWNS[0][0])}/public"
     pages = {
         f"{town}/lists/needs.html": [*NEED_TEXTS, *VILLAGES],
@@ -355,25 +349,23 @@ def test_injection_shows_as_text_in_chromium(built: Built) -> None:
     dialogs: list[str] = []
     outside: list[str] = []
     try:
-        with sync_api.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-            page = browser.new_page()
-            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-            page.on("request", lambda r: None if r.url.startswith((base, "data:", "blob:"))
-                    else outside.append(r.url))
-            for url, literals in pages.items():
-                page.goto(f"{base}/{url}")
-                page.wait_for_load_state("networkidle")
-                article = page.locator("article")
-                text = article.inner_text()
-                for literal in literals:
-                    # the browser shows the characters; table cells collapse runs of spaces
-                    assert literal in text, (url, literal)
-                assert article.locator("script").count() == 0, url
-                assert article.locator("img[src='x'], [onerror]").count() == 0, url
-                assert article.locator("a[href^='javascript']").count() == 0, url
-                assert article.locator("strong", has_text="粗体").count() == 0, url
-            browser.close()
+        page = chromium.new_page()
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        page.on("request", lambda r: None if r.url.startswith((base, "data:", "blob:"))
+                else outside.append(r.url))
+        for url, literals in pages.items():
+            page.goto(f"{base}/{url}")
+            page.wait_for_load_state("networkidle")
+            article = page.locator("article")
+            text = article.inner_text()
+            for literal in literals:
+                # the browser shows the characters; table cells collapse runs of spaces
+                assert literal in text, (url, literal)
+            assert article.locator("script").count() == 0, url
+            assert article.locator("img[src='x'], [onerror]").count() == 0, url
+            assert article.locator("a[href^='javascript']").count() == 0, url
+            assert article.locator("strong", has_text="粗体").count() == 0, url
+        page.close()
     finally:
         httpd.shutdown()
         httpd.server_close()

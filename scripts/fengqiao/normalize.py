@@ -201,6 +201,30 @@ def arrow_strings(series: pd.Series) -> pa.Array | None:
     return data
 
 
+def set_null(raw: pa.Array, mask: np.ndarray) -> pa.Array:
+    """``raw`` with the cells in ``mask`` made null, without copying the
+    text: only a new validity bitmap is built over the same offsets and
+    characters (Arrow leaves what lies under a null cell unspecified)."""
+    if raw.offset:
+        raw = pa.concat_arrays([raw])  # a fresh copy starts at offset 0
+    valid = ~mask
+    if raw.null_count:
+        valid &= np.asarray(raw.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+    bitmap = pa.py_buffer(np.packbits(valid, bitorder="little"))
+    buffers = raw.buffers()
+    return pa.Array.from_buffers(raw.type, len(raw), [bitmap, *buffers[1:]],
+                                 null_count=len(raw) - int(np.count_nonzero(valid)))
+
+
+def null_where(values: pd.Series, mask: np.ndarray) -> pd.Series:
+    """``values.mask(mask)``; for Arrow text without copying the text."""
+    raw = arrow_strings(values) if values.dtype == STRING_DTYPE else None
+    if raw is None or raw.type not in (pa.string(), pa.large_string()):
+        return values.mask(mask)
+    return pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([set_null(raw, mask)])),
+                     index=values.index)
+
+
 def _encode_strings(raw: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """Codes (−1 for missing) and distinct values of an Arrow string array."""
     encoded = pc.dictionary_encode(raw)
@@ -293,17 +317,20 @@ class Parsed:
     bad: np.ndarray
     blank: np.ndarray
     issues: dict[str, np.ndarray] = field(default_factory=dict)
-    codes: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.intp))
+    #: per row, the position of its raw value in ``raw_unique`` (−1: empty);
+    #: ``None`` means row ``i`` is ``raw_unique[i]`` (free text, where
+    #: ``raw_unique`` is the column itself)
+    codes: np.ndarray | None = field(default_factory=lambda: np.zeros(0, dtype=np.intp))
     #: the raw values ``codes`` point into: the distinct values (numpy) or,
-    #: for free text, the column itself as an Arrow array (one per row, kept
-    #: in Arrow so that no Python string is made for a row without a finding)
+    #: for free text, the column itself as an Arrow array (kept in Arrow so
+    #: that no Python string is made for a row without a finding)
     raw_unique: np.ndarray | pa.Array = field(
         default_factory=lambda: np.zeros(0, dtype=object))
 
     def shown(self, mask: np.ndarray) -> np.ndarray:
         """What the person typed, for the rows in ``mask`` (for messages);
         computed only for those rows because findings are few."""
-        idx = self.codes[mask]
+        idx = np.flatnonzero(mask) if self.codes is None else self.codes[mask]
         out = np.full(len(idx), "", dtype=object)
         ok = idx >= 0
         if isinstance(self.raw_unique, pa.Array):
@@ -319,7 +346,7 @@ class Parsed:
             bad=self.bad[positions],
             blank=self.blank[positions],
             issues={code: mask[positions] for code, mask in self.issues.items()},
-            codes=self.codes[positions],
+            codes=positions.astype(np.intp) if self.codes is None else self.codes[positions],
             raw_unique=self.raw_unique,
         )
 
@@ -345,9 +372,12 @@ def _spread(series: pd.Series, codes: np.ndarray, uniques: np.ndarray, res: _Uni
         bad_u = res.code != ""
         values_u[bad_u | res.blank] = pd.NA if dtype != "datetime64[ns]" else pd.NaT
         values = pd.Series(values_u.take(codes, allow_fill=True), dtype=dtype)
-        bad = bad_u[safe] & ~missing
-        blank = missing | res.blank[safe]
-        control = res.control[safe] & ~missing
+        # a per-row mask is spread only when some distinct value sets it
+        # (each spread is a gather over every row)
+        bad = bad_u[safe] & ~missing if bad_u.any() else np.zeros(n, dtype=bool)
+        blank = missing | res.blank[safe] if res.blank.any() else missing.copy()
+        control = (res.control[safe] & ~missing if res.control.any()
+                   else np.zeros(n, dtype=bool))
         for code in pd.unique(res.code[bad_u]):
             issues[str(code)] = (res.code == code)[safe] & ~missing
     else:
@@ -783,7 +813,7 @@ def _text_arrow(raw: pa.Array, index: pd.Index, *, code_like: bool) -> Parsed:
         too_long = np.zeros(n, dtype=bool)
     drop = blank | formula
     if drop.any():
-        cleaned = pc.if_else(pa.array(drop), pa.scalar(None, cleaned.type), cleaned)
+        cleaned = set_null(cleaned, drop)
     values = pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([cleaned])), index=index)
     issues: dict[str, np.ndarray] = {}
     for name, m in (("formula-error", formula), ("control-characters", control_np),
@@ -791,7 +821,7 @@ def _text_arrow(raw: pa.Array, index: pd.Index, *, code_like: bool) -> Parsed:
         if m.any():
             issues[name] = m
     return Parsed(values=values, bad=formula, blank=blank, issues=issues,
-                  codes=np.arange(n, dtype=np.intp), raw_unique=raw)
+                  codes=None, raw_unique=raw)
 
 
 def parse_text_column(series: pd.Series, *, code_like: bool = False) -> Parsed:

@@ -21,8 +21,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..config import Config
+from ..normalize import STRING_DTYPE, arrow_strings
 from ..schema import load_schema
 from .calendar import day_numbers, deadline_dates, deadline_days, elapsed
 from .shapes import Window, change, median_from_distribution, rate
@@ -67,8 +70,17 @@ class Prepared:
         """(codes, distinct values) of a text column, computed once: every
         comparison and every breakdown then works on small integer codes."""
         if column not in self._factors:
-            codes, uniques = pd.factorize(self.frame[column], use_na_sentinel=True)
-            self._factors[column] = (np.asarray(codes), np.asarray(uniques, dtype=object))
+            series = self.frame[column]
+            raw = arrow_strings(series) if series.dtype == STRING_DTYPE else None
+            if raw is not None:  # hashed in Arrow, no Python string per row
+                encoded = pc.dictionary_encode(raw)
+                codes = np.asarray(pc.fill_null(encoded.indices, -1)
+                                   .to_numpy(zero_copy_only=False), dtype=np.intp)
+                uniques = np.asarray(encoded.dictionary.to_pylist(), dtype=object)
+                self._factors[column] = (codes, uniques)
+            else:
+                codes, uniques = pd.factorize(series, use_na_sentinel=True)
+                self._factors[column] = (np.asarray(codes), np.asarray(uniques, dtype=object))
         return self._factors[column]
 
     def isin(self, column: str, values: tuple[str, ...]) -> np.ndarray:
@@ -79,6 +91,24 @@ class Prepared:
     def ids(self, idx: np.ndarray) -> np.ndarray:
         """编号 of some rows, for error messages and lists (not built for every row)."""
         return self.frame["id"].iloc[idx].astype(object).fillna("").to_numpy(dtype=object)
+
+    def ids_for_calendar(self, idx: np.ndarray, config: Config) -> np.ndarray | None:
+        """编号 of some rows for the working-day calendar, which names the case
+        when a date falls outside the published years; the calendar-day count
+        never looks at them, so for it they are not built (half a million
+        Python strings for a year's closed cases)."""
+        return self.ids(idx) if config.deadlines.day_count == "working" else None
+
+    def values_at(self, column: str, idx: np.ndarray) -> list[Any]:
+        """One column's values at some rows as Python objects (None when
+        blank), for the lists; Arrow text is taken without going through
+        an object Series."""
+        series = self.frame[column]
+        raw = arrow_strings(series) if series.dtype == STRING_DTYPE else None
+        if raw is not None:
+            values: list[Any] = raw.take(pa.array(idx, type=pa.int64())).to_pylist()
+            return values
+        return _column(series.iloc[idx])
 
     def notna(self, column: str) -> np.ndarray:
         return self.factor(column)[0] >= 0
@@ -150,13 +180,14 @@ def indicators(p: Prepared, w: Window, config: Config) -> tuple[Indicators, np.n
     overdue = np.zeros(n, dtype=bool)
     if open_d.any():
         idx = np.flatnonzero(open_d)
-        age = elapsed(rd[idx], np.full(len(idx), w.as_of), config, p.ids(idx))
+        age = elapsed(rd[idx], np.full(len(idx), w.as_of), config,
+                      p.ids_for_calendar(idx, config))
         overdue[idx] = age > p.allowed[idx]
 
     on_time = np.zeros(n, dtype=bool)
     if closed.any():
         idx = np.flatnonzero(closed)
-        taken = elapsed(rd[idx], p.closed_day[idx], config, p.ids(idx))
+        taken = elapsed(rd[idx], p.closed_day[idx], config, p.ids_for_calendar(idx, config))
         on_time[idx] = taken <= p.allowed[idx]
 
     petition = received & p.isin("source", (SOURCE_PETITION,))
@@ -258,24 +289,25 @@ def overdue_rows(p: Prepared, ind: Indicators, w: Window, config: Config) -> lis
     idx = np.flatnonzero(mask)
     rd = p.received[idx]
     allowed = p.allowed[idx]
-    age = elapsed(rd, np.full(len(idx), w.as_of), config, p.ids(idx))
-    deadline = deadline_dates(rd, allowed, config, p.ids(idx))
+    ids = p.ids(idx)
+    age = elapsed(rd, np.full(len(idx), w.as_of), config, ids)
+    deadline = deadline_dates(rd, allowed, config, ids)
     over = age - allowed
-    order = np.lexsort((p.ids(idx), rd, -over))  # most overdue, then oldest, then id
+    order = np.lexsort((ids, rd, -over))  # most overdue, then oldest, then id
     idx, rd, over, deadline = idx[order], rd[order], over[order], deadline[order]
-    f = p.frame.iloc[idx]
+    # only the listed columns, only at the listed rows
     columns = {
-        "id": _column(f["id"]),
-        "village": _column(f["village"]),
-        "grid_id": _column(f["grid_id"]),
-        "dispute_type": _column(f["dispute_type"]),
-        "star": f["star"].to_numpy(dtype="int64").tolist(),
+        "id": p.values_at("id", idx),
+        "village": p.values_at("village", idx),
+        "grid_id": p.values_at("grid_id", idx),
+        "dispute_type": p.values_at("dispute_type", idx),
+        "star": p.frame["star"].iloc[idx].to_numpy(dtype="int64").tolist(),
         "received_date": rd.astype("datetime64[D]").astype(str).tolist(),
         "deadline": deadline.astype("datetime64[D]").astype(str).tolist(),
         "days_open": (w.as_of - rd).tolist(),
         "days_overdue": over.tolist(),
-        "responsible_unit": _column(f["responsible_unit"]),
-        "lead_official": _column(f["lead_official"]),
+        "responsible_unit": p.values_at("responsible_unit", idx),
+        "lead_official": p.values_at("lead_official", idx),
     }
     keys = list(columns)
     return [dict(zip(keys, row, strict=True)) for row in zip(*columns.values(), strict=True)]

@@ -29,7 +29,9 @@ from .base import RawTable
 BOM = b"\xef\xbb\xbf"
 # Excel's widest sheet; column_types for names that do not occur are ignored.
 _MAX_COLUMNS = 16384
-_ALL_TEXT = {f"f{i}": pa.string() for i in range(_MAX_COLUMNS)}
+# Read as large_string, the type pandas keeps Arrow text in (it would cast a
+# ``string`` column, copying it).
+_ALL_TEXT = {f"f{i}": pa.large_string() for i in range(_MAX_COLUMNS)}
 #: CSV cells are text; kept Arrow-backed (missing = ``pd.NA``) because turning a
 #: million-row file into Python ``str`` objects costs more than parsing it
 TEXT = pd.StringDtype("pyarrow")
@@ -84,30 +86,55 @@ def _with_stdlib(body: bytes) -> pd.DataFrame:
     return frame.mask(frame == "", None).astype(TEXT)
 
 
+def _read_arrow(body: bytes) -> pd.DataFrame:
+    """pyarrow.csv with every column as text (raises ``ArrowInvalid`` on a
+    file it cannot take, invalid UTF-8 included)."""
+    table = pacsv.read_csv(
+        io.BytesIO(body),
+        read_options=pacsv.ReadOptions(autogenerate_column_names=True),
+        parse_options=pacsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False),
+        convert_options=pacsv.ConvertOptions(
+            column_types=_ALL_TEXT, strings_can_be_null=True, null_values=[""],
+            quoted_strings_can_be_null=True, check_utf8=True),
+    )
+    # one chunk per column: the reader makes one per block (~1 MB), and the
+    # column-wise checks downstream work on whole arrays
+    frame = table.combine_chunks().to_pandas(types_mapper=_TEXT_TYPES.get)
+    frame.columns = range(frame.shape[1])
+    return frame
+
+
 def parse_csv(data: bytes, display: str) -> tuple[pd.DataFrame, str]:
     """One CSV's bytes → (frame of text cells with positional columns,
-    encoding used). Frame row ``i`` is CSV record ``i + 1``."""
+    encoding used). Frame row ``i`` is CSV record ``i + 1``.
+
+    A UTF-8 file (the usual case) is read by pyarrow straight away: every
+    byte of it lands in some text cell, and pyarrow checks each cell is
+    UTF-8, so a successful read is the encoding check too. Only a file it
+    refuses goes through :func:`decode` (GB18030, or the stdlib reader)."""
     if not data:
         return pd.DataFrame(), "utf-8"
-    _text, body, encoding = decode(data, display)
+    if data.startswith(BOM):
+        body, encoding = data[len(BOM):], "utf-8-sig"
+    else:
+        body, encoding = data, "utf-8"
     # only line breaks? (looked at in full only when the first byte is one:
     # stripping copies the whole file)
     if not body or (body[:1] in (b"\r", b"\n") and not body.strip(b"\r\n")):
         return pd.DataFrame(), encoding
     try:
-        table = pacsv.read_csv(
-            io.BytesIO(body),
-            read_options=pacsv.ReadOptions(autogenerate_column_names=True),
-            parse_options=pacsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False),
-            convert_options=pacsv.ConvertOptions(
-                column_types=_ALL_TEXT, strings_can_be_null=True, null_values=[""],
-                quoted_strings_can_be_null=True),
-        )
+        return _read_arrow(body), encoding
     except pa.ArrowInvalid:
-        return _with_stdlib(body), encoding
-    frame = table.to_pandas(types_mapper=_TEXT_TYPES.get)
-    frame.columns = range(frame.shape[1])
-    return frame, encoding
+        pass
+    _text, body, encoding = decode(data, display)
+    if not body.strip(b"\r\n"):
+        return pd.DataFrame(), encoding
+    if encoding == "gb18030":
+        try:
+            return _read_arrow(body), encoding
+        except pa.ArrowInvalid:
+            pass
+    return _with_stdlib(body), encoding
 
 
 def csv_files(folder: Path) -> list[Path]:
