@@ -230,7 +230,7 @@ def _encode_strings(raw: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     encoded = pc.dictionary_encode(raw)
     codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
     return (np.asarray(codes, dtype=np.intp),
-            np.asarray(encoded.dictionary.to_pylist(), dtype=object))
+            np.asarray(encoded.dictionary.to_numpy(zero_copy_only=False), dtype=object))
 
 
 def _factorize(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -774,7 +774,7 @@ def _clean_arrow(raw: pa.Array, *, code_like: bool) -> tuple[pa.Array, np.ndarra
     table = _FULL_TABLE if code_like else _ALNUM_TABLE
     idx = np.flatnonzero(slow)
     flagged = pc.dictionary_encode(raw.take(pa.array(idx, type=pa.int64())))
-    texts = flagged.dictionary.to_pylist()
+    texts = flagged.dictionary.to_numpy(zero_copy_only=False).tolist()
     control_d = np.array([bool(_CONTROL_RE.search(t)) for t in texts], dtype=bool)
     fixed_d = pa.array([_CONTROL_RE.sub("", t).translate(table) for t in texts],
                        type=raw.type)

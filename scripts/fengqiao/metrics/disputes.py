@@ -76,7 +76,7 @@ class Prepared:
                 encoded = pc.dictionary_encode(raw)
                 codes = np.asarray(pc.fill_null(encoded.indices, -1)
                                    .to_numpy(zero_copy_only=False), dtype=np.intp)
-                uniques = np.asarray(encoded.dictionary.to_pylist(), dtype=object)
+                uniques = np.asarray(encoded.dictionary.to_numpy(zero_copy_only=False), dtype=object)
                 self._factors[column] = (codes, uniques)
             else:
                 codes, uniques = pd.factorize(series, use_na_sentinel=True)
@@ -106,7 +106,9 @@ class Prepared:
         series = self.frame[column]
         raw = arrow_strings(series) if series.dtype == STRING_DTYPE else None
         if raw is not None:
-            values: list[Any] = raw.take(pa.array(idx, type=pa.int64())).to_pylist()
+            # to_numpy: several times faster than to_pylist for text
+            values: list[Any] = raw.take(pa.array(idx, type=pa.int64())).to_numpy(
+                zero_copy_only=False).tolist()
             return values
         return _column(series.iloc[idx])
 

@@ -89,19 +89,42 @@ def visit_coverage(ledger: Ledger, w: Window) -> Counts | None:
         return None
     g = grids.dropna(subset=["grid_id"]).drop_duplicates("grid_id")
     households = g["households"].fillna(0).astype("int64")
-    v = visits[_in_window(visits["date"], w.start, w.end)]
-    v = v[v["household"].notna() & v["grid_id"].isin(g["grid_id"])]
-    village_of = pd.Series(g["village"].to_numpy(), index=g["grid_id"].to_numpy())
-    v = v.assign(_village=v["grid_id"].map(village_of))
     den_grid = pd.Series(households.to_numpy(), index=g["grid_id"].to_numpy())
     den_village = households.groupby(g["village"].to_numpy()).sum()
-    num_grid = v.groupby("grid_id")["household"].nunique()
-    num_village = v.groupby("_village")["household"].nunique()
+    # Distinct households per grid and per village from integer codes: the
+    # visit log is the longest tab (hundreds of thousands of rows a year),
+    # and a groupby-nunique on its text columns costs seconds.
+    grid_codes, grid_names = pd.factorize(visits["grid_id"], use_na_sentinel=True)
+    known = pd.Index(g["grid_id"].to_numpy()).get_indexer(np.asarray(grid_names, dtype=object))
+    grid_pos = np.where(grid_codes >= 0, np.append(known, -1)[grid_codes], -1)  # −1: not in 网格
+    house, _ = pd.factorize(visits["household"], use_na_sentinel=True)
+    keep = _in_window(visits["date"], w.start, w.end) & (house >= 0) & (grid_pos >= 0)
+    house, grid_pos = house[keep].astype(np.int64), grid_pos[keep].astype(np.int64)
+    n_house = int(house.max()) + 1 if len(house) else 1
+    village_codes, villages = pd.factorize(g["village"], use_na_sentinel=True)
+    village_pos = np.asarray(village_codes, dtype=np.int64)[grid_pos]  # −1: grid has no village
+    grid_ids = g["grid_id"].to_numpy(dtype=object)
+    num_grid = _distinct_per_unit(grid_pos, house, n_house, grid_ids, visits["grid_id"].dtype)
+    has_village = village_pos >= 0
+    num_village = _distinct_per_unit(village_pos[has_village], house[has_village], n_house,
+                                     np.asarray(villages, dtype=object), g["village"].dtype)
     return Counts(
-        whole=(int(v["household"].nunique()), int(households.sum())),
+        whole=(len(np.unique(house)), int(households.sum())),
         village=_pairs(num_village, den_village),
         grid=_pairs(num_grid, den_grid),
     )
+
+
+def _distinct_per_unit(unit: np.ndarray, item: np.ndarray, n_items: int, labels: np.ndarray,
+                       dtype: object) -> pd.Series:
+    """Distinct ``item`` codes per ``unit`` code, as the Series a
+    ``groupby(unit)[item].nunique()`` gives: only units that occur, sorted
+    by label."""
+    pairs = np.unique(unit * n_items + item)
+    counts = np.bincount(pairs // n_items, minlength=len(labels))
+    seen = np.flatnonzero(counts)
+    out = pd.Series(counts[seen], index=pd.Index(labels[seen], dtype=dtype))
+    return out.sort_index()
 
 
 def key_person_followup(ledger: Ledger, w: Window, config: Config) -> Counts | None:
