@@ -44,10 +44,8 @@ def combine(parts: list[dict[str, Any]], *, name: str, towns: list[str],
 
 
 def metric_titles() -> dict[str, str]:
-    try:
-        from ..metrics import METRIC_TITLES
-    except ImportError:
-        return {}
+    from ..metrics import METRIC_TITLES
+
     return dict(METRIC_TITLES)
 
 

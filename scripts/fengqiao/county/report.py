@@ -46,27 +46,10 @@ NO_DATA = "无数据"
 
 WILSON_Z = 1.959964
 
-RATE_NAMES = {
-    "closure_rate": "办结率",
-    "on_time_rate": "按期办结率",
-    "first_try_rate": "首次调解成功率",
-    "local_rate": "矛盾不上交率",
-    "satisfaction_rate": "满意率",
-    "resolution_rate": "化解率",
-    "clearance_rate": "结收比",
-    "followup_rate": "回访率",
-    "grid_discovery_rate": "网格发现率",
-    "repeat_rate": "重复访率",
-    "online_rate": "网上投诉率",
-    "visit_coverage": "走访覆盖率",
-    "key_person_followup_rate": "重点人员随访达标率",
-    "reception_compliance": "领导接访达标率",
-    "needs_closure_rate": "需求办结率",
-}
 
 
 def title_of(metric: str) -> str:
-    return metric_titles().get(metric) or RATE_NAMES.get(metric, metric)
+    return metric_titles().get(metric, metric)
 
 
 @dataclass

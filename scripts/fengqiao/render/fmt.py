@@ -19,38 +19,6 @@ DASH = "—"
 #: times on the pages are China Standard Time, whatever zone the file recorded
 CHINA = timezone(timedelta(hours=8), "CST")
 
-#: Chinese titles (DOMAIN.md section 4); metrics.METRIC_TITLES wins when present
-_FALLBACK_TITLES = {
-    "received": "受理数",
-    "closed": "办结数",
-    "resolved": "化解数",
-    "pending_start": "期初在办",
-    "pending_end": "期末在办",
-    "overdue_open": "逾期在办",
-    "backlog_start": "积案",
-    "backlog_cleared": "积案化解",
-    "level_mix": "层级分布",
-    "clearance_rate": "结收比",
-    "closure_rate": "办结率",
-    "resolution_rate": "化解率",
-    "on_time_rate": "按期办结率",
-    "first_try_rate": "首次调解成功率",
-    "local_rate": "矛盾不上交率",
-    "grid_discovery_rate": "网格发现率",
-    "repeat_rate": "重复访率",
-    "online_rate": "网上投诉率",
-    "followup_rate": "回访率",
-    "satisfaction_rate": "满意率",
-    "median_days": "办结天数中位数",
-    "disposition_days": "预计结案天数",
-    "petition_batches": "信访批次",
-    "petition_persons": "信访人次",
-    "received_yoy": "受理数同比",
-    "visit_coverage": "走访覆盖率",
-    "key_person_followup_rate": "重点人员随访达标率",
-    "reception_compliance": "领导接访达标率",
-    "needs_closure_rate": "需求办结率",
-}
 
 COUNTS = ("received", "closed", "resolved", "pending_start", "pending_end", "overdue_open",
           "backlog_start", "backlog_cleared")
@@ -66,11 +34,10 @@ KEY_FIGURES = ("received", "closed", "closure_rate", "on_time_rate", "first_try_
 
 
 def titles() -> dict[str, str]:
-    try:
-        from ..metrics import METRIC_TITLES  # type: ignore[attr-defined]
-    except ImportError:
-        return dict(_FALLBACK_TITLES)
-    return _FALLBACK_TITLES | dict(METRIC_TITLES)
+    """Chinese metric names come from one table, next to the definitions."""
+    from ..metrics import METRIC_TITLES
+
+    return dict(METRIC_TITLES)
 
 
 def title(metric: str) -> str:
