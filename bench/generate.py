@@ -36,6 +36,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from fengqiao.errors import column_letter
 from fengqiao.schema import load_schema
 
 START = np.datetime64("2023-01-01")
@@ -324,13 +325,6 @@ def write_csv(cols: dict[str, Column], path: Path) -> None:
 
 # --- xlsx: the stdlib zip + XML fast path -----------------------------------------
 
-def _col_letter(i: int) -> str:
-    s = ""
-    i += 1
-    while i:
-        i, r = divmod(i - 1, 26)
-        s = chr(65 + r) + s
-    return s
 
 
 class _SharedStrings:
@@ -382,10 +376,10 @@ def _sheet_xml(cols: dict[str, Column], sst: _SharedStrings) -> Iterator[str]:
     n = len(next(iter(cols.values())).values)
     yield ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
            '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
-           f'<dimension ref="A1:{_col_letter(len(names) - 1)}{n + 1}"/><sheetData>')
-    header = "".join(f'<c r="{_col_letter(j)}1" t="s"><v>{sst(h)}</v></c>' for j, h in enumerate(names))
+           f'<dimension ref="A1:{column_letter(len(names) - 1)}{n + 1}"/><sheetData>')
+    header = "".join(f'<c r="{column_letter(j)}1" t="s"><v>{sst(h)}</v></c>' for j, h in enumerate(names))
     yield f'<row r="1">{header}</row>'
-    frags = [_cell_fragments(cols[h], _col_letter(j), n, sst) for j, h in enumerate(names)]
+    frags = [_cell_fragments(cols[h], column_letter(j), n, sst) for j, h in enumerate(names)]
     step = 5000
     for start in range(0, n, step):
         stop = min(n, start + step)

@@ -66,9 +66,9 @@ import pytest
 import requests
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from requests.adapters import HTTPAdapter
 
-GOOGLE_HOSTS = ("https://sheets.googleapis.com", "https://oauth2.googleapis.com")
+from fengqiao.sources.gsheets import GOOGLE_HOSTS, EmulatorAdapter
+
 TOKEN_URI = "https://oauth2.googleapis.com/token"
 READ_SCOPE = "https://www.googleapis.com/auth/spreadsheets.readonly"
 WRITE_SCOPE = "https://www.googleapis.com/auth/spreadsheets"
@@ -774,21 +774,8 @@ class _Handler(BaseHTTPRequestHandler):
 # --- client side: routing, keys ------------------------------------------------------------------
 
 
-class LoopbackAdapter(HTTPAdapter):
+class LoopbackAdapter(EmulatorAdapter):
     """Rewrites Google hosts to the loopback server just before sending."""
-
-    def __init__(self, base_url: str) -> None:
-        super().__init__()
-        self.base_url = base_url
-
-    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any
-             ) -> requests.Response:
-        url = request.url or ""
-        for host in GOOGLE_HOSTS:
-            if url.startswith(host):
-                request.url = self.base_url + url[len(host):]
-                break
-        return super().send(request, *args, **kwargs)
 
 
 def loopback_session(server: SheetsServer) -> requests.Session:

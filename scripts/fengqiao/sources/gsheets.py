@@ -317,8 +317,9 @@ class _BoundedHTTPClient(HTTPClient):
         return failure
 
 
-class _EmulatorAdapter(HTTPAdapter):
-    """Sends Google-bound requests to a local emulator instead."""
+class EmulatorAdapter(HTTPAdapter):
+    """Sends Google-bound requests to a local emulator instead (the test
+    suite's loopback Sheets server uses the same adapter)."""
 
     def __init__(self, base_url: str) -> None:
         super().__init__()
@@ -349,7 +350,7 @@ def emulator_session() -> requests.Session | None:
         raise SourceError(f"环境变量 {EMULATOR_ENV} 只能指向本机地址（127.0.0.1），现在是“{url}”。",
                           hint="这个变量只用于测试；正常使用时请删除它。")
     session = requests.Session()
-    adapter = _EmulatorAdapter(url)
+    adapter = EmulatorAdapter(url)
     for prefix in GOOGLE_HOSTS:
         session.mount(prefix, adapter)
     return session
