@@ -67,6 +67,7 @@ import requests
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from fengqiao.errors import column_letter
 from fengqiao.sources.gsheets import GOOGLE_HOSTS, EmulatorAdapter
 
 TOKEN_URI = "https://oauth2.googleapis.com/token"
@@ -219,13 +220,6 @@ def _col_index(letters: str) -> int:
     return n - 1
 
 
-def _col_letters(index: int) -> str:
-    out = ""
-    index += 1
-    while index:
-        index, rem = divmod(index - 1, 26)
-        out = chr(65 + rem) + out
-    return out
 
 
 def parse_a1(text: str, default_sheet: str | None = None
@@ -460,8 +454,8 @@ class SheetsServer:
             while values and not values[-1]:
                 values.pop()
             entry: dict[str, Any] = {
-                "range": f"{_quote(sheet.title)}!{_col_letters(c0)}{r0 + 1}:"
-                         f"{_col_letters(c1 - 1)}{r1}",
+                "range": f"{_quote(sheet.title)}!{column_letter(c0)}{r0 + 1}:"
+                         f"{column_letter(c1 - 1)}{r1}",
                 "majorDimension": "ROWS",
             }
             if values:

@@ -102,15 +102,17 @@ def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
+def read_yaml(path: Path, kind: str = "配置文件") -> dict[str, Any]:
+    """A YAML mapping, or a Chinese error naming the file (town and county
+    configs share this)."""
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except FileNotFoundError as exc:
-        raise FengqiaoError(f"找不到配置文件 {path}。") from exc
+        raise FengqiaoError(f"找不到{kind} {path}。") from exc
     except yaml.YAMLError as exc:
-        raise FengqiaoError(f"配置文件 {path} 格式有误：{exc}") from exc
+        raise FengqiaoError(f"{kind} {path} 格式有误：{exc}") from exc
     if not isinstance(data, dict):
-        raise FengqiaoError(f"配置文件 {path} 应该是“键: 值”的形式。")
+        raise FengqiaoError(f"{kind} {path} 应该是“键: 值”的形式。")
     return data
 
 
@@ -192,12 +194,12 @@ def from_dict(data: dict[str, Any], where: Path, base_dir: Path) -> Config:
 
 def load_config(path: Path | str | None = None) -> Config:
     """Defaults, overridden by the town's file when one is given."""
-    data = _read_yaml(DEFAULTS_FILE)
+    data = read_yaml(DEFAULTS_FILE)
     where = DEFAULTS_FILE
     base_dir = PROJECT_ROOT
     if path is not None:
         path = Path(path)
-        data = _deep_merge(data, _read_yaml(path))
+        data = _deep_merge(data, read_yaml(path))
         where = path
         base_dir = path.resolve().parent
     return from_dict(data, where, base_dir)

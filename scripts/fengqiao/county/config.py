@@ -14,9 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
-
-from ..config import load_config
+from ..config import load_config, read_yaml
 from ..errors import FengqiaoError
 from ..metrics.periods import Period
 
@@ -229,12 +227,5 @@ def county_from_dict(data: dict[str, Any], where: Path | str, base: Path) -> Cou
 def load_county_config(path: Path | str) -> CountyConfig:
     """Read ``county.yml``; relative paths in it are relative to its folder."""
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except FileNotFoundError as exc:
-        raise FengqiaoError(f"找不到县级配置文件 {path}。") from exc
-    except yaml.YAMLError as exc:
-        raise FengqiaoError(f"县级配置文件 {path} 格式有误：{exc}") from exc
-    if not isinstance(data, dict):
-        raise FengqiaoError(f"县级配置文件 {path} 应该是“键: 值”的形式。")
+    data = read_yaml(path, "县级配置文件")
     return county_from_dict(data, path, path.resolve().parent)
