@@ -63,8 +63,10 @@ def test_bad_dates_and_codes() -> None:
     p = parse_date_column(pd.Series(raw, dtype=object))
     assert p.values.isna().all()
     assert issues(p) == {
-        "bad-date": [0, 1, 2, 7, 8, 9, 14, 15],
-        "date-out-of-range": [3, 4, 13],
+        "bad-date": [0, 1, 2, 8, 9, 15],
+        # a number is a day count to a spreadsheet: 3 and 10000000 are days
+        # far outside the window, not unreadable text
+        "date-out-of-range": [3, 4, 7, 13, 14],
         "formula-error": [5, 6],
     }
     assert p.blank.tolist() == [False] * 10 + [True, True, True] + [False] * 3
@@ -76,6 +78,22 @@ def test_date_column_maps_back_repeated_values() -> None:
     values, bad = parse_dates(raw)
     assert vals(values) == [TS, TS, None, TS, pd.Timestamp("2024-03-06")] * 3
     assert not bad.any()
+
+
+@pytest.mark.parametrize("number", [106752, 106752.5, 109574, 0, -1, -1e300, 1e300,
+                                    float("inf"), float("-inf"), 2**63, -(2**63)])
+def test_any_number_in_a_date_column_is_out_of_range(number: object) -> None:
+    # 106752 days is one past a nanosecond timedelta's range: it used to raise
+    p = parse_date_column(pd.Series([number, 45356], dtype=object))
+    assert issues(p) == {"date-out-of-range": [0]}
+    assert vals(p.values) == [None, pd.Timestamp("2024-03-05")]
+
+
+def test_largest_serial_in_the_window_is_a_date() -> None:
+    # 73415 is 2100-12-31, the last accepted day; 73416 is the day after
+    p = parse_date_column(pd.Series([73415, 73416], dtype=object))
+    assert vals(p.values) == [pd.Timestamp("2100-12-31"), None]
+    assert issues(p) == {"date-out-of-range": [1]}
 
 
 def test_datetime_objects_out_of_range() -> None:

@@ -52,6 +52,13 @@ HINT = ("可以这样写：2024-03（月）、2024-Q1（季度）、2024-H1（�
     ("2024-13", "无法识别统计期“2024-13”：月份 13 不在 1 到 12 之间。" + HINT),
     ("2024-02-30..2024-03-01", "无法识别统计期“2024-02-30..2024-03-01”：2024-02-30 不是有效日期。" + HINT),
     ("", "无法识别统计期“”。" + HINT),
+    # years the calendar (or the ledger's date window) cannot hold
+    ("0000", "无法识别统计期“0000”：只能统计 1990 年至 2100 年之间的日期。" + HINT),
+    ("0001-01", "无法识别统计期“0001-01”：只能统计 1990 年至 2100 年之间的日期。" + HINT),
+    ("0000-Q1", "无法识别统计期“0000-Q1”：只能统计 1990 年至 2100 年之间的日期。" + HINT),
+    ("9999-H2", "无法识别统计期“9999-H2”：只能统计 1990 年至 2100 年之间的日期。" + HINT),
+    ("1989-12-01..2024-01-31",
+     "无法识别统计期“1989-12-01..2024-01-31”：只能统计 1990 年至 2100 年之间的日期。" + HINT),
 ])
 def test_bad_period(text: str, message: str) -> None:
     with pytest.raises(FengqiaoError) as err:
@@ -108,6 +115,14 @@ def test_parse_date() -> None:
     with pytest.raises(FengqiaoError) as err:
         parse_date("2024-02-30", what="统计截止日期")
     assert str(err.value) == "无法识别统计截止日期“2024-02-30”。请写成 2024-03-31 或 2024/3/31 这样的日期。"
+    with pytest.raises(FengqiaoError) as err:
+        parse_date("0001-01-01", what="统计截止日期")
+    assert str(err.value) == "统计截止日期“0001-01-01”不在 1990 年至 2100 年之间。请检查年份是否输错。"
+
+
+def test_edges_of_the_window_are_periods() -> None:
+    assert parse_period("1990").start == date(1990, 1, 1)
+    assert parse_period("2100-12").end == date(2100, 12, 31)
 
 
 @given(st.dates(min_value=date(2000, 1, 1), max_value=date(2099, 12, 31)))

@@ -507,9 +507,11 @@ def _dates_from_serials(numbers: np.ndarray) -> np.ndarray:
         ).to_numpy(dtype="datetime64[ns]")
     serial = finite & ~ymd & (numbers >= SERIAL_MIN) & (numbers < SERIAL_MAX + 1)
     if serial.any():
-        days = np.floor(numbers[serial]).astype(np.int64)
-        out[serial] = (EXCEL_EPOCH + pd.to_timedelta(days, unit="D")).to_numpy(
-            dtype="datetime64[ns]")
+        # Day arithmetic in datetime64[D]: a nanosecond timedelta overflows
+        # int64 at 106,752 days, inside the serial window.
+        days = np.floor(numbers[serial]).astype(np.int64).astype("timedelta64[D]")
+        out[serial] = (EXCEL_EPOCH.to_datetime64().astype("datetime64[D]") + days).astype(
+            "datetime64[ns]")
     return out
 
 
@@ -527,7 +529,13 @@ def _date_uniques(uniques: np.ndarray) -> _Unique:
         out[todo] = parsed
     numeric = _numeric_positions(values, is_str)
     if numeric.any():
-        out[numeric] = _dates_from_serials(values[numeric].astype(float))
+        numbers = values[numeric].astype(float)
+        out[numeric] = _dates_from_serials(numbers)
+        # A number is a day count to a spreadsheet, so one that is no date we
+        # accept lies outside the window (a typed 20241345 is a bad date).
+        ymd_shaped = (numbers >= 19000101) & (numbers <= 29991231)
+        out_of_range[np.flatnonzero(numeric)[np.isnat(out[numeric]) & ~ymd_shaped
+                                                 & ~blank[numeric]]] = True
     for i in np.flatnonzero(~is_str & ~numeric):  # datetime-like cells: few distinct
         v = values[i]
         if isinstance(v, np.datetime64):

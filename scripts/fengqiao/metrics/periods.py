@@ -18,6 +18,7 @@ from datetime import date, timedelta
 from typing import Literal
 
 from ..errors import FengqiaoError
+from ..normalize import DATE_MAX, DATE_MIN
 
 PeriodKind = Literal["month", "quarter", "half", "year", "custom"]
 
@@ -181,8 +182,24 @@ def _date(text: str, y: str, m: str, d: str) -> date:
         raise _bad(text, f"：{y}-{m}-{d} 不是有效日期") from exc
 
 
+def _in_calendar(text: str, period: Period) -> Period:
+    """A period the ledger's dates can fall in: dates outside the accepted
+    window are refused as typos, so no figure could ever count a case there."""
+    if period.start < DATE_MIN.date() or period.end > DATE_MAX.date():
+        raise _bad(text, f"：只能统计 {DATE_MIN.year} 年至 {DATE_MAX.year} 年之间的日期")
+    return period
+
+
 def parse_period(text: str) -> Period:
     """Parse what a person types for a period; refuse, with examples, anything else."""
+    try:
+        period = _parse_period(text)
+    except ValueError as exc:  # year 0 and the like: no calendar holds them
+        raise _bad(text, f"：只能统计 {DATE_MIN.year} 年至 {DATE_MAX.year} 年之间的日期") from exc
+    return _in_calendar(text, period)
+
+
+def _parse_period(text: str) -> Period:
     norm = _normalise(text or "")
     for pattern, kind in _PATTERNS:
         match = pattern.match(norm)
@@ -211,9 +228,16 @@ def parse_date(text: str, *, what: str = "日期") -> date:
     match = re.match(rf"^{_DATE}$", norm) or re.match(r"^(\d{4})(\d{2})(\d{2})$", norm)
     if match:
         try:
-            return date(*(int(x) for x in match.groups()))
+            day = date(*(int(x) for x in match.groups()))
         except ValueError:
             pass
+        else:
+            if DATE_MIN.date() <= day <= DATE_MAX.date():
+                return day
+            raise FengqiaoError(
+                f"{what}“{text}”不在 {DATE_MIN.year} 年至 {DATE_MAX.year} 年之间。",
+                hint="请检查年份是否输错。",
+            )
     raise FengqiaoError(
         f"无法识别{what}“{text}”。",
         hint="请写成 2024-03-31 或 2024/3/31 这样的日期。",
