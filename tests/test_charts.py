@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import warnings
 from pathlib import Path
 
@@ -80,3 +81,36 @@ def test_unchanged_chart_is_reused_changed_one_redrawn(tmp_path: Path) -> None:
     assert (changed.drawn, changed.reused) == (1, 0)
     assert changed.prune() == 1  # the old file is no longer used
     assert not path.exists()
+
+
+STALE_CACHE_SCRIPT = r"""
+import json, sys
+from pathlib import Path
+import matplotlib
+from matplotlib import font_manager
+cache = Path(matplotlib.get_cachedir()) / f"fontlist-v{font_manager.FontManager.__version__}.json"
+if sys.argv[1] == "make-stale":
+    # the font list as it was before fonts-noto-cjk was installed
+    data = json.loads(cache.read_text())
+    data["ttflist"] = [f for f in data["ttflist"] if "CJK" not in f["name"]]
+    cache.write_text(json.dumps(data))
+    sys.exit(0)
+before = {f.name for f in font_manager.fontManager.ttflist}
+assert "Noto Sans CJK SC" not in before, "the cache should be stale"
+from fengqiao.charts import find_cjk_font
+print(find_cjk_font())
+print(any("CJK" in f["name"] for f in json.loads(cache.read_text())["ttflist"]))
+"""
+
+
+def test_a_stale_font_cache_is_rescanned_once(tmp_path: Path) -> None:
+    # matplotlib caches the font list on first use and never looks again: a
+    # CJK font installed afterwards was invisible until this rescan
+    import subprocess
+    import sys
+
+    env = {**os.environ, "MPLCONFIGDIR": str(tmp_path / "mpl")}
+    run = [sys.executable, "-c", STALE_CACHE_SCRIPT]
+    subprocess.run([*run, "make-stale"], env=env, check=True, capture_output=True)
+    done = subprocess.run([*run, "find"], env=env, check=True, capture_output=True, text=True)
+    assert done.stdout.splitlines() == ["Noto Sans CJK SC", "True"]  # found, and the cache repaired

@@ -9,6 +9,7 @@ last time instead of paying for matplotlib again.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -56,13 +57,37 @@ COLOURS = {
 SERIES = ("#1f5fa8", "#e07b1f", "#2e8b57", "#8e44ad", "#c0392b", "#7f8c8d")
 
 
+def _first_cjk_font() -> str | None:
+    installed = {f.name for f in font_manager.fontManager.ttflist}
+    return next((name for name in CJK_FONTS if name in installed), None)
+
+
+def _rescan_system_fonts() -> None:
+    """Add fonts installed since matplotlib cached its font list, and save
+    the list again. matplotlib builds that cache once and never looks at the
+    system again, so a user who installs fonts-noto-cjk as our message says
+    would otherwise keep getting the same message."""
+    manager = font_manager.fontManager
+    known = {f.fname for f in manager.ttflist}
+    for path in font_manager.findSystemFonts():
+        if path not in known:
+            with contextlib.suppress(Exception):  # a broken font file is skipped, as matplotlib does
+                manager.addfont(path)
+    cache = Path(matplotlib.get_cachedir()) / f"fontlist-v{font_manager.FontManager.__version__}.json"
+    with contextlib.suppress(OSError):  # an unwritable cache only costs the next run a rescan
+        font_manager.json_dump(manager, cache)
+
+
 @cache
 def find_cjk_font() -> str:
-    """The family name of an installed font that can draw Chinese."""
-    installed = {f.name for f in font_manager.fontManager.ttflist}
-    for name in CJK_FONTS:
-        if name in installed:
-            return name
+    """The family name of an installed font that can draw Chinese (the
+    system is rescanned once when the cached font list has none)."""
+    found = _first_cjk_font()
+    if found is None:
+        _rescan_system_fonts()
+        found = _first_cjk_font()
+    if found is not None:
+        return found
     raise FengqiaoError(
         "找不到可以显示中文的字体，无法绘制统计图。",
         hint="请安装中文字体：Debian/Ubuntu 执行 sudo apt-get install fonts-noto-cjk，"
