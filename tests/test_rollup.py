@@ -14,7 +14,8 @@ from fengqiao.config import load_config
 from fengqiao.errors import FengqiaoError
 from fengqiao.metrics import compute_metrics, dumps, parse_period, validate_contract
 from fengqiao.metrics.periods import Period
-from fengqiao.metrics.rollup import _sum, combine
+from fengqiao.metrics.rollup import combine
+from fengqiao.metrics.shapes import add_figures
 from metrics_helpers import dispute, ledger
 
 CONFIG = load_config()
@@ -116,7 +117,7 @@ def _strip(table: dict[str, Any]) -> dict[str, Any]:
     grouped: dict[str, list[Any]] = {}
     for key, body in table.items():
         grouped.setdefault(key.split("/", 1)[1], []).append(body)
-    return {k: _sum(v) for k, v in grouped.items()}
+    return {k: add_figures(v) for k, v in grouped.items()}
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .disputes import Indicators, Prepared, figures
-from .shapes import rate
+from .shapes import add_figures, rate
 from .tabs import Counts, Pair
 
 UNFILLED = "（未填）"
@@ -112,9 +112,7 @@ def _grouped(p: Prepared, ind: Indicators, column: str, missing: str,
 
 
 def _sum_units(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:  # pragma: no cover
-    from .rollup import _sum
-
-    merged: dict[str, Any] = _sum([a, b])
+    merged: dict[str, Any] = add_figures([a, b])
     return merged
 
 

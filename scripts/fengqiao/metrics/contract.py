@@ -44,14 +44,11 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from .shapes import median_from_distribution, ratio
+from .shapes import CHANGE_KEYS, RATE_KEYS, median_from_distribution, ratio
 
 SCHEMA_VERSION = "1.0"
 DEFINITIONS_VERSION = "2026.1"
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "contract" / "metrics.schema.json"
-
-RATE_KEYS = frozenset({"numerator", "denominator", "value"})
-CHANGE_KEYS = frozenset({"count", "previous", "change"})
 
 
 def dumps(contract: dict[str, Any]) -> str:

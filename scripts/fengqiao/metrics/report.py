@@ -15,10 +15,9 @@ from typing import Any
 import pandas as pd
 
 from . import METRIC_TITLES, METRIC_UNITS
+from .shapes import CHANGE_KEYS, RATE_KEYS
 
 DASH = "—"
-RATE_KEYS = {"numerator", "denominator", "value"}
-CHANGE_KEYS = {"count", "previous", "change"}
 NOT_PERCENT = {"disposition_days"}
 
 

@@ -13,9 +13,9 @@ import hashlib
 from typing import Any
 
 from ..errors import FengqiaoError
-from .contract import CHANGE_KEYS, RATE_KEYS, dumps
+from .contract import dumps
 from .engine import generator
-from .shapes import change, median_from_distribution, rate
+from .shapes import add_figures, median_from_distribution
 
 OPTIONAL_IDS = ("visit_coverage", "key_person_followup_rate", "reception_compliance",
                 "needs_closure_rate")
@@ -23,32 +23,9 @@ PREFIXED_BREAKDOWNS = ("village", "grid")
 SUMMED_BREAKDOWNS = ("dispute_type", "source", "reception_rank")
 
 
-def _sum(values: list[Any]) -> Any:
-    """Add figures of one shape; ``None`` parts are skipped, all-``None`` stays ``None``."""
-    present = [v for v in values if v is not None]
-    if not present:
-        return None
-    first = present[0]
-    if isinstance(first, bool):
-        return first
-    if isinstance(first, int):
-        return sum(int(v) for v in present)
-    if isinstance(first, float):
-        return None  # medians: recomputed from the summed distribution by the caller
-    if isinstance(first, dict):
-        keys = frozenset(first)
-        if keys == RATE_KEYS:
-            return rate(sum(v["numerator"] for v in present), sum(v["denominator"] for v in present))
-        if keys == CHANGE_KEYS:
-            return change(sum(v["count"] for v in present), sum(v["previous"] for v in present))
-        union = sorted({k for v in present for k in v})
-        return {k: _sum([v.get(k) for v in present]) for k in union}
-    return first
-
-
 def _merge_units(tables: list[dict[str, Any]]) -> dict[str, Any]:
     keys = sorted({k for t in tables for k in t})
-    return {k: _sum([t.get(k) for t in tables]) for k in keys}
+    return {k: add_figures([t.get(k) for t in tables]) for k in keys}
 
 
 def _same(values: list[Any]) -> bool:
@@ -84,7 +61,7 @@ def combine(parts: list[dict[str, Any]], *, name: str, towns: list[str] | None =
     parts = [parts[i] for i in order]
     names = [names[i] for i in order]
 
-    metrics = _sum([p["metrics"] for p in parts])
+    metrics = add_figures([p["metrics"] for p in parts])
     dist = _merge_units([p["distributions"]["days_to_close"] for p in parts])
     metrics["median_days"] = median_from_distribution(dist)
     missing_figures: dict[str, list[str]] = {}

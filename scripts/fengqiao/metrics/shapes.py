@@ -15,6 +15,10 @@ from .periods import Period, shift_year
 
 RATE_DIGITS = 6
 
+#: the keys of a rate and of a year-on-year change, as every metrics.json holds them
+RATE_KEYS = frozenset({"numerator", "denominator", "value"})
+CHANGE_KEYS = frozenset({"count", "previous", "change"})
+
 
 def ratio(numerator: int, denominator: int) -> float | None:
     return None if denominator == 0 else round(numerator / denominator, RATE_DIGITS)
@@ -93,3 +97,30 @@ class Window:
         from .calendar import from_day_number
 
         return from_day_number(self.start)
+
+
+def add_figures(values: list[Any]) -> Any:
+    """Add figures of one shape (the engine's breakdowns and the roll-up both
+    use this): integers are summed, rates and changes are recomputed from
+    the summed counts, mappings are added key by key. ``None`` parts are
+    skipped and all-``None`` stays ``None``; a float (a median) comes back
+    ``None`` because only its distribution can be added."""
+    present = [v for v in values if v is not None]
+    if not present:
+        return None
+    first = present[0]
+    if isinstance(first, bool):
+        return first
+    if isinstance(first, int):
+        return sum(int(v) for v in present)
+    if isinstance(first, float):
+        return None
+    if isinstance(first, dict):
+        keys = frozenset(first)
+        if keys == RATE_KEYS:
+            return rate(sum(v["numerator"] for v in present), sum(v["denominator"] for v in present))
+        if keys == CHANGE_KEYS:
+            return change(sum(v["count"] for v in present), sum(v["previous"] for v in present))
+        union = sorted({k for v in present for k in v})
+        return {k: add_figures([v.get(k) for v in present]) for k in union}
+    return first
