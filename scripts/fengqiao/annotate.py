@@ -5,6 +5,13 @@ colours each cell that has a finding (red for errors, orange for warnings),
 puts the explanation in the cell's comment and adds a 校验结果 sheet listing
 everything with links to the cells. The source file is only read, never
 written; the copy goes to a different path.
+
+The copy is read back before it takes its name: it must hold every tab of
+the ledger and the 校验结果 sheet. openpyxl opens some workbooks without
+their sheets (Strict Open XML, as Excel's "Strict" save option writes it),
+so a copy made that way would hold the results alone; such a workbook is
+marked on a fresh copy of its cells instead, and a copy that fails the check
+is deleted, never left half written.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+import warnings
 import zipfile
 from collections.abc import Iterable
 from datetime import date, datetime, time
@@ -27,7 +35,7 @@ from openpyxl.worksheet.hyperlink import Hyperlink
 from openpyxl.worksheet.worksheet import Worksheet
 
 from .errors import FengqiaoError, Finding
-from .sources.base import RawWorkbook
+from .sources.base import RawWorkbook, UnsavedFormula
 
 RESULT_SHEET = "校验结果"
 ERROR_COLOR = "FFFF9C9C"
@@ -106,13 +114,45 @@ def _result_sheet(wb: Workbook, findings: list[Finding]) -> None:
     ws.freeze_panes = "A2"
 
 
+def _sheets_in(path: Path) -> list[str]:
+    """The sheet names a written workbook holds, read back the cheap way."""
+    book = load_workbook(path, read_only=True)
+    try:
+        return list(book.sheetnames)
+    finally:
+        book.close()
+
+
+def _check_copy(tmp: Path, out: Path, expected: list[str]) -> None:
+    """Refuse a written copy that cannot be opened or lacks a sheet."""
+    try:
+        names = _sheets_in(tmp)
+    except Exception as exc:  # any failure to read it back means a broken file
+        raise _incomplete(out, "写出的文件无法重新打开") from exc
+    missing = [name for name in expected if name not in names]
+    if missing:
+        raise _incomplete(out, "缺少工作表：" + "、".join(f"“{m}”" for m in missing))
+
+
+def _incomplete(out: Path, why: str) -> FengqiaoError:
+    return FengqiaoError(
+        f"标注文件 {out} 没有写完整（{why}），已经删除，不会留下残缺的文件。",
+        hint="请确认磁盘空间足够、文件夹可以写入后重新运行；"
+             "如果仍然这样，请用 Excel 或 WPS 把台账另存为新的 .xlsx 文件后再试。",
+    )
+
+
 def _save(wb: Workbook, out: Path) -> None:
-    """Write beside the target and rename, so a failed save leaves no half file."""
+    """Write beside the target, read the result back, and only then rename,
+    so a failed or incomplete save leaves no file behind (and an older file
+    at ``out`` stays as it was)."""
+    expected = list(wb.sheetnames)
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".fengqiao-", suffix=out.suffix, dir=out.parent)
     os.close(fd)
     try:
         wb.save(tmp)
+        _check_copy(Path(tmp), out, expected)
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; the copy is for sharing
@@ -137,33 +177,52 @@ def _check_out(out: Path, sources: Iterable[Path]) -> None:
             )
 
 
-def _load(source_xlsx: Path) -> Workbook:
+def _load(source_xlsx: Path, tabs: Iterable[str] = ()) -> Workbook:
+    """The source as openpyxl sees it, or :class:`_Unreadable` when that is
+    not the whole workbook. It is opened through a file object so that a
+    name openpyxl does not know (a WPS ``.et`` holding an .xlsx) is no
+    obstacle; macros are kept when the file has them."""
     try:
-        return load_workbook(source_xlsx, keep_vba=source_xlsx.suffix.lower() == ".xlsm",
-                             rich_text=True)
+        with zipfile.ZipFile(source_xlsx) as zf:
+            has_vba = source_xlsx.suffix.lower() == ".xlsm" or any(
+                n.lower().endswith("vbaproject.bin") for n in zf.namelist())
+        with source_xlsx.open("rb") as fh, warnings.catch_warnings():
+            # openpyxl warns about parts it skips (a Strict workbook's sheets);
+            # the check below says what matters
+            warnings.simplefilter("ignore")
+            wb = load_workbook(fh, keep_vba=has_vba, rich_text=True)
     except (InvalidFileException, OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
         raise _Unreadable(f"无法打开 {source_xlsx} 来写标注：{exc}。") from exc
+    missing = [t for t in tabs if t not in wb.sheetnames]
+    if not wb.worksheets or missing:  # Strict Open XML: openpyxl finds no sheets
+        raise _Unreadable(f"无法完整读出 {source_xlsx} 的工作表，不能在它的副本上写标注。")
+    return wb
 
 
 class _Unreadable(FengqiaoError):
     """openpyxl cannot open the file (encrypted, .xls, damaged)."""
 
 
-def annotate_workbook(source_xlsx: Path, findings: list[Finding], out: Path) -> None:
+def annotate_workbook(source_xlsx: Path, findings: list[Finding], out: Path, *,
+                      tabs: Iterable[str] = ()) -> None:
     """Copy ``source_xlsx`` to ``out`` with the findings marked (formulas,
-    formats and other sheets kept as they are)."""
+    formats and other sheets kept as they are). ``tabs`` are sheet names the
+    copy must hold (the tabs the ledger was read with)."""
     source_xlsx, out = Path(source_xlsx), Path(out)
     _check_out(out, [source_xlsx])
-    wb = _load(source_xlsx)
+    wb = _load(source_xlsx, tabs)
     _mark(wb, findings)
     _result_sheet(wb, findings)
     _save(wb, out)
 
 
 def _clean_cell(value: object) -> object:
-    """A raw value openpyxl can store (it rejects NA and control characters)."""
+    """A raw value openpyxl can store (it rejects NA and control characters);
+    a formula saved without a result is written back as that formula."""
     if isinstance(value, str):
         return ILLEGAL_CHARACTERS_RE.sub("", value)
+    if isinstance(value, UnsavedFormula):
+        return ILLEGAL_CHARACTERS_RE.sub("", str(value)) or None
     if value is None or value is pd.NA or value is pd.NaT or (
             isinstance(value, float) and value != value):
         return None
@@ -194,20 +253,23 @@ def write_raw_workbook(workbook: RawWorkbook, findings: list[Finding], out: Path
     _save(wb, out)
 
 
-def annotate_source(workbook: RawWorkbook, findings: list[Finding], out: Path) -> None:
-    """The right kind of annotated copy for where the workbook came from."""
+def annotate_source(workbook: RawWorkbook, findings: list[Finding], out: Path) -> bool:
+    """The right kind of annotated copy for where the workbook came from.
+    Returns True when the copy is the original file marked (formats and
+    formulas kept), False when it is a fresh workbook of the cell values
+    (CSV, Google, ODS, or a workbook openpyxl cannot open whole)."""
     out = Path(out)
     location = Path(workbook.info.location) if workbook.info.location else None
     if location is not None and location.exists():
         _check_out(out, [location])
-    if (workbook.info.kind == "xlsx" and location is not None
-            and location.suffix.lower() in (".xlsx", ".xlsm") and location.is_file()):
+    if workbook.info.kind == "xlsx" and location is not None and location.is_file():
         try:
-            annotate_workbook(location, findings, out)
-            return
+            annotate_workbook(location, findings, out, tabs=list(workbook.tables))
+            return True
         except _Unreadable:
-            pass  # encrypted or unusual file: mark a fresh copy of the raw cells instead
+            pass  # Strict Open XML, or changed since it was read: mark the raw cells instead
     write_raw_workbook(workbook, findings, out)
+    return False
 
 
 __all__ = ["ERROR_COLOR", "RESULT_SHEET", "WARNING_COLOR", "annotate_source",

@@ -15,8 +15,9 @@ from typing import Any, Literal
 
 import yaml
 
+from .catalogue import TARGET_KEYS
 from .errors import FengqiaoError
-from .schema import SCHEMA_DIR
+from .schema import SCHEMA_DIR, load_schema
 
 DEFAULTS_FILE = SCHEMA_DIR / "defaults.yml"
 PROJECT_ROOT = SCHEMA_DIR.parent
@@ -25,23 +26,11 @@ PROJECT_ROOT = SCHEMA_DIR.parent
 KNOWN_KEYS = (
     "town", "source", "snapshots_dir", "deadlines", "backlog_days", "targets",
     "key_person_intervals", "reception_quotas", "site", "report_date", "google_credentials",
+    "tabs",
 )
 
-RATE_TITLES_FOR_TARGETS = (
-    "first_try_rate",
-    "local_rate",
-    "closure_rate",
-    "on_time_rate",
-    "followup_rate",
-    "satisfaction_rate",
-    "visit_coverage",
-    "key_person_followup_rate",
-    "reception_compliance",
-    "needs_closure_rate",
-    "resolution_rate",
-    "clearance_rate",
-    "grid_discovery_rate",
-)
+#: the rates a ``targets:`` key may name (the metric catalogue decides)
+RATE_TITLES_FOR_TARGETS = TARGET_KEYS
 
 
 @dataclass(frozen=True)
@@ -83,6 +72,8 @@ class Config:
     report_date: date | None = None
     #: path to a Google service-account key file (the env var FENGQIAO_GOOGLE_CREDENTIALS wins)
     google_credentials: str | None = None
+    #: tab id → sheet name, for a workbook whose tab cannot be told by its name
+    tabs: dict[str, str] = field(default_factory=dict)
     base_dir: Path = field(default=PROJECT_ROOT)
     path: Path | None = None
 
@@ -120,6 +111,42 @@ def _positive_int(value: Any, name: str, where: Path) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise FengqiaoError(f"配置文件 {where} 中 {name} 应为正整数，实际是 {value!r}。")
     return value
+
+
+def _tabs(value: Any, where: Path) -> dict[str, str]:
+    """``tabs:`` keyed by tab id or Chinese title → tab id → sheet name. The
+    keys are checked here, against the schema, so that a typo is a config
+    error and not a mapping that silently does nothing."""
+    if value is None:
+        return {}
+    schema = load_schema()
+    ids = {tab.title: tab.name for tab in schema} | {tab.name: tab.name for tab in schema}
+    example = "tabs:\n  纠纷台账: 矛盾纠纷台账"
+    if not isinstance(value, dict):
+        raise FengqiaoError(f"配置文件 {where} 中 tabs 应写成“表名: 工作表名”的形式，"
+                            f"实际是 {value!r}。", hint=f"例如：\n{example}")
+    out: dict[str, str] = {}
+    for key, sheet in value.items():
+        tab = ids.get(str(key).strip())
+        if tab is None:
+            raise FengqiaoError(
+                f"配置文件 {where} 中 tabs 下的“{key}”不是台账里的表。",
+                hint=f"可以写的表有：{'、'.join(t.title for t in schema)}。")
+        if not isinstance(sheet, str | int) or isinstance(sheet, bool) or not str(sheet).strip():
+            raise FengqiaoError(
+                f"配置文件 {where} 中 tabs.{key} 应是一个工作表名，实际是 {sheet!r}。",
+                hint=f"例如：\n{example}")
+        if tab in out:
+            raise FengqiaoError(f"配置文件 {where} 中 tabs 把“{schema[tab].title}”写了两次。",
+                                hint="请只保留一行。")
+        out[tab] = str(sheet)
+    sheets = list(out.values())
+    repeated = sorted({s for s in sheets if sheets.count(s) > 1})
+    if repeated:
+        raise FengqiaoError(
+            f"配置文件 {where} 中 tabs 把工作表“{'、'.join(repeated)}”指定给了不止一张表。",
+            hint="每张工作表只能当作一张表来读，请改正。")
+    return out
 
 
 def from_dict(data: dict[str, Any], where: Path, base_dir: Path) -> Config:
@@ -187,6 +214,7 @@ def from_dict(data: dict[str, Any], where: Path, base_dir: Path) -> Config:
                         months=_positive_int(s.get("months", 12), "site.months", where)),
         report_date=report_date,
         google_credentials=data.get("google_credentials"),
+        tabs=_tabs(data.get("tabs"), where),
         base_dir=base_dir,
         path=where,
     )

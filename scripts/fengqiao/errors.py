@@ -53,9 +53,29 @@ _CATALOGUE = [
     Code("missing-optional-tab", "warning", "tab", "缺少可选工作表",
          "没有“{sheet}”工作表，依赖它的指标将显示为“—”。",
          "如果本镇不单独记这张表，可以忽略这条提醒。"),
+    Code("ambiguous-tab", "error", "tab", "有多张工作表像同一张表",
+         "这些工作表都可能是“{sheet}”：{detail}。无法判断哪一张是在用的，这张表暂不使用。",
+         "请把不用的那几张删除或改成别的名字；或者在 fengqiao.yml 里写明要用哪一张："
+         "加一行“tabs:”，下一行缩进两格写“{column}: 要用的工作表名”。"),
+    Code("tab-mapping-unknown", "error", "tab", "指定的工作表不存在",
+         "配置文件的 tabs 指定“{column}”用工作表“{sheet}”，但台账里没有这张工作表。",
+         "台账里现有的工作表：{detail}。请把 fengqiao.yml 里 tabs 下的名字改成其中一个"
+         "（要和工作表名完全一致）。"),
+    Code("hidden-tab-used", "warning", "tab", "用了隐藏的工作表",
+         "“{sheet}”是隐藏的工作表，因为找不到别的“{column}”，统计用了它。",
+         "如果它就是在用的台账，请在 Excel 里取消隐藏，免得被当成旧表删掉；"
+         "如果它是旧表，请把在用的那张改名为“{column}”。"),
+    Code("hidden-tab-ignored", "warning", "tab", "隐藏的工作表没有使用",
+         "隐藏的工作表“{sheet}”也像“{column}”，但统计用的是显示着的“{detail}”。",
+         "如果隐藏的这张才是要用的，请在 fengqiao.yml 的 tabs 里指定它；"
+         "如果它是不再使用的旧表，可以删除。"),
     Code("header-not-found", "error", "tab", "找不到表头",
          "“{sheet}”的前 {detail} 行里找不到表头行。",
          "表头行要包含“{column}”等列名；标题行可以保留在表头上方。"),
+    Code("csv-header-not-found", "error", "tab", "CSV 文件里找不到表头",
+         "“{sheet}”的前 {detail} 行里找不到表头行（这个 CSV 文件是按{value}读取的）。",
+         "表头行要包含“{column}”等列名；如果分列或文字看起来不对，请用 Excel 或 WPS "
+         "打开后另存为“CSV UTF-8（逗号分隔）”，再读取新文件。"),
     Code("missing-column", "error", "tab", "缺少必填列",
          "“{sheet}”缺少“{column}”列。",
          "请在表头行加上这一列（列名要与模板一致，或使用填表说明里列出的别名）。"),
@@ -99,6 +119,10 @@ _CATALOGUE = [
     Code("formula-error", "error", "field", "公式出错",
          "{cell}（{column}）的公式结果是错误值 {value}。",
          "请修改公式或直接填写数值。"),
+    Code("formula-no-value", "error", "field", "公式没有保存结果",
+         "{cell}（{column}）是公式，但文件里没有保存它的计算结果，程序读不到值。",
+         "这种文件多半是由程序生成的。请用 Excel 或 WPS 打开台账，保存一次（公式会算出结果），"
+         "再重新校验；也可以把这一格直接改成数值。"),
     Code("text-too-long", "warning", "field", "内容过长",
          "{cell}（{column}）有 {detail} 个字，超过了合理长度。",
          "请精简内容，详细材料另存档案。"),

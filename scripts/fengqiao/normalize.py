@@ -29,7 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .schema import FieldSpec, TabSpec
-from .sources.base import RawTable
+from .sources.base import RawTable, UnsavedFormula
 
 #: dates outside this window are typos (a year typed as 2204 or 1024)
 DATE_MIN = pd.Timestamp("1990-01-01")
@@ -108,16 +108,43 @@ def clean_text(text: str, *, full: bool = True) -> str:
     return text.strip()
 
 
+#: marks staff put on a header to flag a required or important column
+#: (“*编号”, “星级★”, “※受理日期”); they never carry meaning in a name
+_DECORATIONS = "*★☆※•·・●◆◇■□▲△✱✳"
+_DECORATION_RE = re.compile("[\\s" + re.escape(_DECORATIONS) + "]+")
+#: one note in brackets at the start or the end of a header key, after
+#: :func:`header_key` (so “（必填）” and “【必填】” are already “(必填)” and “[必填]”)
+_LEADING_NOTE_RE = re.compile(r"^[(\[][^()\[\]]*[)\]]")
+_TRAILING_NOTE_RE = re.compile(r"[(\[][^()\[\]]*[)\]]$")
+
+
 def header_key(text: Any) -> str:
     """Spelling-insensitive form of a header or sheet name: full-width and
-    half-width, bracket styles, spaces, line breaks and required-field stars
-    all compare equal."""
+    half-width, bracket styles, spaces, line breaks (“编号\\n(必填)”) and
+    decorations such as required-field stars (“*编号”, “星级★”) all compare
+    equal. A note in brackets is kept here, because some titles hold one
+    (“村(社区)”) and a copy's “(2)” must stay visible; :func:`without_notes`
+    drops it where a match needs that."""
     if text is None or (isinstance(text, float) and np.isnan(text)):
         return ""
     s = str(text).translate(_BRACKETS)
     s = clean_text(s)
-    s = re.sub(r"[\s*＊]+", "", s)
+    s = _DECORATION_RE.sub("", s)
     return s.lower()
+
+
+def without_notes(key: str) -> list[str]:
+    """A header key without a trailing note in brackets, without a leading
+    one, and without both (“受理日期(必填)”, “[必填]星级”, “[必填]村(社区)”),
+    in that order; only forms that differ from the key and are not empty."""
+    trailing = _TRAILING_NOTE_RE.sub("", key)
+    leading = _LEADING_NOTE_RE.sub("", key)
+    both = _TRAILING_NOTE_RE.sub("", leading)
+    out: list[str] = []
+    for form in (trailing, leading, both):
+        if form and form != key and form not in out:
+            out.append(form)
+    return out
 
 
 def _is_missing(value: Any) -> bool:
@@ -429,6 +456,17 @@ def _formula_errors(values: np.ndarray, is_str: np.ndarray) -> np.ndarray:
     return out
 
 
+def _unsaved(values: np.ndarray, is_str: np.ndarray) -> np.ndarray:
+    """Distinct values that are formulas saved without a result (the marker
+    a workbook reader puts in such a cell). The marker is never text, so
+    only the other distinct values are looked at, by type, in one C loop."""
+    out = np.zeros(len(values), dtype=bool)
+    other = np.flatnonzero(~is_str)
+    if len(other):
+        out[other] = _types(values[other]) == UnsavedFormula
+    return out
+
+
 # --------------------------------------------------------------------------
 # dates
 
@@ -522,6 +560,7 @@ def _date_uniques(uniques: np.ndarray) -> _Unique:
     code = np.full(n, "", dtype=object)
     formula = _formula_errors(values, is_str)
     code[formula] = "formula-error"
+    code[_unsaved(values, is_str)] = "formula-no-value"
     out_of_range = np.zeros(n, dtype=bool)
     todo = is_str & ~blank & ~formula
     if todo.any():
@@ -586,6 +625,7 @@ def _number_uniques(uniques: np.ndarray, *, integer: bool) -> _Unique:
     code = np.full(n, "", dtype=object)
     formula = _formula_errors(values, is_str)
     code[formula] = "formula-error"
+    code[_unsaved(values, is_str)] = "formula-no-value"
     todo = is_str & ~blank & ~formula
     if todo.any():
         texts = pd.Series(values[todo]).str.replace(_THOUSANDS, "", regex=True)
@@ -685,6 +725,7 @@ def parse_boolean_column(series: pd.Series, spec: FieldSpec | None = None) -> Pa
     known = mapped.notna().to_numpy()
     out[known] = mapped[known].astype(bool).to_numpy()
     code[formula] = "formula-error"
+    code[_unsaved(values, is_str)] = "formula-no-value"
     code[(code == "") & ~known & ~blank] = "bad-boolean"
     return _spread(series, codes, uniques, _Unique(out, code, blank, control), "boolean")
 
@@ -727,6 +768,7 @@ def parse_enum_column(series: pd.Series, spec: FieldSpec) -> Parsed:
     mapped = keys.map(lookup)
     known = mapped.notna().to_numpy() & ~blank
     code[formula] = "formula-error"
+    code[_unsaved(values, is_str)] = "formula-no-value"
     code[(code == "") & ~known & ~blank] = "not-in-enum"
     if spec.type == "integer":
         out: Any = np.where(known, mapped.fillna(0), 0).astype(np.int64)
@@ -850,6 +892,7 @@ def parse_text_column(series: pd.Series, *, code_like: bool = False) -> Parsed:
     n = len(values)
     code = np.full(n, "", dtype=object)
     code[_formula_errors(values, is_str)] = "formula-error"
+    code[_unsaved(values, is_str)] = "formula-no-value"
     texts = np.array([v if isinstance(v, str) else display(v) for v in values], dtype=object)
     too_long_u = np.array([len(t) > TEXT_MAX_CHARS for t in texts], dtype=bool)
     safe = np.where(codes < 0, 0, codes)
@@ -919,14 +962,15 @@ def _header_lookup(tab: TabSpec) -> dict[str, tuple[str, bool]]:
 
 
 def _match_header_cell(key: str, lookup: dict[str, tuple[str, bool]]) -> tuple[str, bool] | None:
+    """The field a header names: the key as written first, so that a title
+    holding brackets (“村(社区)”) keeps its meaning; then without a note in
+    brackets (“受理日期(必填)”, “[必填]星级”). No substring rule: a header
+    such as “星级评定说明” names no field."""
     if not key:
         return None
     hit = lookup.get(key)
     if hit is None:
-        # “受理日期(必填)” or “编号（系统自动）”: drop one trailing note in brackets
-        stripped = re.sub(r"\([^()]*\)$", "", key)
-        if stripped != key:
-            hit = lookup.get(stripped)
+        hit = next((lookup[k] for k in without_notes(key) if k in lookup), None)
     return hit
 
 
@@ -967,44 +1011,127 @@ def locate_header(raw: RawTable, tab: TabSpec, scan_rows: int = HEADER_SCAN_ROWS
                        headers=headers, duplicates=duplicates)
 
 
-def locate_tabs(sheet_names: list[str], tabs: list[TabSpec]) -> dict[str, str]:
-    """tab id → sheet name. Exact (normalised) matches on the title or an
-    alias first; then a sheet whose name contains a title or alias of four or
-    more characters (“2024年纠纷台账”), the longest match winning. Each sheet
-    serves at most one tab."""
-    keys = {name: header_key(name) for name in sheet_names}
-    found: dict[str, str] = {}
-    used: set[str] = set()
+#: how Excel, WPS and people name a copy of a tab, on the header key:
+#: “纠纷台账 (2)”, “纠纷台账-旧”, “纠纷台账_副本”, “纠纷台账 - 副本”, “Copy of 纠纷台账”
+_COPY_PREFIX_RE = re.compile(r"^(?:copyof|副本[-_]?|旧[-_]?)")
+_COPY_SUFFIX_RE = re.compile(
+    r"(?:\(\d+\)|[-_]\d+|[-_]?(?:副本|备份|旧表|旧版|旧|copy|old|bak)\d*)$")
+#: a title or alias this long is also found inside a longer sheet name
+#: (“2024年纠纷台账”); shorter ones (“网格”) would match too much
+_CONTAINS_MIN = 4
+
+
+def _copy_base(key: str) -> str:
+    """The name a copy was made from (“纠纷台账(2)-副本” → “纠纷台账”); the
+    key itself when it carries no copy mark."""
+    while True:
+        base = _COPY_SUFFIX_RE.sub("", _COPY_PREFIX_RE.sub("", key))
+        if base == key or not base:
+            return key
+        key = base
+
+
+@dataclass(frozen=True)
+class TabChoice:
+    """Which sheet serves a tab, and what the choice passed over.
+
+    ``sheet`` is None when the tab is missing, ambiguous (``candidates``
+    holds every sheet that could be it) or mapped in the config to a sheet
+    that does not exist (``unknown_mapping``).
+    """
+
+    sheet: str | None = None
+    candidates: tuple[str, ...] = ()
+    hidden_used: bool = False  # the only candidate was a hidden sheet
+    hidden_ignored: tuple[str, ...] = ()  # hidden candidates passed over for ``sheet``
+    unknown_mapping: str | None = None  # the config named this sheet, which is absent
+
+
+def _claim(key: str, wanted: list[str]) -> tuple[int, int] | None:
+    """How strongly a sheet key looks like a tab: (0, ·) exact title or
+    alias, (1, ·) a copy of one, (2, −length) contains one of
+    :data:`_CONTAINS_MIN` characters or more; None when it does not."""
+    if key in wanted:
+        return (0, 0)
+    base = _copy_base(key)
+    if base != key and base in wanted:
+        return (1, 0)
+    lengths = [len(w) for w in wanted if len(w) >= _CONTAINS_MIN and w in key]
+    return (2, -max(lengths)) if lengths else None
+
+
+def _find_sheet(name: str, sheets: list[str]) -> str | None:
+    """The sheet a config entry names: exactly, else by header key."""
+    if name in sheets:
+        return name
+    key = header_key(name)
+    hits = [s for s in sheets if header_key(s) == key]
+    return hits[0] if len(hits) == 1 else None
+
+
+def choose_tabs(sheets: dict[str, bool], tabs: list[TabSpec],
+                mapping: dict[str, str] | None = None) -> dict[str, TabChoice]:
+    """tab id → :class:`TabChoice`, for every tab; ``sheets`` is sheet name →
+    hidden, in workbook order; ``mapping`` is the config's ``tabs``.
+
+    Never a silent guess. A sheet named in ``mapping`` serves that tab and
+    no other. Every other sheet is a candidate of the tab it looks most
+    like (exact title or alias, then a copy name, then the longest title or
+    alias it contains; “重点人员随访记录” belongs to 重点人员随访, not to 重点人员).
+    A visible candidate always wins over hidden ones; two or more visible
+    candidates (or, with none visible, two or more hidden ones) leave the tab
+    without a sheet and list them, because a stale copy cannot be told from
+    the current ledger by its name."""
+    names = list(sheets)
+    mapping = mapping or {}
+    choices: dict[str, TabChoice] = {}
+    mapped: set[str] = set()
     for tab in tabs:
-        wanted = [header_key(t) for t in (tab.title, *tab.aliases)]
-        for w in wanted:
-            hit = next((s for s in sheet_names if s not in used and keys[s] == w), None)
+        if tab.name in mapping:
+            hit = _find_sheet(mapping[tab.name], names)
+            choices[tab.name] = (TabChoice(sheet=hit) if hit is not None
+                                 else TabChoice(unknown_mapping=mapping[tab.name]))
             if hit is not None:
-                found[tab.name] = hit
-                used.add(hit)
-                break
-    pairs: list[tuple[int, int, str, str]] = []
-    for order, tab in enumerate(tabs):
-        if tab.name in found:
+                mapped.add(hit)
+    wanted = {tab.name: [header_key(t) for t in (tab.title, *tab.aliases)] for tab in tabs}
+    candidates: dict[str, list[str]] = {tab.name: [] for tab in tabs}
+    for sheet in names:
+        if sheet in mapped:
             continue
-        for t in (tab.title, *tab.aliases):
-            w = header_key(t)
-            if len(w) < 4:
-                continue
-            for s in sheet_names:
-                if s not in used and w in keys[s]:
-                    pairs.append((-len(w), order, s, tab.name))
-    for _, _, sheet, tab_name in sorted(pairs):
-        if sheet in used or tab_name in found:
+        key = header_key(sheet)
+        claims = [(claim, order, tab.name) for order, tab in enumerate(tabs)
+                  if (claim := _claim(key, wanted[tab.name])) is not None]
+        if claims:  # a sheet most like a mapped tab is that tab's unused copy
+            candidates[min(claims)[2]].append(sheet)
+    for tab in tabs:
+        if tab.name in choices:
             continue
-        found[tab_name] = sheet
-        used.add(sheet)
-    return found
+        visible = [s for s in candidates[tab.name] if not sheets[s]]
+        hidden = [s for s in candidates[tab.name] if sheets[s]]
+        if len(visible) == 1:
+            choices[tab.name] = TabChoice(sheet=visible[0], hidden_ignored=tuple(hidden))
+        elif len(visible) > 1:
+            choices[tab.name] = TabChoice(candidates=tuple(visible + hidden))
+        elif len(hidden) == 1:
+            choices[tab.name] = TabChoice(sheet=hidden[0], hidden_used=True)
+        elif hidden:
+            choices[tab.name] = TabChoice(candidates=tuple(hidden))
+        else:
+            choices[tab.name] = TabChoice()
+    return choices
+
+
+def locate_tabs(sheet_names: list[str], tabs: list[TabSpec]) -> dict[str, str]:
+    """tab id → sheet name for the tabs :func:`choose_tabs` settles, all
+    sheets taken as visible (a short form for callers that need no reasons)."""
+    choices = choose_tabs(dict.fromkeys(sheet_names, False), tabs)
+    return {name: c.sheet for name, c in choices.items() if c.sheet is not None}
 
 
 __all__ = [
-    "DATE_MAX", "DATE_MIN", "HeaderMatch", "Parsed", "blank_rows", "clean_text", "display",
-    "enum_key", "header_key", "locate_header", "locate_tabs", "parse_boolean_column",
-    "parse_booleans", "parse_date_column", "parse_dates", "parse_enum_column", "parse_field",
-    "parse_integer_column", "parse_integers", "parse_number_column", "parse_text_column",
+    "DATE_MAX", "DATE_MIN", "HeaderMatch", "Parsed", "TabChoice", "blank_rows", "choose_tabs",
+    "clean_text", "display", "enum_key", "header_key", "locate_header", "locate_tabs",
+    "parse_boolean_column", "parse_booleans", "parse_date_column", "parse_dates",
+    "parse_enum_column", "parse_field", "parse_integer_column", "parse_integers",
+    "parse_number_column", "parse_text_column", "without_notes",
 ]

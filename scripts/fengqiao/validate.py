@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .config import Config, load_config
-from .errors import CATALOGUE, Finding, make_finding
+from .errors import CATALOGUE, FengqiaoError, Finding, make_finding
 from .ledger import DTYPES, Ledger
 from .normalize import (
     DATE_RANGE_TEXT,
@@ -31,15 +31,17 @@ from .normalize import (
     TEXT_MAX_CHARS,
     HeaderMatch,
     Parsed,
+    TabChoice,
     arrow_strings,
     blank_rows,
+    choose_tabs,
     locate_header,
-    locate_tabs,
     null_where,
     parse_field,
 )
 from .schema import TAB_ORDER, FieldSpec, Schema, TabSpec, load_schema
 from .sources.base import RawWorkbook
+from .sources.csvformat import describe as describe_csv
 
 #: the fields that place a row in time (or identify it); a row failing any of
 #: them is excluded from the figures (DOMAIN.md §4)
@@ -248,30 +250,56 @@ class _Validator:
             tab.errors.setdefault(name, []).append((code, mask))
 
     def emit_tab(self, spec: TabSpec, code: str, *, sheet: str, row: int | None = None,
-                 col: int | None = None, column: str | None = None, detail: Any = "") -> None:
+                 col: int | None = None, column: str | None = None, detail: Any = "",
+                 value: Any = None) -> None:
         finding = make_finding(code, sheet=sheet, tab=spec.name, row=row, col=col,
-                               column=column, detail=detail)
+                               column=column, value=value, detail=detail)
         self.findings.add(self.order[spec.name], col, finding)
 
     # -- stage 1: locate and parse each tab --------------------------------------
 
     def load(self) -> None:
         specs = [self.schema[name] for name in TAB_ORDER]
-        found = locate_tabs(list(self.workbook.tables), specs)
+        sheets = {name: raw.hidden for name, raw in self.workbook.tables.items()}
+        choices = choose_tabs(sheets, specs, self.config.tabs)
         for spec in specs:
-            sheet = found.get(spec.name)
+            sheet = self._chosen(spec, choices[spec.name], list(sheets))
             if sheet is None:
-                self.emit_tab(spec, "missing-tab" if spec.required else "missing-optional-tab",
-                              sheet=spec.title)
                 continue
             raw = self.workbook.tables[sheet]
             header = locate_header(raw, spec)
             if header is None:
                 first = next((f for f in spec.fields if f.required), spec.fields[0])
-                self.emit_tab(spec, "header-not-found", sheet=sheet, column=first.title,
-                              detail=HEADER_SCAN_ROWS)
+                info = self.workbook.info
+                if sheet in info.delimiters:  # a CSV: say how it was split and decoded
+                    self.emit_tab(spec, "csv-header-not-found", sheet=sheet, column=first.title,
+                                  detail=HEADER_SCAN_ROWS, value=describe_csv(
+                                      info.encodings.get(sheet, ""), info.delimiters[sheet]))
+                else:
+                    self.emit_tab(spec, "header-not-found", sheet=sheet, column=first.title,
+                                  detail=HEADER_SCAN_ROWS)
                 continue
             self.tabs[spec.name] = self._parse_tab(spec, sheet, raw.frame, raw.first_row, header)
+
+    def _chosen(self, spec: TabSpec, choice: TabChoice, sheets: list[str]) -> str | None:
+        """The sheet to read for a tab, with a finding for every choice that
+        is not plain (none found, several alike, a hidden one involved)."""
+        quoted = "、".join(f"“{s}”" for s in (choice.candidates or sheets))
+        if choice.unknown_mapping is not None:
+            self.emit_tab(spec, "tab-mapping-unknown", sheet=choice.unknown_mapping,
+                          column=spec.title, detail=quoted)
+        elif choice.candidates:
+            self.emit_tab(spec, "ambiguous-tab", sheet=spec.title, column=spec.title,
+                          detail=quoted)
+        elif choice.sheet is None:
+            self.emit_tab(spec, "missing-tab" if spec.required else "missing-optional-tab",
+                          sheet=spec.title)
+        elif choice.hidden_used:
+            self.emit_tab(spec, "hidden-tab-used", sheet=choice.sheet, column=spec.title)
+        for hidden in choice.hidden_ignored:
+            self.emit_tab(spec, "hidden-tab-ignored", sheet=hidden, column=spec.title,
+                          detail=choice.sheet)
+        return choice.sheet
 
     def _parse_tab(self, spec: TabSpec, sheet: str, frame: pd.DataFrame, first_row: int,
                    header: HeaderMatch) -> _Tab:
@@ -457,6 +485,53 @@ class _Validator:
         )
 
 
+#: warnings that change which rows are counted: commands that print
+#: figures repeat them, since their user may never run ``validate``
+NOTICE_CODES = ("hidden-tab-used", "hidden-tab-ignored")
+
+#: tab-level codes after which a tab is not read at all
+_UNREAD_CODES = ("missing-tab", "ambiguous-tab", "tab-mapping-unknown", "header-not-found",
+                 "csv-header-not-found")
+
+
+def blocking_findings(ledger: Ledger, schema: Schema | None = None) -> list[Finding]:
+    """The findings that leave a required tab (纠纷台账) with nothing to
+    count: the tab was not read (missing, ambiguous, mapped to an absent
+    sheet, no header), or a key column is missing so every row is excluded.
+    Figures computed then would be zeros that look real; this is the one
+    place that decides when the figures must not be published."""
+    schema = schema or load_schema()
+    out: list[Finding] = []
+    for tab in schema:
+        if not tab.required:
+            continue
+        missing_keys = {tab.field(name).title for name in KEY_FIELDS.get(tab.name, ())
+                        if name in ledger.missing_columns.get(tab.name, ())}
+        if ledger.has(tab.name) and not missing_keys:
+            continue
+        reasons = [f for f in ledger.findings if f.tab == tab.name and f.severity == "error" and (
+            (not ledger.has(tab.name) and f.code in _UNREAD_CODES)
+            or (f.code == "missing-column" and f.column in missing_keys))]
+        out.extend(reasons or [make_finding("missing-tab", sheet=tab.title, tab=tab.name)])
+    return out
+
+
+def require_figures(ledger: Ledger, schema: Schema | None = None) -> None:
+    """Raise :class:`FengqiaoError` (exit 2) when :func:`blocking_findings`
+    has any: ``metrics``, ``overdue`` and ``build`` stop instead of
+    publishing zeros; ``validate`` still just reports the findings."""
+    blocking = blocking_findings(ledger, schema)
+    if not blocking:
+        return
+    schema = schema or load_schema()
+    titles = "、".join(f"“{t.title}”" for t in schema if t.required)
+    lines = "\n".join(f"  {f.message}" for f in blocking)
+    raise FengqiaoError(
+        f"{titles}没法用来统计，算出来的数字会是错的（比如全是 0），所以没有继续：\n{lines}",
+        hint="\n请先用 fengqiao validate 查看全部问题，改正台账或配置后再运行。",
+    )
+
+
 def validate_workbook(workbook: RawWorkbook, *, schema: Schema | None = None,
                       config: Config | None = None) -> Ledger:
     """Check every tab of a workbook against the schema and return the ledger
@@ -464,4 +539,5 @@ def validate_workbook(workbook: RawWorkbook, *, schema: Schema | None = None,
     return _Validator(workbook, schema or load_schema(), config or load_config()).run()
 
 
-__all__ = ["KEY_FIELDS", "TEXT_MAX_CHARS", "validate_workbook"]
+__all__ = ["KEY_FIELDS", "NOTICE_CODES", "TEXT_MAX_CHARS", "blocking_findings",
+           "require_figures", "validate_workbook"]

@@ -15,6 +15,7 @@ import io
 import json
 import os
 import re
+import stat
 import zipfile
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -25,12 +26,16 @@ from ..config import Config
 from ..errors import SourceError
 from .base import RawTable, RawWorkbook, SourceInfo
 from .csvdir import folder_members, read_csv_members
-from .xlsx import OLE_MAGIC, read_xlsx_bytes
+from .guard import DEFAULT_LIMITS, Limits, check_path, check_zip_sizes, read_regular_file
+from .xlsx import ZIP_MAGIC, read_xlsx_bytes, workbook_format
 
 Clock = Callable[[], datetime]
 
 CREDENTIALS_ENV = "FENGQIAO_GOOGLE_CREDENTIALS"
-XLSX_SUFFIXES = (".xlsx", ".xlsm")
+#: names a workbook file goes by; its bytes decide how it is read (a WPS .et
+#: is an .xlsx inside, a file called .xls may be one too), and a file with
+#: any other name is read when its bytes are a spreadsheet
+WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xltx", ".xltm", ".et", ".ett", ".xls", ".ods", ".ots")
 _SHEET_URL = re.compile(r"^https?://docs\.google\.com/spreadsheets/d/([A-Za-z0-9_-]+)")
 _GSHEETS_PREFIX = "gsheets:"
 
@@ -49,7 +54,7 @@ class FetchedSource:
     def __init__(self, workbook: RawWorkbook, data: bytes | Callable[[], bytes],
                  ext: str) -> None:
         self.workbook = workbook
-        self.ext = ext  # extension a snapshot of ``data`` gets: xlsx | xlsm | zip | json
+        self.ext = ext  # extension a snapshot of ``data`` gets: xlsx | xlsm | ods | zip | json
         self._data = data if isinstance(data, bytes) else None
         self._make = None if isinstance(data, bytes) else data
 
@@ -105,9 +110,11 @@ def zip_members(members: list[tuple[str, bytes]]) -> bytes:
     return buf.getvalue()
 
 
-def unzip_members(data: bytes, display: str) -> list[tuple[str, bytes]]:
+def unzip_members(data: bytes, display: str,
+                  limits: Limits = DEFAULT_LIMITS) -> list[tuple[str, bytes]]:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            check_zip_sizes(zf, display, limits, noun="压缩包")
             names = sorted(
                 n for n in zf.namelist()
                 if n.lower().endswith(".csv") and not Path(n).name.startswith((".", "~$"))
@@ -124,25 +131,6 @@ def unzip_members(data: bytes, display: str) -> list[tuple[str, bytes]]:
             hint="请把每张工作表存成一个 .csv 文件（文件名就是工作表名）后再打包。",
         )
     return members
-
-
-def _not_found(display: str) -> SourceError:
-    return SourceError(
-        f"找不到数据源“{display}”。",
-        hint="请检查路径是否写对；路径里有空格时，在命令行中要用引号把整个路径括起来。",
-    )
-
-
-def _read_file(path: Path, display: str) -> bytes:
-    try:
-        return path.read_bytes()
-    except FileNotFoundError as exc:
-        raise _not_found(display) from exc
-    except OSError as exc:
-        raise SourceError(
-            f"无法读取文件“{display}”：{exc.strerror or exc}。",
-            hint="请确认文件没有被其他程序独占打开，并且有读取权限。",
-        ) from exc
 
 
 def _credentials(config: Config | None) -> str | None:
@@ -174,13 +162,13 @@ def workbook_from_bytes(data: bytes, ext: str, *, name: str, location: str,
                         kind: str | None = None) -> RawWorkbook:
     """Parse stored bytes the same way the live read did (used for
     snapshots: ``ext`` says which reader made them)."""
-    if ext in ("xlsx", "xlsm"):
-        return RawWorkbook(SourceInfo(kind or "xlsx", name, location),
+    if ext in ("xlsx", "xlsm", "ods"):
+        return RawWorkbook(SourceInfo(kind or ("ods" if ext == "ods" else "xlsx"), name, location),
                            read_xlsx_bytes(data, name))
     if ext == "zip":
-        tables, encodings = read_csv_members(unzip_members(data, name), name)
-        return RawWorkbook(SourceInfo(kind or "csv", name, location, encodings=encodings),
-                           tables)
+        tables, encodings, delimiters = read_csv_members(unzip_members(data, name), name)
+        return RawWorkbook(SourceInfo(kind or "csv", name, location, encodings=encodings,
+                                      delimiters=delimiters), tables)
     if ext == "json":
         try:
             payload = json.loads(data.decode("utf-8"))
@@ -199,11 +187,13 @@ def workbook_from_bytes(data: bytes, ext: str, *, name: str, location: str,
 
 
 def fetch_source(spec: str | Path, *, config: Config | None = None,
-                 clock: Clock = utc_now, **gsheets_options: Any) -> FetchedSource:
+                 clock: Clock = utc_now, limits: Limits = DEFAULT_LIMITS,
+                 **gsheets_options: Any) -> FetchedSource:
     """Read a source and keep the bytes it was parsed from (``info.sha256``
     is set once those bytes exist: at once for a file or a spreadsheet, on
     first use of ``.data`` for a CSV folder).
 
+    ``limits`` bound what a local file may cost (see ``guard``);
     ``gsheets_options`` (``session``, ``retry``) are passed to the Google
     reader, so tests can point it at a local server.
     """
@@ -212,7 +202,7 @@ def fetch_source(spec: str | Path, *, config: Config | None = None,
     if sid is not None:
         fetched = _fetch_gsheets(sid, config, **gsheets_options)
     else:
-        fetched = _fetch_path(Path(spec).expanduser(), str(spec))
+        fetched = _fetch_path(Path(spec).expanduser(), str(spec), limits)
     if fetched.workbook.info.read_at is None:  # a snapshot keeps its own read time
         fetched.workbook.info.read_at = read_at
     if fetched.has_data:
@@ -220,52 +210,57 @@ def fetch_source(spec: str | Path, *, config: Config | None = None,
     return fetched
 
 
-def _fetch_path(path: Path, display: str) -> FetchedSource:
-    if not path.exists():
-        raise _not_found(display)
-    location = str(path.resolve())
-    if path.is_dir():
-        members = folder_members(path, display)
-        tables, encodings = read_csv_members(members, display)
-        info = SourceInfo("csv", path.resolve().name, location, encodings=encodings)
-        return FetchedSource(RawWorkbook(info, tables), lambda: zip_members(members), "zip")
-    suffix = path.suffix.lower()
-    from .snapshots import is_snapshot_name, open_snapshot_bytes
-
-    if is_snapshot_name(path.name) or suffix in (".zip", ".json"):
-        data = _read_file(path, display)
-        if not data:
-            raise SourceError(f"文件“{display}”是空的（0 字节），里面没有任何内容。",
-                              hint="可能是保存或复制时中断了，请换一个完好的文件。")
-        workbook = open_snapshot_bytes(path, data)
-        return FetchedSource(workbook, data, suffix.lstrip("."))
-    if suffix in XLSX_SUFFIXES or suffix == ".xls":
-        data = _read_file(path, display)
-        if suffix == ".xls" and data and not data.startswith(OLE_MAGIC):
-            # some systems name a real .xlsx ".xls"; read it if it is one
-            suffix = ".xlsx" if data.startswith(b"PK") else suffix
-        tables = read_xlsx_bytes(data, display)
-        return FetchedSource(RawWorkbook(SourceInfo("xlsx", path.name, location), tables),
-                             data, suffix.lstrip(".") if suffix in XLSX_SUFFIXES else "xlsx")
-    if suffix == ".csv":
-        data = _read_file(path, display)
-        if not data:
-            raise SourceError(f"文件“{display}”是空的（0 字节），里面没有任何内容。",
-                              hint="可能是保存或导出时中断了，请重新导出这个文件。")
-        members = [(path.name, data)]
-        tables, encodings = read_csv_members(members, display)
-        info = SourceInfo("csv", path.name, location, encodings=encodings)
-        return FetchedSource(RawWorkbook(info, tables), lambda: zip_members(members), "zip")
-    raise SourceError(
+def _unsupported(path: Path, display: str) -> SourceError:
+    return SourceError(
         f"不支持的文件类型“{path.suffix or '（无扩展名）'}”：{display}。",
         hint="请提供 .xlsx 工作簿、一个放着 CSV 文件的文件夹，或 Google 表格的地址（gsheets:表格ID）。",
     )
 
 
+def _fetch_path(path: Path, display: str, limits: Limits = DEFAULT_LIMITS) -> FetchedSource:
+    st = check_path(path, display)  # a FIFO or a device is refused before it is opened
+    location = str(path.resolve())
+    if stat.S_ISDIR(st.st_mode):
+        members = folder_members(path, display, limits)
+        tables, encodings, delimiters = read_csv_members(members, display)
+        info = SourceInfo("csv", path.resolve().name, location, encodings=encodings,
+                          delimiters=delimiters)
+        return FetchedSource(RawWorkbook(info, tables), lambda: zip_members(members), "zip")
+    suffix = path.suffix.lower()
+    from .snapshots import is_snapshot_name, open_snapshot_bytes
+
+    if is_snapshot_name(path.name) or suffix in (".zip", ".json"):
+        data = read_regular_file(path, display, limits)
+        if not data:
+            raise SourceError(f"文件“{display}”是空的（0 字节），里面没有任何内容。",
+                              hint="可能是保存或复制时中断了，请换一个完好的文件。")
+        workbook = open_snapshot_bytes(path, data)
+        return FetchedSource(workbook, data, suffix.lstrip("."))
+    if suffix == ".csv":
+        data = read_regular_file(path, display, limits)
+        if not data:
+            raise SourceError(f"文件“{display}”是空的（0 字节），里面没有任何内容。",
+                              hint="可能是保存或导出时中断了，请重新导出这个文件。")
+        members = [(path.name, data)]
+        tables, encodings, delimiters = read_csv_members(members, display)
+        info = SourceInfo("csv", path.name, location, encodings=encodings,
+                          delimiters=delimiters)
+        return FetchedSource(RawWorkbook(info, tables), lambda: zip_members(members), "zip")
+    # A workbook, told by its bytes: an .et or .xls may be an .xlsx inside,
+    # and a file with no or another extension is read when it is one.
+    data = read_regular_file(path, display, limits)
+    fmt = workbook_format(data, display, limits) if data.startswith(ZIP_MAGIC) else None
+    if suffix not in WORKBOOK_SUFFIXES and fmt is None:
+        raise _unsupported(path, display)
+    tables = read_xlsx_bytes(data, display, limits=limits)  # refuses OLE, encrypted, damaged
+    kind, ext = ("ods", "ods") if fmt == "ods" else ("xlsx", "xlsm" if suffix == ".xlsm" else "xlsx")
+    return FetchedSource(RawWorkbook(SourceInfo(kind, path.name, location), tables), data, ext)
+
+
 def open_source(spec: str | Path, *, config: Config | None = None,
-                **gsheets_options: Any) -> RawWorkbook:
+                limits: Limits = DEFAULT_LIMITS, **gsheets_options: Any) -> RawWorkbook:
     """The workbook a spec names, whatever kind of source it is."""
-    return fetch_source(spec, config=config, **gsheets_options).workbook
+    return fetch_source(spec, config=config, limits=limits, **gsheets_options).workbook
 
 
 from .snapshots import (  # noqa: E402  (snapshots uses the helpers above)
@@ -279,7 +274,10 @@ from .snapshots import (  # noqa: E402  (snapshots uses the helpers above)
 )
 
 __all__ = [
+    "DEFAULT_LIMITS",
+    "WORKBOOK_SUFFIXES",
     "FetchedSource",
+    "Limits",
     "RawTable",
     "RawWorkbook",
     "SnapshotRecord",

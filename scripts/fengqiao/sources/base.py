@@ -13,6 +13,25 @@ from datetime import datetime
 import pandas as pd
 
 
+@dataclass(frozen=True)
+class UnsavedFormula:
+    """A formula cell whose file holds no calculated result.
+
+    Excel and WPS store each formula's result when they save; a file written
+    by a script (openpyxl writing ``=A1+1``) stores the formula alone, and a
+    reader then sees an empty cell. The source puts this marker in such a
+    cell instead, so that the normaliser can report it ("formula-no-value")
+    rather than call the cell blank. It is a type of its own, never text, so
+    nothing a person types can be mistaken for it. ``formula`` is the formula
+    without its ``=`` ("" for a cell sharing another cell's formula).
+    """
+
+    formula: str = ""
+
+    def __str__(self) -> str:
+        return f"={self.formula}" if self.formula else ""
+
+
 @dataclass
 class RawTable:
     """One tab, uninterpreted.
@@ -20,18 +39,25 @@ class RawTable:
     ``frame`` has positional integer columns ``0..n-1`` (column 0 is sheet
     column A). Cell values are ``str``/``int``/``float``/``bool``/``datetime``
     /``date`` or missing (``None``/NA); formula error cells hold the error text
-    (``#REF!``); merged ranges are already spread over every cell they cover.
+    (``#REF!``); a formula saved without a result holds an
+    :class:`UnsavedFormula` (workbooks only; such a cell is never empty or
+    text); merged ranges are already spread over every cell they cover.
     Frame row ``i`` is sheet row ``first_row + i``.
+
+    ``hidden`` is true for a tab hidden (or "very hidden") in the workbook:
+    such a tab is often a stale copy, so tab choice prefers a visible one
+    and says so when it does not (CSV folders have no hidden tabs).
     """
 
     name: str
     frame: pd.DataFrame
     first_row: int = 1
+    hidden: bool = False
 
 
 @dataclass
 class SourceInfo:
-    kind: str  # "xlsx" | "csv" | "gsheets" | "snapshot"
+    kind: str  # "xlsx" | "ods" | "csv" | "gsheets" | "snapshot"
     name: str  # what to show the user: a file name or a spreadsheet title
     location: str  # path or spreadsheet id / URL
     sha256: str | None = None  # of the snapshot bytes, when one was taken or read
@@ -40,6 +66,8 @@ class SourceInfo:
     stale_since: datetime | None = None  # set when a fresh read failed and a snapshot is used
     #: CSV sources: sheet name → text encoding the file was decoded with
     encodings: dict[str, str] = field(default_factory=dict)
+    #: CSV sources: sheet name → the delimiter its cells were split on
+    delimiters: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass

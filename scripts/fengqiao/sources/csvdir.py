@@ -5,7 +5,8 @@ through exactly as typed; the normaliser decides what is a number. The fast
 path is pyarrow.csv; a file it cannot take (ragged rows, blank lines between
 rows of a multi-column file, one record bigger than a parse block) is re-read
 with the stdlib ``csv`` module, which pads short rows, so nothing is dropped
-and row numbers stay those a spreadsheet program shows.
+and row numbers stay those a spreadsheet program shows. The encoding,
+delimiter and Excel ``sep=`` line are worked out by :mod:`.csvformat`.
 
 Columns have the Arrow-backed ``string[pyarrow]`` dtype: cells are ``str``
 and missing cells ``pd.NA`` (an xlsx frame is ``object`` with ``None``).
@@ -16,17 +17,19 @@ from __future__ import annotations
 import csv
 import io
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from ..errors import SourceError
 from .base import RawTable
+from .csvformat import BOM, UTF16_BOMS, decode, layout, refuse_workbook
+from .csvformat import is_utf8 as is_utf8  # re-exported: callers check UTF-8 here
+from .guard import DEFAULT_LIMITS, Limits, read_regular_file
 
-BOM = b"\xef\xbb\xbf"
 # Excel's widest sheet; column_types for names that do not occur are ignored.
 _MAX_COLUMNS = 16384
 # Read as large_string, the type pandas keeps Arrow text in (it would cast a
@@ -40,59 +43,21 @@ _TEXT_TYPES = {pa.string(): TEXT, pa.large_string(): TEXT}
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
 
 
-def is_utf8(data: bytes) -> bool:
-    """Whether the bytes are valid UTF-8, checked by Arrow's validator over
-    the bytes in place: ``bytes.decode`` would build a Python string of the
-    whole file (hundreds of MB for a million rows) only to throw it away.
-    Both reject the same things (overlong forms, surrogates, code points
-    past U+10FFFF, cut-off sequences)."""
-    whole = pa.Array.from_buffers(
-        pa.large_string(), 1,
-        [None, pa.py_buffer(np.array([0, len(data)], dtype=np.int64)), pa.py_buffer(data)])
-    try:
-        whole.validate(full=True)
-    except pa.ArrowInvalid:
-        return False
-    return True
-
-
-def decode(data: bytes, display: str) -> tuple[str | None, bytes, str]:
-    """Guess the encoding the way township files come: UTF-8 (with or without
-    the BOM Excel adds) or GB18030/GBK (what Excel and WPS on Chinese Windows
-    save as "CSV"). Returns (text if it had to be transcoded, utf-8 bytes,
-    encoding name)."""
-    if data.startswith(BOM):
-        body = data[len(BOM):]
-        encoding = "utf-8-sig"
-    else:
-        body = data
-        encoding = "utf-8"
-    if is_utf8(body):
-        return None, body, encoding
-    try:
-        text = data.decode("gb18030")
-    except UnicodeDecodeError as exc:
-        raise SourceError(
-            f"CSV 文件“{display}”的文字编码无法识别（既不是 UTF-8，也不是 GBK/GB18030）。",
-            hint="请用 Excel 或 WPS 打开后另存为“CSV UTF-8（逗号分隔）”。",
-        ) from exc
-    return text, text.encode("utf-8"), "gb18030"
-
-
-def _with_stdlib(body: bytes) -> pd.DataFrame:
-    rows = list(csv.reader(io.StringIO(body.decode("utf-8"), newline="")))
+def _with_stdlib(body: bytes, delimiter: str) -> pd.DataFrame:
+    rows = list(csv.reader(io.StringIO(body.decode("utf-8"), newline=""), delimiter=delimiter))
     frame = pd.DataFrame(rows, dtype=object)
     frame.columns = range(frame.shape[1])
     return frame.mask(frame == "", None).astype(TEXT)
 
 
-def _read_arrow(body: bytes) -> pd.DataFrame:
+def _read_arrow(body: bytes, delimiter: str) -> pd.DataFrame:
     """pyarrow.csv with every column as text (raises ``ArrowInvalid`` on a
     file it cannot take, invalid UTF-8 included)."""
     table = pacsv.read_csv(
         io.BytesIO(body),
         read_options=pacsv.ReadOptions(autogenerate_column_names=True),
-        parse_options=pacsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False),
+        parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True,
+                                         ignore_empty_lines=False),
         convert_options=pacsv.ConvertOptions(
             column_types=_ALL_TEXT, strings_can_be_null=True, null_values=[""],
             quoted_strings_can_be_null=True, check_utf8=True),
@@ -104,79 +69,107 @@ def _read_arrow(body: bytes) -> pd.DataFrame:
     return frame
 
 
-def parse_csv(data: bytes, display: str) -> tuple[pd.DataFrame, str]:
-    """One CSV's bytes → (frame of text cells with positional columns,
-    encoding used). Frame row ``i`` is CSV record ``i + 1``.
+@dataclass(frozen=True)
+class ParsedCsv:
+    """One CSV file read: its cells and how its bytes were laid out."""
+
+    frame: pd.DataFrame
+    encoding: str  # a key of csvformat's names: utf-8, utf-8-sig, gb18030, big5, utf-16-le/-be
+    delimiter: str
+
+
+def _only_line_breaks(body: bytes) -> bool:
+    """Nothing but line breaks? (looked at in full only when the first byte
+    is one: stripping copies the whole file)"""
+    return not body or (body[:1] in (b"\r", b"\n") and not body.strip(b"\r\n"))
+
+
+def read_csv_bytes(data: bytes, display: str) -> ParsedCsv:
+    """One CSV's bytes → a frame of text cells with positional columns, and
+    the encoding and delimiter used (see :mod:`.csvformat`). Frame row ``i``
+    is sheet row ``i + 1`` as Excel shows it: an Excel ``sep=`` first line
+    is not a row (Excel hides it) and is dropped.
 
     A UTF-8 file (the usual case) is read by pyarrow straight away: every
     byte of it lands in some text cell, and pyarrow checks each cell is
     UTF-8, so a successful read is the encoding check too. Only a file it
-    refuses goes through :func:`decode` (GB18030, or the stdlib reader)."""
+    refuses goes through :func:`.csvformat.decode` (UTF-16, GB18030, Big5,
+    or the stdlib reader for a ragged UTF-8 file)."""
     if not data:
-        return pd.DataFrame(), "utf-8"
-    if data.startswith(BOM):
-        body, encoding = data[len(BOM):], "utf-8-sig"
-    else:
-        body, encoding = data, "utf-8"
-    # only line breaks? (looked at in full only when the first byte is one:
-    # stripping copies the whole file)
-    if not body or (body[:1] in (b"\r", b"\n") and not body.strip(b"\r\n")):
-        return pd.DataFrame(), encoding
-    try:
-        return _read_arrow(body), encoding
-    except pa.ArrowInvalid:
-        pass
-    _text, body, encoding = decode(data, display)
-    if not body.strip(b"\r\n"):
-        return pd.DataFrame(), encoding
-    if encoding == "gb18030":
+        return ParsedCsv(pd.DataFrame(), "utf-8", ",")
+    refuse_workbook(data, display)
+    if not data.startswith(tuple(UTF16_BOMS)):
+        if data.startswith(BOM):
+            body, encoding = data[len(BOM):], "utf-8-sig"
+        else:
+            body, encoding = data, "utf-8"
+        body, delimiter = layout(body)
+        if _only_line_breaks(body):
+            return ParsedCsv(pd.DataFrame(), encoding, delimiter)
         try:
-            return _read_arrow(body), encoding
+            return ParsedCsv(_read_arrow(body, delimiter), encoding, delimiter)
         except pa.ArrowInvalid:
             pass
-    return _with_stdlib(body), encoding
+    body, encoding = decode(data, display)
+    body, delimiter = layout(body)
+    if not body.strip(b"\r\n"):
+        return ParsedCsv(pd.DataFrame(), encoding, delimiter)
+    if encoding not in ("utf-8", "utf-8-sig"):  # UTF-8 has had its pyarrow try
+        try:
+            return ParsedCsv(_read_arrow(body, delimiter), encoding, delimiter)
+        except pa.ArrowInvalid:
+            pass
+    return ParsedCsv(_with_stdlib(body, delimiter), encoding, delimiter)
+
+
+def parse_csv(data: bytes, display: str) -> tuple[pd.DataFrame, str]:
+    """(frame, encoding) of :func:`read_csv_bytes`, for callers that do not
+    need the delimiter."""
+    parsed = read_csv_bytes(data, display)
+    return parsed.frame, parsed.encoding
 
 
 def csv_files(folder: Path) -> list[Path]:
     """The tab files of a folder, skipping hidden files and the ``~$`` lock
-    files Office leaves next to an open file."""
+    files Office leaves next to an open file. A ``.csv`` that is not a
+    regular file (a FIFO, a link to a device) is listed, so that reading it
+    says what is wrong instead of the tab silently going missing."""
     return sorted(
         (p for p in folder.iterdir()
-         if p.is_file() and p.suffix.lower() == ".csv" and not p.name.startswith((".", "~$"))),
+         if p.suffix.lower() == ".csv" and not p.name.startswith((".", "~$"))
+         and p.exists() and not p.is_dir()),
         key=lambda p: p.name,
     )
 
 
 def read_csv_members(
     members: list[tuple[str, bytes]], display: str
-) -> tuple[dict[str, RawTable], dict[str, str]]:
-    """(file name, bytes) pairs → tables and the encoding of each tab. Used
-    for a live folder and for a stored snapshot zip alike, so both parse the
-    same way."""
+) -> tuple[dict[str, RawTable], dict[str, str], dict[str, str]]:
+    """(file name, bytes) pairs → tables, and the encoding and delimiter of
+    each tab (for ``SourceInfo``, so messages can say how a tab was read).
+    Used for a live folder and for a stored snapshot zip alike, so both
+    parse the same way."""
     tables: dict[str, RawTable] = {}
     encodings: dict[str, str] = {}
+    delimiters: dict[str, str] = {}
     for name, data in members:
         sheet = Path(name).stem
-        frame, encoding = parse_csv(data, f"{display}/{name}")
-        tables[sheet] = RawTable(name=sheet, frame=frame, first_row=1)
-        encodings[sheet] = encoding
-    return tables, encodings
+        # a single .csv file is its own display name; a folder's or zip's
+        # member is named inside it
+        label = display if Path(display).name == name else f"{display}/{name}"
+        parsed = read_csv_bytes(data, label)
+        tables[sheet] = RawTable(name=sheet, frame=parsed.frame, first_row=1)
+        encodings[sheet] = parsed.encoding
+        delimiters[sheet] = parsed.delimiter
+    return tables, encodings, delimiters
 
 
-def folder_members(folder: Path, display: str) -> list[tuple[str, bytes]]:
+def folder_members(folder: Path, display: str,
+                   limits: Limits = DEFAULT_LIMITS) -> list[tuple[str, bytes]]:
     files = csv_files(folder)
     if not files:
         raise SourceError(
             f"文件夹“{display}”里没有 CSV 文件。",
             hint="请把每张工作表另存为一个 .csv 文件放进这个文件夹，文件名就是工作表名，例如“纠纷台账.csv”。",
         )
-    out: list[tuple[str, bytes]] = []
-    for p in files:
-        try:
-            out.append((p.name, p.read_bytes()))
-        except OSError as exc:
-            raise SourceError(
-                f"无法读取 CSV 文件“{display}/{p.name}”：{exc.strerror or exc}。",
-                hint="请确认文件没有被其他程序占用，并且有读取权限。",
-            ) from exc
-    return out
+    return [(p.name, read_regular_file(p, f"{display}/{p.name}", limits)) for p in files]

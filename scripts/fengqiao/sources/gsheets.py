@@ -602,6 +602,7 @@ def workbook_from_payload(payload: dict[str, Any]) -> RawWorkbook:
             title = str(sheet["properties"]["title"])
             value_range = ranges[i] if i < len(ranges) else {}
             tables[title] = _table(title, value_range, list(sheet.get("merges") or []))
+            tables[title].hidden = bool(sheet["properties"].get("hidden", False))
     except (KeyError, TypeError, AttributeError, ValueError, IndexError):
         raise SourceError("Google 表格快照的内容格式不对，无法使用。",
                           hint="快照文件可能被改动过或来自不兼容的版本，请重新读取表格。") from None

@@ -16,12 +16,13 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from .. import outdir
 from ..config import Config
 from ..errors import FengqiaoError, SourceError
 from . import (
@@ -35,6 +36,7 @@ from . import (
     workbook_from_bytes,
 )
 from .base import RawWorkbook
+from .guard import read_regular_file
 
 try:  # POSIX only; on Windows concurrent writers are simply not expected
     import fcntl
@@ -44,8 +46,8 @@ except ImportError:  # pragma: no cover
 MANIFEST = "manifest.json"
 MANIFEST_FORMAT = 1
 _LOCK = ".lock"
-_NAME = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{12}\.(xlsx|xlsm|zip|json)$")
-_KIND_BY_EXT = {"xlsx": "xlsx", "xlsm": "xlsx", "zip": "csv", "json": "gsheets"}
+_NAME = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{12}\.(xlsx|xlsm|ods|zip|json)$")
+_KIND_BY_EXT = {"xlsx": "xlsx", "xlsm": "xlsx", "ods": "ods", "zip": "csv", "json": "gsheets"}
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,13 @@ class SnapshotRecord:
 
 def is_snapshot_name(name: str) -> bool:
     return _NAME.match(name) is not None
+
+
+def _store_file(rel: str) -> bool:
+    """A file a snapshot store of ours holds: the manifest, the lock, a
+    snapshot, or a temp file of an interrupted write."""
+    return "/" not in rel and (rel in (MANIFEST, _LOCK) or is_snapshot_name(rel)
+                               or (rel.startswith(".") and rel.endswith(".tmp")))
 
 
 def _iso(moment: datetime) -> str:
@@ -207,15 +216,19 @@ def _write_manifest(directory: Path, records: list[SnapshotRecord]) -> None:
 
 
 def save_snapshot(source: FetchedSource, directory: Path, *,
-                  clock: Clock = utc_now) -> SnapshotRecord:
+                  clock: Clock = utc_now, sources: Iterable[Path] = ()) -> SnapshotRecord:
     """Store the bytes of one read and list them in the manifest.
 
     The same bytes are never stored twice: a read identical to an earlier
     one reuses that file. The workbook's ``info`` gets the sha256 and the
-    snapshot path."""
+    snapshot path. Only a folder that is new, empty or already a snapshot
+    store is written into (never one holding the ledger, ``sources``), and
+    nothing in it but our own temp files is ever deleted."""
     directory = Path(directory)
+    outdir.claim(directory, "snapshots", sources=sources, replacing=False, owned=_store_file,
+                 option="fengqiao.yml 里的 snapshots_dir")
     try:
-        directory.mkdir(parents=True, exist_ok=True)
+        outdir.make_own(directory, "snapshots")
     except OSError as exc:
         raise FengqiaoError(f"无法创建快照目录“{directory}”：{exc.strerror or exc}。",
                             hint="请检查 snapshots_dir 设置和目录权限。") from exc
@@ -340,14 +353,10 @@ def open_snapshot_bytes(path: Path, data: bytes) -> RawWorkbook:
 def open_snapshot(path: Path | str) -> RawWorkbook:
     """A stored snapshot read back exactly as the original read saw it."""
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError as exc:
+    if not path.exists():
         raise SourceError(f"找不到快照文件“{path}”。",
-                          hint="可以运行 fengqiao snapshots list 查看有哪些快照。") from exc
-    except OSError as exc:
-        raise SourceError(f"无法读取快照文件“{path}”：{exc.strerror or exc}。") from exc
-    return open_snapshot_bytes(path, data)
+                          hint="可以运行 fengqiao snapshots list 查看有哪些快照。")
+    return open_snapshot_bytes(path, read_regular_file(path, str(path)))
 
 
 def read_source(spec: str | Path, *, config: Config | None, snapshot_dir: Path | None,
@@ -371,7 +380,8 @@ def read_source(spec: str | Path, *, config: Config | None, snapshot_dir: Path |
         workbook.info.stale_since = record.last_read_at
         return workbook
     if snapshot_dir is not None:
-        save_snapshot(fetched, Path(snapshot_dir), clock=clock)
+        local = () if gsheets_id(spec) is not None else (Path(spec),)
+        save_snapshot(fetched, Path(snapshot_dir), clock=clock, sources=local)
     else:
         fetched.workbook.info.sha256 = sha256_hex(fetched.data)
     return fetched.workbook

@@ -1,10 +1,18 @@
-"""Excel workbooks (.xlsx/.xlsm) read with python-calamine.
+"""Spreadsheet files read with python-calamine: OOXML (.xlsx/.xlsm, and WPS
+.et files, which are OOXML inside) and OpenDocument (.ods).
 
 calamine is roughly an order of magnitude faster than openpyxl, but it hands
-back formula cells whose cached result is an error (``#REF!``) as empty
-cells. The downstream contract is that such a cell holds the error text, so
-those cells alone are recovered from the sheet XML: a byte search for
-``t="e"`` finds them without parsing the rest of the sheet.
+back two kinds of formula cells as empty cells: those whose cached result is
+an error (``#REF!``) and those saved without any result (files written by
+scripts). The downstream contract is that the first hold the error text and
+the second an :class:`~fengqiao.sources.base.UnsavedFormula` marker, so those
+cells alone are recovered from the sheet XML: byte searches (``t="e"``, an
+``<f>`` with no ``<v>``) find them without parsing the rest of the sheet.
+
+Before calamine sees a workbook its size is bounded (``guard``): the zip
+directory, each sheet's declared ``<dimension>`` and the cell references
+actually present, because calamine allocates every cell of the rectangle
+from A1 to the last reference and aborts the process when that fails.
 
 Every sheet is read from cell A1 (``skip_empty_area=False``), so frame row
 ``i`` is sheet row ``i + 1`` and frame column 0 is sheet column A, whatever
@@ -23,10 +31,12 @@ from xml.sax.saxutils import unescape
 
 import numpy as np
 import pandas as pd
-from python_calamine import CalamineError, CalamineWorkbook, SheetTypeEnum
+from python_calamine import CalamineError, CalamineWorkbook, SheetTypeEnum, SheetVisibleEnum
 
 from ..errors import SourceError
-from .base import RawTable
+from .base import RawTable, UnsavedFormula
+from .guard import DEFAULT_LIMITS, Limits, check_extent, check_zip_sizes
+from .ods import ODS_MIMETYPES, OdsSheet, ods_layout
 
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ZIP_MAGIC = b"PK\x03\x04"
@@ -39,6 +49,34 @@ _V_OPEN = re.compile(rb"<(?:\w+:)?v\b[^>]*>")
 _V_CLOSE = re.compile(rb"</(?:\w+:)?v>")
 _C_END = re.compile(rb"</(?:\w+:)?c>")
 _MAX_GROW = 200
+
+#: the first bytes of a sheet part searched for its <dimension> (it comes
+#: before <sheetData>, after at most a <sheetPr>)
+_HEAD_BYTES = 64 * 1024
+_DIMENSION = re.compile(rb"<(?:\w+:)?dimension\b[^>]*\bref\s*=\s*[\"']([^\"']*)[\"']")
+_SHEET_DATA = re.compile(rb"<(?:\w+:)?sheetData\b")
+_A1 = re.compile(r"\$?([A-Za-z]+)\$?(\d+)")
+# Cell references past column Z or with seven digits or more (rows from
+# 1,000,000; written with leading zeros, fewer): a ledger of up to 26
+# columns and under a million rows has none, so one search settles its
+# extent. Possessive, so that each of the million references it passes
+# costs a few steps.
+_ODD_REF = {q: re.compile(rb" r=" + q + rb"(?:[A-Za-z]{2}|[A-Za-z]?+\d{7})") for q in (b'"', b"'")}
+_WIDE_REF = re.compile(rb" r=[\"'][A-Za-z]{2}")
+#: a cell tag that does not start with its reference (every common writer
+#: puts ``r`` first; one that omits it has its cells placed by position)
+_LOOSE_CELL = re.compile(rb"<c(?! r=\")[\s>/]")
+_REF_LETTERS = {n: re.compile(rb" r=[\"']([A-Za-z]{%d})\d" % n) for n in (4, 3, 2)}
+_REF_DIGITS = {d: re.compile(rb" r=[\"'][A-Za-z]{0,3}+0*+([1-9]\d{%d})[\"']" % (d - 1))
+               for d in range(1, 8)}
+_LONG_REF = re.compile(rb" r=[\"'][A-Za-z]{0,3}+0*+([1-9]\d{6,})[\"']")
+_F_OPEN = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?f[\s/>]")
+_F_CLOSE = re.compile(rb"</(?:\w+:)?f>")
+_T_ATTR = re.compile(rb"\bt\s*=\s*[\"']([^\"']*)[\"']")
+# what a cell with a formula and no result looks like: a formula closed and
+# the cell closed right after, a self-closed last child, or an empty <v>
+_NO_RESULT = (re.compile(rb"</f>\s*</c>"), re.compile(rb"/>\s*</c>"),
+              re.compile(rb"<v\s*/>"), re.compile(rb"<v>\s*</v>"))
 
 
 def check_workbook_bytes(data: bytes, display: str) -> None:
@@ -194,12 +232,228 @@ def _merged_from_xml(xml: bytes) -> list[tuple[tuple[int, int], tuple[int, int]]
     return out
 
 
+def _declared_extent(zf: zipfile.ZipFile, part: str) -> tuple[int, int] | None:
+    """(last row, last column) of a sheet's ``<dimension ref="A1:T1000"/>``,
+    read from the first bytes of the part only (the part itself may be
+    huge); None when the sheet declares none."""
+    with zf.open(part) as fh:
+        head = fh.read(_HEAD_BYTES)
+    cut = _SHEET_DATA.search(head)
+    m = _DIMENSION.search(head, 0, cut.start() if cut else len(head))
+    if m is None:
+        return None
+    last = _A1.fullmatch(m.group(1).decode("ascii", "replace").split(":")[-1].strip())
+    if last is None:
+        return None
+    return int(last.group(2)), _col_index(last.group(1).encode()) + 1
+
+
+def _sheet_data_span(xml: bytes) -> tuple[int, int]:
+    start = _SHEET_DATA.search(xml)
+    end = xml.rfind(b"sheetData>")
+    return (start.start() if start else 0), (end if end != -1 else len(xml))
+
+
+def _within(rows: int, columns: int, limits: Limits) -> bool:
+    return rows <= limits.rows and columns <= limits.columns and rows * columns <= limits.cells
+
+
+def _last_column(xml: bytes, lo: int, hi: int) -> int:
+    """The last column a cell reference names when it is past Z; else 26
+    (a bound: no reference names more than one letter)."""
+    if _WIDE_REF.search(xml, lo, hi) is None:
+        return 26
+    if _REF_LETTERS[4].search(xml, lo, hi):
+        return 18_279  # AAAA: past every column Excel has
+    for n in (3, 2):
+        if _REF_LETTERS[n].search(xml, lo, hi):
+            letters = max(x.upper() for x in set(_REF_LETTERS[n].findall(xml, lo, hi)))
+            return _col_index(letters) + 1
+    return 26
+
+
+def _last_row(xml: bytes, lo: int, hi: int, *, exact: bool, long_from: int = 0) -> int:
+    """The last row a reference names. Only the references with the most
+    digits are looked at one by one; without ``exact``, 10**d − 1 stands for
+    a d-digit row number below a million. No row from 1,000,000 on is
+    referenced before ``long_from``."""
+    found = _LONG_REF.findall(xml, max(lo, long_from), hi)  # few, even in a long sheet
+    if found:
+        return max(int(x) for x in set(found))
+    for d in range(6, 0, -1):
+        if exact:
+            found = _REF_DIGITS[d].findall(xml, lo, hi)
+            if found:
+                return int(max(found))
+        elif _REF_DIGITS[d].search(xml, lo, hi):
+            return 10**d - 1
+    return 0
+
+
+def _extent_by_parse(xml: bytes) -> tuple[int, int]:
+    """(last row, last column) the way a reader places cells when the
+    optional ``r`` attributes are missing: one after another."""
+    last_row = last_col = 0
+    row = 0
+    col = 0
+    for event, el in ET.iterparse(io.BytesIO(xml), events=("start", "end")):
+        name = _local(el.tag)
+        if event == "start":
+            if name == "row":
+                r = el.get("r")
+                row = int(r) if r and r.isdigit() else row + 1
+                col = 0
+            elif name == "c":
+                ref = _A1.fullmatch(el.get("r") or "")
+                if ref:
+                    col = _col_index(ref.group(1).encode()) + 1
+                    row = int(ref.group(2))
+                else:
+                    col += 1
+                last_row, last_col = max(last_row, row), max(last_col, col)
+        elif name == "row":
+            el.clear()
+    return last_row, last_col
+
+
+def check_sheet_extent(xml: bytes, *, sheet: str, display: str,
+                       limits: Limits = DEFAULT_LIMITS) -> None:
+    """Refuse a sheet whose cells reach past the limits, whatever its
+    ``<dimension>`` claims (calamine allocates up to the last reference, and
+    a reader places a cell without a reference after the one before it).
+    A ledger under a million rows and 26 columns costs two searches; a
+    wider or longer one has only its references past Z or past row 999,999
+    looked at one by one (the searches start at the first of them)."""
+    lo, hi = _sheet_data_span(xml)
+    quotes = [b'"']
+    if _LOOSE_CELL.search(xml, lo, hi):
+        cells, rows = xml.count(b"<c", lo, hi), xml.count(b"<row", lo, hi)
+        refs = xml.count(b' r="', lo, hi)
+        if refs < cells + rows:
+            refs += xml.count(b" r='", lo, hi)
+            quotes.append(b"'")
+        if refs < cells + rows:  # some cells are placed by position: walk them
+            last_row, last_col = _extent_by_parse(xml)
+            check_extent(last_row, last_col, sheet=sheet, display=display, limits=limits)
+            return
+    odd = [m.start() for m in (_ODD_REF[q].search(xml, lo, hi) for q in quotes) if m]
+    if not odd and _within(999_999, 26, limits):
+        return
+    # nothing past Z and no row from 1,000,000 on comes before the first odd reference
+    first = min(odd, default=lo)
+    last_col = _last_column(xml, first, hi)
+    if _within(_last_row(xml, lo, hi, exact=False, long_from=first), last_col, limits):
+        return
+    last_row = _last_row(xml, lo, hi, exact=True, long_from=first)
+    check_extent(last_row, last_col, sheet=sheet, display=display, limits=limits)
+
+
+def _unsaved_by_parse(xml: bytes) -> list[tuple[int, int, str]]:
+    """Slow path of :func:`_unsaved_formulas` for cells without ``r``."""
+    out: list[tuple[int, int, str]] = []
+    row = col = -1
+    for event, el in ET.iterparse(io.BytesIO(xml), events=("start", "end")):
+        name = _local(el.tag)
+        if event == "start":
+            if name == "row":
+                r = el.get("r")
+                row = int(r) - 1 if r and r.isdigit() else row + 1
+                col = -1
+            continue
+        if name == "c":
+            ref = _A1.fullmatch(el.get("r") or "")
+            if ref:
+                col = _col_index(ref.group(1).encode())
+                row = int(ref.group(2)) - 1
+            else:
+                col += 1
+            f = next((c for c in el if _local(c.tag) == "f"), None)
+            v = next((c for c in el if _local(c.tag) == "v"), None)
+            if f is not None and (v is None or (not (v.text or "").strip()
+                                                and el.get("t") != "str")):
+                out.append((row, col, f.text or ""))
+        elif name == "row":
+            el.clear()
+    return out
+
+
+def _unsaved_formulas(xml: bytes) -> list[tuple[int, int, str]]:
+    """(row, col, formula) of every formula cell saved without a result: an
+    ``<f>`` followed by no ``<v>``, or by an empty one (except a text result,
+    ``t="str"``, which may rightly be empty). A sheet with no such cell costs
+    a few byte searches, however many formulas it has."""
+    lo, hi = _sheet_data_span(xml)
+    if not xml.startswith(b"<sheetData", lo):
+        pass  # a namespace prefix (<x:c>): the searches below assume none
+    elif xml.find(b"<f", lo, hi) == -1 or not any(p.search(xml, lo, hi) for p in _NO_RESULT):
+        return []
+    out: list[tuple[int, int, str]] = []
+    for m in _F_OPEN.finditer(xml, lo, hi):
+        start = xml.rfind(b"<", 0, m.start())  # <f> is a cell's first child
+        end = xml.find(b">", start)
+        tag = xml[start:end + 1]
+        if not re.match(rb"<(?:\w+:)?c[\s>]", tag):
+            continue
+        ref = _CELL_REF.search(tag)
+        if ref is None:
+            return _unsaved_by_parse(xml)
+        f_end = xml.find(b">", m.start())
+        if xml[f_end - 1:f_end] == b"/":
+            formula, after = "", f_end + 1
+        else:
+            close = _F_CLOSE.search(xml, f_end)
+            if close is None:
+                continue
+            formula = unescape(xml[f_end + 1:close.start()].decode("utf-8", "replace"),
+                               {"&quot;": '"', "&apos;": "'"})
+            after = close.end()
+        cell_end = _C_END.search(xml, after)
+        limit = cell_end.start() if cell_end else len(xml)
+        vo = _V_OPEN.search(xml, after, limit)
+        if vo is not None:
+            if vo.group(0).endswith(b"/>"):
+                text = b""
+            else:
+                vc = _V_CLOSE.search(xml, vo.end(), limit)
+                text = xml[vo.end():vc.start()] if vc else b""
+            t = _T_ATTR.search(tag)
+            if text.strip() or (t is not None and t.group(1) == b"str"):
+                continue
+        out.append((int(ref.group(2)) - 1, _col_index(ref.group(1)), formula))
+    return out
+
+
 def _grow(frame: pd.DataFrame, rows: int, cols: int) -> pd.DataFrame:
     if rows <= frame.shape[0] and cols <= frame.shape[1]:
         return frame
     grown = frame.reindex(index=range(max(rows, frame.shape[0])),
                           columns=range(max(cols, frame.shape[1]))).astype(object)
     return grown.where(grown.notna(), None)
+
+
+def spreadsheet_format(zf: zipfile.ZipFile) -> str | None:
+    """Which spreadsheet a zip holds, from its content rather than its name:
+    ``"ods"`` (OpenDocument: LibreOffice, WPS), ``"ooxml"`` (Excel, and WPS
+    .et files saved in the new format) or None (some other zip, a .docx)."""
+    names = zf.NameToInfo
+    mimetype = names.get("mimetype")
+    if (mimetype is not None and mimetype.file_size <= 256
+            and zf.read(mimetype).strip() in ODS_MIMETYPES):
+        return "ods"
+    manifest = names.get("META-INF/manifest.xml")
+    if manifest is not None and "content.xml" in names:
+        with zf.open(manifest) as fh:
+            if any(m in fh.read(_HEAD_BYTES) for m in ODS_MIMETYPES):
+                return "ods"
+    types = names.get("[Content_Types].xml")
+    if types is not None:
+        with zf.open(types) as fh:
+            head = fh.read(_HEAD_BYTES)
+        if b"spreadsheetml" in head or b"ms-excel" in head:
+            return "ooxml"
+    if any(n.startswith("xl/") for n in names):
+        return "ooxml"
+    return None
 
 
 def _frame(rows: list[list[Any]]) -> pd.DataFrame:
@@ -211,29 +465,69 @@ def _frame(rows: list[list[Any]]) -> pd.DataFrame:
     return pd.DataFrame(arr)
 
 
-def read_xlsx_bytes(data: bytes, display: str) -> dict[str, RawTable]:
-    """Every worksheet of an .xlsx/.xlsm given as bytes, in workbook order.
-
-    Reading from bytes (not the path) means the snapshot taken of those same
-    bytes is exactly what was parsed, even if someone saves the file meanwhile.
-    """
+def _open_zip(data: bytes, display: str, limits: Limits) -> zipfile.ZipFile:
     check_workbook_bytes(data, display)
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
-        xml_paths = _sheet_xml_paths(zf)
+    except (zipfile.BadZipFile, ValueError, OSError) as exc:
+        raise _corrupt(display) from exc
+    check_zip_sizes(zf, display, limits)
+    return zf
+
+
+def workbook_format(data: bytes, display: str, limits: Limits = DEFAULT_LIMITS) -> str | None:
+    """``"ooxml"``/``"ods"`` when the bytes are a spreadsheet zip, None for
+    any other zip; a file that is no zip at all, or too big unpacked, is
+    refused as :func:`read_xlsx_bytes` would refuse it."""
+    zf = _open_zip(data, display, limits)
+    try:
+        return spreadsheet_format(zf)
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+        raise _corrupt(display) from exc
+
+
+def read_xlsx_bytes(data: bytes, display: str, *,
+                    limits: Limits = DEFAULT_LIMITS) -> dict[str, RawTable]:
+    """Every worksheet of a workbook given as bytes, in workbook order: an
+    .xlsx/.xlsm/.et (OOXML) or an .ods, told apart by content.
+
+    Reading from bytes (not the path) means the snapshot taken of those same
+    bytes is exactly what was parsed, even if someone saves the file meanwhile.
+    Sizes are checked before calamine is given the bytes (see ``guard``).
+    """
+    zf = _open_zip(data, display, limits)
+    ods: dict[str, OdsSheet] | None = None
+    xml_paths: dict[str, str] = {}
+    try:
+        if spreadsheet_format(zf) == "ods":
+            # calamine unfolds every sheet of an .ods as it opens it: check them all first
+            ods = ods_layout(zf.read("content.xml")) if "content.xml" in zf.NameToInfo else {}
+            for name, table in ods.items():
+                check_extent(table.last_row, table.last_col, sheet=name, display=display,
+                             limits=limits)
+        else:
+            xml_paths = _sheet_xml_paths(zf)
+            for name, path in xml_paths.items():
+                declared = _declared_extent(zf, path) if path in zf.NameToInfo else None
+                if declared is not None:
+                    check_extent(*declared, sheet=name, display=display, limits=limits,
+                                 declared=True)
     except (zipfile.BadZipFile, KeyError, ET.ParseError, ValueError, OSError) as exc:
         raise _corrupt(display) from exc
     tables: dict[str, RawTable] = {}
     try:
         book = CalamineWorkbook.from_filelike(io.BytesIO(data))
-        sheets = [m.name for m in book.sheets_metadata if m.typ == SheetTypeEnum.WorkSheet]
-        for name in sheets:
-            sheet = book.get_sheet_by_name(name)
-            frame = _frame(sheet.to_python(skip_empty_area=False))
+        sheets = {m.name: m.visible != SheetVisibleEnum.Visible
+                  for m in book.sheets_metadata if m.typ == SheetTypeEnum.WorkSheet}
+        for name, hidden in sheets.items():
             xml = b""
             part = xml_paths.get(name)
             if part is not None and part in zf.NameToInfo:
                 xml = zf.read(part)
+                check_sheet_extent(xml, sheet=name, display=display, limits=limits)
+            layout = ods.get(name) if ods is not None else None
+            sheet = book.get_sheet_by_name(name)
+            frame = _frame(sheet.to_python(skip_empty_area=False))
             if b't="e"' in xml or b"t='e'" in xml:
                 errors = _error_cells(xml)
                 if errors:
@@ -241,9 +535,16 @@ def read_xlsx_bytes(data: bytes, display: str) -> dict[str, RawTable]:
                                   max(c for _, c, _ in errors) + 1)
                     for r, c, text in errors:
                         frame.iat[r, c] = text
+            unsaved = _unsaved_formulas(xml) if xml else []
+            if unsaved:
+                frame = _grow(frame, max(r for r, _, _ in unsaved) + 1,
+                              max(c for _, c, _ in unsaved) + 1)
+                for r, c, formula in unsaved:
+                    if frame.iat[r, c] is None:
+                        frame.iat[r, c] = UnsavedFormula(formula)
             merged = sheet.merged_cell_ranges
             if merged is None:
-                merged = _merged_from_xml(xml)
+                merged = layout.merged if layout is not None else _merged_from_xml(xml)
             if merged:
                 # a merge may reach past the last filled cell; grow to cover it,
                 # but not for whole-row/column merges (A1:XFD1) that are only format
@@ -256,7 +557,7 @@ def read_xlsx_bytes(data: bytes, display: str) -> dict[str, RawTable]:
                     continue
                 value = frame.iat[r0, c0]
                 frame.iloc[r0:min(r1, n_rows - 1) + 1, c0:min(c1, n_cols - 1) + 1] = value
-            tables[name] = RawTable(name=name, frame=frame, first_row=1)
+            tables[name] = RawTable(name=name, frame=frame, first_row=1, hidden=hidden)
         book.close()
     except CalamineError as exc:
         raise _corrupt(display) from exc
