@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from ..catalogue import RANKED, TARGET_KEYS
 from ..config import load_config, read_yaml
 from ..errors import FengqiaoError
 from ..metrics.periods import Period
@@ -23,7 +24,8 @@ TownKind = Literal["url", "path", "workbook"]
 #: days after the period's last day by which the town must have published
 DEFAULT_DUE_DAYS: dict[str, int] = {"month": 5, "quarter": 10, "half": 15, "year": 20, "custom": 10}
 
-RANKED_RATES = ("closure_rate", "on_time_rate", "first_try_rate", "local_rate", "satisfaction_rate")
+#: the rates towns are ranked by (the metric catalogue decides)
+RANKED_RATES = RANKED
 
 _UNSAFE_NAME = re.compile(r"[\\/:*?\"<>|\x00-\x1f]")
 
@@ -205,6 +207,10 @@ def county_from_dict(data: dict[str, Any], where: Path | str, base: Path) -> Cou
     if not isinstance(t_raw, dict):
         raise _err(where, "targets", "应写成“closure_rate: 0.9”这样的形式。")
     for key, value in t_raw.items():
+        if key not in TARGET_KEYS:
+            raise FengqiaoError(
+                f"县级配置文件 {where} 中 targets.{key} 不是可以设目标的指标。",
+                hint=f"可以设目标的有：{'、'.join(TARGET_KEYS)}。")
         if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
             raise _err(where, f"targets.{key}", f"应是 0 到 1 之间的小数（如 0.9 表示 90%），实际是 {value!r}。")
         targets[str(key)] = float(value)

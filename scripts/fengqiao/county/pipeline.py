@@ -43,12 +43,6 @@ def combine(parts: list[dict[str, Any]], *, name: str, towns: list[str],
     return dict(town_combine(parts, name=name, towns=towns, targets=targets))
 
 
-def metric_titles() -> dict[str, str]:
-    from ..metrics import METRIC_TITLES
-
-    return dict(METRIC_TITLES)
-
-
 def metrics_from_workbook(spec: str, period: Period, *, config_path: Path | None,
                           town_name: str | None, today: date | None = None) -> dict[str, Any]:
     """A workbook (xlsx, CSV folder, ``gsheets:``) run through open_source →
@@ -57,11 +51,12 @@ def metrics_from_workbook(spec: str, period: Period, *, config_path: Path | None
 
     from ..metrics import compute_metrics
     from ..sources import open_source
-    from ..validate import validate_workbook
+    from ..validate import require_figures, validate_workbook
 
     config = load_config(config_path)
     if town_name:
         config = replace(config, town=town_name)
     raw = open_source(spec, config=config)
     ledger = validate_workbook(raw, config=config)
+    require_figures(ledger)
     return dict(compute_metrics(ledger, period, config=config, today=today))

@@ -28,10 +28,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..catalogue import title
 from ..metrics.periods import Period, parse_period
 from .collect import Receipt, collected_periods, load_copy, read_log
 from .config import RANKED_RATES, CountyConfig
-from .pipeline import combine, metric_titles
+from .pipeline import combine
 
 ON_TIME = "按时"
 LATE = "迟报"
@@ -48,8 +49,8 @@ WILSON_Z = 1.959964
 
 
 
-def title_of(metric: str) -> str:
-    return metric_titles().get(metric, metric)
+#: Chinese metric names, from the metric catalogue
+title_of = title
 
 
 @dataclass

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..catalogue import DISPUTE_BREAKDOWNS, carried_by
 from .disputes import Indicators, Prepared, figures
 from .shapes import add_figures, rate
 from .tabs import Counts, Pair
@@ -21,13 +22,8 @@ from .tabs import Counts, Pair
 UNFILLED = "（未填）"
 NO_GRID = "（无网格）"
 
-#: optional-tab figures carried by each breakdown
-OPTIONAL_BY_BREAKDOWN = {
-    "village": ("visit_coverage", "key_person_followup_rate", "needs_closure_rate"),
-    "grid": ("visit_coverage",),
-    "dispute_type": (),
-    "source": (),
-}
+#: optional-tab figures carried by each breakdown (the catalogue says which)
+OPTIONAL_BY_BREAKDOWN = {name: carried_by(name) for name in DISPUTE_BREAKDOWNS}
 
 DISPUTE_KEYS = {"village": "village", "grid": "grid_id", "dispute_type": "dispute_type",
                 "source": "source"}

@@ -15,10 +15,13 @@ collects and rolls them up):
 * **Counts and rates.** A count is a non-negative integer. A rate is
   ``{"numerator", "denominator", "value"}`` with ``value`` =
   ``round(numerator / denominator, 6)``, and null exactly when the
-  denominator is 0 (shown "—", never 0%). Year-on-year figures are
-  ``{"count", "previous", "change"}``, ``change`` null when ``previous`` is 0.
-  A roll-up sums counts, numerators, denominators and distributions and
-  recomputes values; it never averages rates.
+  denominator is 0 (shown "—", never 0%); :func:`validate_contract`
+  compares ``value`` with that rounding exactly, with no tolerance. A rate
+  whose numerator is a part of its denominator never exceeds it (the metric
+  catalogue, :mod:`fengqiao.catalogue`, names the exceptions). Year-on-year
+  figures are ``{"count", "previous", "change"}``, ``change`` null when
+  ``previous`` is 0. A roll-up sums counts, numerators, denominators and
+  distributions and recomputes values; it never averages rates.
 * **Window.** Figures "in the period" look at ``[period.start,
   min(period.end, as_of)]``: a period still running counts what has happened
   so far. Open/closed states for ``closure_rate``, ``resolution_rate``,
@@ -44,6 +47,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from ..catalogue import METRICS, title
 from .shapes import CHANGE_KEYS, RATE_KEYS, median_from_distribution, ratio
 
 SCHEMA_VERSION = "1.0"
@@ -66,18 +70,33 @@ def _where(path: list[Any] | tuple[Any, ...]) -> str:
     return "/".join(str(p) for p in path) or "（根）"
 
 
+def _rate_problems(node: dict[str, Any], path: tuple[Any, ...]) -> list[str]:
+    """One rate object: its value must be exactly ``round(n / d, 6)`` (null
+    when d is 0), and a rate whose numerator is a part of its denominator
+    (the catalogue says which) cannot exceed it. The comparison is exact,
+    not within a tolerance: the contract fixes the rounding, and fengqiao
+    writes every file, so a value off in the seventh digit was altered."""
+    n, d, v = node["numerator"], node["denominator"], node["value"]
+    if not (isinstance(n, int) and isinstance(d, int)):
+        return []  # the schema names the wrong type
+    out: list[str] = []
+    expected = ratio(n, d)
+    if v != expected:
+        out.append(f"{_where(path)}：比率值 {v} 与 分子 {n} ÷ 分母 {d} 不符（应为 {expected}）。")
+    if n < 0 or d < 0:
+        out.append(f"{_where(path)}：分子和分母不能为负数。")
+    else:
+        metric = METRICS.get(str(path[-1])) if path else None
+        if metric is not None and not metric.may_exceed_one and n > d:
+            out.append(f"{_where(path)}：分子 {n} 不能大于分母 {d}。")
+    return out
+
+
 def _walk(node: Any, path: tuple[Any, ...], problems: list[str]) -> None:
     if isinstance(node, dict):
         keys = frozenset(node)
         if keys == RATE_KEYS:
-            n, d, v = node["numerator"], node["denominator"], node["value"]
-            if isinstance(n, int) and isinstance(d, int):
-                expected = ratio(n, d)
-                if v != expected:
-                    problems.append(
-                        f"{_where(path)}：比率值 {v} 与 分子 {n} ÷ 分母 {d} 不符（应为 {expected}）。")
-                if n < 0 or d < 0:
-                    problems.append(f"{_where(path)}：分子和分母不能为负数。")
+            problems.extend(_rate_problems(node, path))
         elif keys == CHANGE_KEYS:
             c, p, ch = node["count"], node["previous"], node["change"]
             if isinstance(c, int) and isinstance(p, int):
@@ -108,15 +127,13 @@ def _identities(obj: dict[str, Any], problems: list[str]) -> None:
     median = median_from_distribution(dist)
     if m["median_days"] != median:
         problems.append(f"metrics/median_days：{m['median_days']} 与办结天数分布算出的 {median} 不符。")
-    for rid in ("clearance_rate", "closure_rate", "resolution_rate", "grid_discovery_rate",
-                "repeat_rate", "online_rate"):
-        if m[rid]["denominator"] != m["received"]:
-            problems.append(f"metrics/{rid}：分母应等于受理数 {m['received']}。")
-    for rid in ("on_time_rate", "first_try_rate", "local_rate", "followup_rate", "disposition_days"):
-        if m[rid]["denominator"] != m["closed"]:
-            problems.append(f"metrics/{rid}：分母应等于办结数 {m['closed']}。")
-    if m["clearance_rate"]["numerator"] != m["closed"]:
-        problems.append("metrics/clearance_rate：分子应等于办结数。")
+    for metric in METRICS.values():
+        for part, word, count_id in (("denominator", "分母", metric.denominator_is),
+                                     ("numerator", "分子", metric.numerator_is)):
+            if count_id is not None and m[metric.id][part] != m[count_id]:
+                problems.append(f"metrics/{metric.id}：{word}应等于{title(count_id)} {m[count_id]}。")
+    if m["resolved"] > m["closed"]:
+        problems.append(f"metrics：化解数 {m['resolved']} 不能大于办结数 {m['closed']}。")
     if m["backlog_cleared"] > m["backlog_start"]:
         problems.append("metrics：积案化解数不能大于积案数。")
 
@@ -124,7 +141,12 @@ def _identities(obj: dict[str, Any], problems: list[str]) -> None:
 def validate_contract(obj: Any) -> list[str]:
     """Every problem with a metrics file: JSON Schema errors first, then the
     arithmetic a consumer relies on (rate values, null iff denominator 0,
-    non-negative counts, the pending identity). Empty list = valid."""
+    non-negative counts, parts within their whole, the pending identity).
+    Empty list = valid.
+
+    The one checker: the town's own tests and ``county collect`` both call
+    it, so a file the county accepts is exactly a file the town could have
+    written."""
     from jsonschema import Draft202012Validator
 
     validator = Draft202012Validator(json_schema())

@@ -14,11 +14,13 @@ from typing import Any
 
 import pandas as pd
 
+from ..catalogue import ids
 from . import METRIC_TITLES, METRIC_UNITS
 from .shapes import CHANGE_KEYS, RATE_KEYS
 
 DASH = "—"
-NOT_PERCENT = {"disposition_days"}
+#: ratio-shaped figures whose value is a number of days, not a percentage
+NOT_PERCENT = frozenset(ids(kind="days"))
 
 
 @dataclass(frozen=True)

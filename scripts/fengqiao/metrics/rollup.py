@@ -12,13 +12,14 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from ..catalogue import OPTIONAL
 from ..errors import FengqiaoError
 from .contract import dumps
 from .engine import generator
 from .shapes import add_figures, median_from_distribution
 
-OPTIONAL_IDS = ("visit_coverage", "key_person_followup_rate", "reception_compliance",
-                "needs_closure_rate")
+#: figures a town may lack (an optional tab): listed per town in ``missing_figures``
+OPTIONAL_IDS = OPTIONAL
 PREFIXED_BREAKDOWNS = ("village", "grid")
 SUMMED_BREAKDOWNS = ("dispute_type", "source", "reception_rank")
 

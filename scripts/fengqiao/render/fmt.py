@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 
+from .. import catalogue
 from ..privacy import escape_html_series, escape_md, escape_md_series
 
 DASH = "—"
@@ -20,28 +21,19 @@ DASH = "—"
 CHINA = timezone(timedelta(hours=8), "CST")
 
 
-COUNTS = ("received", "closed", "resolved", "pending_start", "pending_end", "overdue_open",
-          "backlog_start", "backlog_cleared")
-RATES = ("clearance_rate", "closure_rate", "resolution_rate", "on_time_rate", "first_try_rate",
-         "local_rate", "grid_discovery_rate", "repeat_rate", "online_rate", "followup_rate",
-         "satisfaction_rate", "visit_coverage", "key_person_followup_rate",
-         "reception_compliance", "needs_closure_rate")
-DAYS = ("median_days", "disposition_days")
-CHANGES = ("received_yoy", "petition_batches", "petition_persons")
+#: the statistics table lists counts, then rates, then days, then year-on-year
+#: figures, each group in catalogue order
+COUNTS = catalogue.ids(shape="count")
+RATES = catalogue.ids(kind="rate")
+DAYS = catalogue.ids(kind="days")
+CHANGES = catalogue.ids(shape="change")
 #: the figures the home page shows for each current period
-KEY_FIGURES = ("received", "closed", "closure_rate", "on_time_rate", "first_try_rate",
-               "local_rate", "satisfaction_rate", "overdue_open")
-
-
-def titles() -> dict[str, str]:
-    """Chinese metric names come from one table, next to the definitions."""
-    from ..metrics import METRIC_TITLES
-
-    return dict(METRIC_TITLES)
+KEY_FIGURES = catalogue.KEY_FIGURES
 
 
 def title(metric: str) -> str:
-    return titles().get(metric, metric)
+    """Chinese metric names come from one table, the metric catalogue."""
+    return catalogue.title(metric)
 
 
 def pct(value: Any, digits: int = 1) -> str:

@@ -1,0 +1,273 @@
+"""The metric catalogue: every figure of metrics.json, as data.
+
+Like :data:`fengqiao.errors.CATALOGUE` for findings, this is the one place a
+metric is named. The titles and units the CLI and the site print, the keys a
+config may set a target for, the figures the county ranks, the renderer's
+grouping, the breakdowns each optional figure is carried by, the rules the
+contract checker applies and the JSON Schema's descriptions all read it, so a
+metric cannot be added, renamed or redefined in one place and forgotten in
+another (``tests/test_catalogue.py`` fails when the engine computes a figure
+the catalogue lacks, or the other way round).
+
+The Chinese sentences restate DOMAIN.md section 4 with its section 4.1
+corrections. Where this version of the engine still computes a figure the
+older way, ``interim`` says how, and the JSON Schema states both, so a
+consumer reads what the file actually holds. In the sentences, 统计期内 means
+the window ``[period.start, min(period.end, as_of)]`` and 截止日 means
+``as_of``.
+
+Ground floor of the imports, like ``errors``: nothing from the package and
+nothing heavy, so ``config`` and the renderer can import it without a cycle.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+#: how a reader thinks of the figure (DOMAIN.md): a number of things, a
+#: proportion, a length of time, or counts split by category
+Kind = Literal["count", "rate", "days", "mix"]
+#: how metrics.json writes it: an integer, {numerator, denominator, value},
+#: {count, previous, change}, an object of counts, or a plain number
+Shape = Literal["count", "rate", "change", "mix", "number"]
+
+#: the one tab every workbook has; a figure that needs any other tab is null
+#: ("—", never 0) when that tab or a needed column is missing
+REQUIRED_TAB = "disputes"
+#: the breakdowns every dispute figure is computed for
+DISPUTE_BREAKDOWNS = ("village", "grid", "dispute_type", "source")
+
+_CLOSED = "统计期内办结的纠纷件数"
+_RECEIVED = "统计期内受理的纠纷件数"
+_DATES = ("disputes.received_date", "disputes.status", "disputes.closed_date")
+_YOY = "count 是本期的数，previous 是上年同一时段的数。"
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One figure of metrics.json.
+
+    ``numerator`` is what is counted (for a count, a mix or a median, what
+    the figure is); ``denominator`` is empty unless the figure is a ratio.
+    ``needs`` names the ``tab.field`` columns (sheets_schema/ ids) the
+    engine reads for it today. ``denominator_is`` / ``numerator_is`` name
+    the count that part always equals, which the contract checker enforces;
+    ``may_exceed_one`` marks ratios whose numerator is not a part of their
+    denominator.
+    """
+
+    id: str
+    title: str
+    kind: Kind
+    shape: Shape
+    unit: str
+    numerator: str
+    denominator: str = ""
+    needs: tuple[str, ...] = ()
+    #: the key under ``targets:`` (fengqiao.yml, county.yml) that sets its floor
+    target_key: str | None = None
+    #: the county ranks towns by it
+    ranked: bool = False
+    breakdowns: tuple[str, ...] = DISPUTE_BREAKDOWNS
+    denominator_is: str | None = None
+    numerator_is: str | None = None
+    may_exceed_one: bool = False
+    #: what a consumer must know beyond the definition (shape, nulls)
+    note: str = ""
+    #: how this version still computes it, where that differs from the definition
+    interim: str = ""
+
+    @property
+    def tabs(self) -> tuple[str, ...]:
+        """The tabs it reads, in ``needs`` order."""
+        return tuple(dict.fromkeys(need.split(".", 1)[0] for need in self.needs))
+
+    @property
+    def optional(self) -> bool:
+        """Null as a whole when one of its optional tabs is missing."""
+        return any(tab != REQUIRED_TAB for tab in self.tabs)
+
+    def definition(self) -> str:
+        """The definition in one line: ``numerator ÷ denominator`` for a ratio."""
+        if self.denominator:
+            return f"{self.numerator} ÷ {self.denominator}"
+        return self.numerator
+
+    def description(self) -> str:
+        """The JSON Schema description of the figure (a test keeps the
+        schema file equal to it)."""
+        text = f"{self.title}：{self.definition()}。"
+        if self.note:
+            text += self.note
+        if self.interim:
+            text += f"本版本暂按以下方法计算：{self.interim}。"
+        return text
+
+
+_METRICS = [
+    Metric("received", "受理数", "count", "count", "件",
+           "受理日期在统计期内的纠纷件数",
+           needs=("disputes.received_date",)),
+    Metric("closed", "办结数", "count", "count", "件",
+           "办结日期在统计期内的已办结纠纷件数（状态为已化解、转司法、已终结或已撤回，"
+           "且办结日期不早于受理日期）",
+           needs=_DATES),
+    Metric("resolved", "化解数", "count", "count", "件",
+           "统计期内办结、且状态为已化解的纠纷件数",
+           needs=_DATES),
+    Metric("pending_start", "期初在办", "count", "count", "件",
+           "统计期开始前受理、到统计期开始前一天仍未办结的纠纷件数",
+           needs=_DATES),
+    Metric("pending_end", "期末在办", "count", "count", "件",
+           "到统计期最后一天已受理、且到这一天仍未办结的纠纷件数",
+           needs=_DATES, note="恒有 期初在办 + 受理数 = 期末在办 + 办结数。"),
+    Metric("clearance_rate", "结收比", "rate", "rate", "%",
+           _CLOSED, _RECEIVED, needs=_DATES, target_key="clearance_rate",
+           denominator_is="received", numerator_is="closed", may_exceed_one=True,
+           note="办结的可以是以前受理的纠纷，所以可能超过 100%。"),
+    Metric("closure_rate", "办结率", "rate", "rate", "%",
+           "统计期内受理、且到截止日已办结的纠纷件数", _RECEIVED,
+           needs=_DATES, target_key="closure_rate", ranked=True, denominator_is="received"),
+    Metric("resolution_rate", "化解率", "rate", "rate", "%",
+           "统计期内受理、到截止日已办结、且状态为已化解的纠纷件数", _RECEIVED,
+           needs=_DATES, target_key="resolution_rate", denominator_is="received"),
+    Metric("on_time_rate", "按期办结率", "rate", "rate", "%",
+           "统计期内办结、且从受理次日到办结日的天数（按 config.day_count 计）不超过其星级期限的纠纷件数",
+           _CLOSED, needs=(*_DATES, "disputes.star"), target_key="on_time_rate", ranked=True,
+           denominator_is="closed"),
+    Metric("overdue_open", "逾期在办", "count", "count", "件",
+           "到截止日仍未办结、且已用天数（按 config.day_count 计）超过其星级期限的纠纷件数，"
+           "也就是督办清单的件数",
+           needs=(*_DATES, "disputes.star")),
+    Metric("first_try_rate", "首次调解成功率", "rate", "rate", "%",
+           "统计期内办结、且首次调解成功填“是”的纠纷件数", _CLOSED,
+           needs=(*_DATES, "disputes.first_try_success"), target_key="first_try_rate",
+           ranked=True, denominator_is="closed"),
+    Metric("local_rate", "矛盾不上交率", "rate", "rate", "%",
+           "统计期内办结、且调处层级为村级或镇级的纠纷件数", _CLOSED,
+           needs=(*_DATES, "disputes.level"), target_key="local_rate", ranked=True,
+           denominator_is="closed"),
+    Metric("level_mix", "层级分布", "mix", "mix", "件",
+           "统计期内办结的纠纷按调处层级（村级、镇级、县级）分别计数",
+           needs=(*_DATES, "disputes.level"),
+           note="三个层级总在；调处层级未填的计入“未填”（仅在大于 0 时出现）。各项之和等于办结数。"),
+    Metric("grid_discovery_rate", "网格发现率", "rate", "rate", "%",
+           "统计期内受理、且来源为网格排查的纠纷件数", _RECEIVED,
+           needs=("disputes.received_date", "disputes.source"),
+           target_key="grid_discovery_rate", denominator_is="received"),
+    Metric("repeat_rate", "重复访率", "rate", "rate", "%",
+           "统计期内受理、且填了重复事项的纠纷件数", _RECEIVED,
+           needs=("disputes.received_date", "disputes.repeat_of"), denominator_is="received"),
+    Metric("online_rate", "网上投诉率", "rate", "rate", "%",
+           "统计期内受理、且来源为网上舆情的纠纷件数", _RECEIVED,
+           needs=("disputes.received_date", "disputes.source"), denominator_is="received"),
+    Metric("backlog_start", "积案", "count", "count", "件",
+           "统计期开始时仍在办、且到那时已受理超过 config.backlog_days 天的纠纷件数",
+           needs=_DATES),
+    Metric("backlog_cleared", "积案化解", "count", "count", "件",
+           "积案中在统计期内办结的件数",
+           needs=_DATES),
+    Metric("followup_rate", "回访率", "rate", "rate", "%",
+           "统计期内办结、且回访日期不早于办结日期、不晚于截止日的纠纷件数", _CLOSED,
+           needs=(*_DATES, "disputes.followup_date"), target_key="followup_rate",
+           denominator_is="closed",
+           interim="分子是统计期内办结、且有回访日期的件数（早于办结日期的回访日期在检查时作废），"
+                   "截止日以后的回访日期也计入"),
+    Metric("satisfaction_rate", "满意率", "rate", "rate", "%",
+           "计入回访率分子、且满意度为满意或基本满意的纠纷件数",
+           "计入回访率分子、且填了满意度的纠纷件数",
+           needs=(*_DATES, "disputes.satisfaction"), target_key="satisfaction_rate",
+           ranked=True,
+           interim="分子是统计期内办结、且满意度为满意或基本满意的件数，"
+                   "分母是统计期内办结、且填了满意度的件数，不看有没有有效的回访"),
+    Metric("median_days", "办结天数中位数", "days", "number", "天",
+           "统计期内办结的纠纷从受理到办结的自然日数的中位数（件数为偶数时取中间两个数的平均）",
+           needs=_DATES, breakdowns=(),
+           note="由 distributions.days_to_close 算出；没有办结件时为 null。"),
+    Metric("disposition_days", "预计结案天数", "days", "rate", "天",
+           "统计期天数 × 期末在办件数", _CLOSED,
+           needs=_DATES, denominator_is="closed", may_exceed_one=True,
+           note="值是天数，不是比例。"),
+    Metric("received_yoy", "受理数同比", "count", "change", "件",
+           "统计期内受理的纠纷件数，与上年同一时段的受理件数相比",
+           needs=("disputes.received_date",), note=_YOY),
+    Metric("petition_batches", "信访批次", "count", "change", "批",
+           "统计期内受理、且来源为信访的纠纷件数，与上年同一时段相比",
+           needs=("disputes.received_date", "disputes.source"), note=_YOY),
+    Metric("petition_persons", "信访人次", "count", "change", "人次",
+           "统计期内受理、且来源为信访的纠纷的涉及人数之和（涉及人数无效时按 1 人计），"
+           "与上年同一时段相比",
+           needs=("disputes.received_date", "disputes.source", "disputes.persons_involved"),
+           note=_YOY),
+    Metric("visit_coverage", "走访覆盖率", "rate", "rate", "%",
+           "统计期内走访到的、网格编号在网格表里的不同（网格编号, 户编号）组合数",
+           "网格表里各网格的户数之和",
+           needs=("visits.date", "visits.grid_id", "visits.household",
+                  "grids.grid_id", "grids.village", "grids.households"),
+           target_key="visit_coverage", breakdowns=("village", "grid"), may_exceed_one=True,
+           note="网格表的户数少填时可能超过 100%。缺走访记录或网格表（或所需的列）时整体为 null。",
+           interim="分子按户编号去重，不区分网格，两个网格里相同的户编号只算一户"),
+    Metric("key_person_followup_rate", "重点人员随访达标率", "rate", "rate", "%",
+           "统计期内没有一段随访间隔超过其随访频次所允许天数的重点人员数",
+           "统计期内在重点人员表上的人数",
+           needs=("key_persons.person_id", "key_persons.frequency",
+                  "key_person_visits.person_id", "key_person_visits.date"),
+           target_key="key_person_followup_rate", breakdowns=("village",),
+           note="随访间隔指：从统计期开始（或更晚的列管之日）到第一次有效随访、相邻两次有效随访之间、"
+                "最后一次有效随访到统计期末（或更早的截止日）；各频次允许的天数取 "
+                "config.key_person_intervals，有效随访的方式可以按类别限定，默认不限。"
+                "只发布人数。缺重点人员表或随访表时为 null。",
+           interim="统计期内随访的不同日期数不少于 max(1, floor(统计期天数 ÷ 间隔天数)) 即为达标，"
+                   "间隔天数取 config.key_person_intervals[随访频次]，随访频次空白或不认识时按最严的间隔；"
+                   "分母是重点人员表上的全部人数"),
+    Metric("reception_compliance", "领导接访达标率", "rate", "rate", "%",
+           "按职务类别逐一判断，在统计期内每个完整的定额周期（日、周或月）里，"
+           "以定额认可的方式接待群众的不同日期数都达到定额的领导人数",
+           "统计期内在岗的领导名册上的领导人数（没有领导名册时为统计期内有接访记录的领导人数）",
+           needs=("receptions.date", "receptions.leader", "receptions.rank"),
+           target_key="reception_compliance", breakdowns=("reception_rank",),
+           note="缺领导接访表时为 null。",
+           interim="领导是截至统计期最后一天的 365 天内有接访记录、且职务类别配置了定额的（领导, 职务类别）；"
+                   "统计期内接访的不同日期数不少于 min_days × 统计期涉及的自然月数（per: month）"
+                   "或周一至周日的周数（per: week，不足整月整周也算一个）即为达标，不区分接访方式"),
+    Metric("needs_closure_rate", "需求办结率", "rate", "rate", "%",
+           "统计期内提出、状态为已办结或无法办理、且办结日期不早于提出日期、不晚于截止日的需求数",
+           "统计期内提出的需求数",
+           needs=("needs.raised_date", "needs.status", "needs.closed_date"),
+           target_key="needs_closure_rate", breakdowns=("village",),
+           note="缺需求清单时为 null。"),
+]
+
+#: metric id → entry, in the order every listing uses (DOMAIN.md section 4)
+METRICS: dict[str, Metric] = {m.id: m for m in _METRICS}
+
+#: metric id → Chinese name
+TITLES: dict[str, str] = {m.id: m.title for m in _METRICS}
+#: the keys a config may set under ``targets:`` (every one a rate)
+TARGET_KEYS: tuple[str, ...] = tuple(m.target_key for m in _METRICS if m.target_key)
+#: the rates the county ranks its towns by
+RANKED: tuple[str, ...] = tuple(m.id for m in _METRICS if m.ranked)
+#: figures that are null when an optional tab is missing
+OPTIONAL: tuple[str, ...] = tuple(m.id for m in _METRICS if m.optional)
+#: the figures the town home page and the county overview lead with, in that order
+KEY_FIGURES: tuple[str, ...] = ("received", "closed", "closure_rate", "on_time_rate",
+                                "first_try_rate", "local_rate", "satisfaction_rate",
+                                "overdue_open")
+
+
+def title(metric_id: str) -> str:
+    """The Chinese name; an unknown id is shown as itself rather than hidden."""
+    entry = METRICS.get(metric_id)
+    return metric_id if entry is None else entry.title
+
+
+def ids(*, kind: Kind | None = None, shape: Shape | None = None) -> tuple[str, ...]:
+    """Metric ids of one kind and/or shape, in catalogue order."""
+    return tuple(m.id for m in _METRICS
+                 if (kind is None or m.kind == kind) and (shape is None or m.shape == shape))
+
+
+def carried_by(breakdown: str) -> tuple[str, ...]:
+    """The optional figures a breakdown carries besides the dispute figures."""
+    return tuple(m.id for m in _METRICS if m.optional and breakdown in m.breakdowns)
