@@ -28,6 +28,7 @@ from fengqiao.county.report import (
 )
 from fengqiao.errors import FengqiaoError
 from fengqiao.metrics import parse_period, validate_contract
+from fengqiao.outdir import MARKER
 from test_county_data import serve, tamper, town_contract, write_site
 
 Q1 = parse_period("2024-Q1")
@@ -42,7 +43,7 @@ def county(tmp_path: Path, towns: list[TownSource], **kw: object) -> CountyConfi
 
 def copies(cfg: CountyConfig) -> dict[str, str]:
     return {p.relative_to(cfg.collection_dir).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(cfg.collection_dir.rglob("*.json"))}
+            for p in sorted(cfg.collection_dir.rglob("*.json")) if p.name != MARKER}
 
 
 def test_config_file_and_errors(tmp_path: Path) -> None:

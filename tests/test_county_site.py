@@ -18,6 +18,7 @@ from click.testing import CliRunner
 
 from fengqiao.cli import cli
 from fengqiao.metrics import validate_contract
+from fengqiao.outdir import MARKER
 from test_county_data import serve, tamper, town_contract, write_site
 
 RATES = ("closure_rate", "on_time_rate", "first_try_rate", "local_rate", "satisfaction_rate")
@@ -35,7 +36,7 @@ def _text(html_file: Path) -> str:
 
 def _copies(folder: Path) -> dict[str, str]:
     return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*.json"))}
+            for p in sorted(folder.rglob("*.json")) if p.name != MARKER}
 
 
 @pytest.fixture(scope="module")

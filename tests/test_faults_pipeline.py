@@ -33,6 +33,7 @@ from click.testing import CliRunner
 from fengqiao import demo, sitebuild
 from fengqiao.cli import cli
 from fengqiao.config import Config, load_config
+from fengqiao.outdir import work_dir
 from fengqiao.sources import gsheets
 from fengqiao.sources.gsheets import RetryPolicy
 from fengqiao.sources.snapshots import list_snapshots, verify_snapshots
@@ -462,4 +463,4 @@ def test_rejected_credential_leaks_nothing(town: Town, emulated: Clock, tmp_path
         assert s not in logged, s
     if with_snapshot:
         assert _scan_tree(out, secrets) == []
-        assert _scan_tree(town.root / "build", secrets) == []
+        assert work_dir(out).is_dir() and _scan_tree(work_dir(out), secrets) == []

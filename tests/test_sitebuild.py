@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 import fengqiao
-from fengqiao import sitebuild
+from fengqiao import outdir, sitebuild
 from fengqiao.cli import cli
 from fengqiao.errors import FengqiaoError
 from fengqiao.sitebuild import build_from_data, published_periods
@@ -144,6 +144,7 @@ def test_failed_engine_run_keeps_the_previous_site(tmp_path: Path,
     out = tmp_path / "public"
     out.mkdir()
     (out / "index.html").write_text("旧网站", encoding="utf-8")
+    outdir.write_marker(out, "town-site")  # an earlier build of ours
     bad = tmp_path / "mkdocs.yml"
     bad.write_text("site_name: x\ntheme:\n  name: no-such-theme\n", encoding="utf-8")
     monkeypatch.setattr(sitebuild, "MKDOCS_BASE", bad)
@@ -151,8 +152,8 @@ def test_failed_engine_run_keeps_the_previous_site(tmp_path: Path,
         build_from_data(site_data(), config, out=out)
     assert "网站引擎 MkDocs 生成失败，原来的网站保持不变" in str(info.value)
     assert (out / "index.html").read_text(encoding="utf-8") == "旧网站"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["build", "fengqiao.yml", "mkdocs.yml",
-                                                          "public"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fengqiao.yml", "mkdocs.yml", "public",
+                                                          "public.fengqiao-tmp"]
 
 
 def test_published_periods() -> None:

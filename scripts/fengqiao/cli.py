@@ -184,19 +184,21 @@ def validate_cmd(source: str | None, config_path: str | None, fmt: str,
     if annotate_out:
         from .annotate import annotate_source
 
-        annotate_source(workbook, ledger.findings, Path(annotate_out))
+        copied = annotate_source(workbook, ledger.findings, Path(annotate_out))
         if fmt == "table":
             click.echo("")
-            click.echo(f"已把标注写入 {annotate_out}。")
+            click.echo(f"已把标注写入 {annotate_out}。" if copied else
+                       f"已把标注写入 {annotate_out}（按单元格内容新建的工作簿，原表的格式和公式没有保留）。")
     if ledger.errors:
         sys.exit(EXIT_FINDINGS)
 
 # --- metrics / overdue (metrics/) ------------------------------------------------
 
 def _ledger_for(source: str | None, config: Config) -> Any:
-    """Read and validate the town's ledger the same way ``validate`` does."""
+    """Read and validate the town's ledger the same way ``validate`` does,
+    and stop (exit 2) when 纠纷台账 cannot be counted at all."""
     from .sources import open_source
-    from .validate import validate_workbook
+    from .validate import require_figures, validate_workbook
 
     if not source:
         if not config.source:
@@ -204,10 +206,17 @@ def _ledger_for(source: str | None, config: Config) -> Any:
                                 hint="请在命令后写上台账文件，或在配置文件里设置 source。")
         source = str(config.resolve(config.source))
     workbook = open_source(source, config=config)
-    return validate_workbook(workbook, config=config)
+    ledger = validate_workbook(workbook, config=config)
+    require_figures(ledger)
+    return ledger
 
 
 def _excluded_notice(ledger: Any) -> None:
+    from .validate import NOTICE_CODES
+
+    for finding in ledger.findings:
+        if finding.code in NOTICE_CODES:
+            click.echo(f"注意：{finding.message}", err=True)
     total = sum(len(f) for f in ledger.excluded.values())
     if total:
         click.echo(f"注意：有 {total} 行因编号、日期或星级有误没有计入统计，"
@@ -409,16 +418,21 @@ def _step(message: str) -> None:
 @config_option
 @click.option("--source", default=None, help="台账文件、CSV 文件夹或 Google 表格地址（不填则用配置里的 source）。")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default="public",
-              show_default=True, help="网站输出文件夹；生成成功后才替换原来的网站。")
+              show_default=True,
+              help="网站输出文件夹；生成成功后才替换原来的网站。只能是新的、空的或 fengqiao 以前生成的网站文件夹。")
 @click.option("--zip", "make_zip", is_flag=True, help="同时把网站打成一个 zip 压缩包（放在输出文件夹旁边）。")
 @_handle_errors
 def build_command(config_path: str | None, source: str | None, out_dir: str, make_zip: bool) -> None:
     """读取台账，生成内部网站（统计、清单、工作规程、下载文件）。"""
     from .sitebuild import build_site
+    from .sources import is_remote
 
     config = _config(config_path)
-    out = Path(out_dir)
-    zip_path = out.with_name(out.name + ".zip") if make_zip else None
+    if source and not is_remote(source):
+        # typed on the command line: relative to where the user is, not to the config file
+        source = str(Path(source).resolve())
+    out = Path(out_dir).resolve()
+    zip_path = out.parent / f"{out.name}.zip" if make_zip else None
     result = build_site(config, source=source, out=out, zip_path=zip_path, progress=_step)
     t = result.timings
     click.echo(f"网站已生成：{result.out}（{result.pages} 个页面，"
@@ -435,7 +449,7 @@ def build_command(config_path: str | None, source: str | None, out_dir: str, mak
 @cli.command("serve")
 @config_option
 @click.option("--dir", "out_dir", type=click.Path(file_okay=False), default="public",
-              show_default=True, help="网站输出文件夹（生成用的中间文件在它旁边的 build 文件夹里）。")
+              show_default=True, help="网站输出文件夹（生成用的中间文件在它旁边的“<输出文件夹>.fengqiao-tmp”文件夹里）。")
 @click.option("--no-rebuild", is_flag=True, help="不重新读取台账，直接预览上次生成的结果。")
 @click.option("--port", type=int, default=8000, show_default=True, help="本机预览端口。")
 @_handle_errors
@@ -531,9 +545,9 @@ def county_build_cmd(towns: tuple[str, ...], config_path: str | None, period: st
     每个 TOWN 是生成好的乡镇网站文件夹、http(s):// 网站地址，或台账（.xlsx、CSV 文件夹、gsheets:表格ID），
     台账会当场计算。
     """
-    from .county.collect import parse_now, quick_collect
+    from .county.collect import classify, parse_now, quick_collect
     from .county.config import CountyConfig
-    from .county.site import build_county_site
+    from .county.site import build_county_site, claim_site
     from .metrics.periods import parse_period
 
     wanted = parse_period(period)
@@ -543,6 +557,7 @@ def county_build_cmd(towns: tuple[str, ...], config_path: str | None, period: st
             raise FengqiaoError("--config 和直接列出的乡镇只能用一种。",
                                 hint="用配置文件时请先运行 fengqiao county collect 收取。")
         collection = Path(collection_dir) if collection_dir else out.with_name(out.name + "-collection")
+        claim_site(out, [classify(t) for t in towns])  # before anything is collected
         probe = CountyConfig(name=county_name, collection_dir=collection, towns=())
         config = quick_collect(list(towns), wanted, name=county_name, collection=collection,
                                now=parse_now(now_text, probe))

@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from . import outdir
 from .schema import FieldSpec, Schema, TabSpec, load_schema
 
 PREFIX = "x-fengqiao-"
@@ -141,8 +142,13 @@ def _dump(data: dict[str, Any], path: Path) -> Path:
 
 def write_schemas(directory: Path, *, schema: Schema | None = None, by_title: bool = False,
                   title: str | None = None) -> list[Path]:
-    """``<tab>.schema.json`` for every tab plus ``datapackage.json``."""
+    """``<tab>.schema.json`` for every tab plus ``datapackage.json``.
+
+    Only into a folder that is new, empty or an earlier export (it would
+    overwrite files of those names); other files there are left alone."""
     schema = schema or load_schema()
+    outdir.claim(directory, "schema-export", replacing=False)
+    earlier = outdir.read_marker(directory)
     directory.mkdir(parents=True, exist_ok=True)
     written = [
         _dump(table_schema(tab, by_title=by_title, schema=schema),
@@ -151,4 +157,6 @@ def write_schemas(directory: Path, *, schema: Schema | None = None, by_title: bo
     ]
     written.append(_dump(data_package(schema, by_title=by_title, title=title),
                          directory / "datapackage.json"))
+    kept = [rel for rel in (earlier.files if earlier else {}) if (directory / rel).is_file()]
+    outdir.write_marker(directory, "schema-export", [*kept, *(p.name for p in written)])
     return written

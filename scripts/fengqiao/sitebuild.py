@@ -22,7 +22,7 @@ import sys
 import tempfile
 import time
 import zipfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -31,6 +31,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from . import outdir
 from .config import PROJECT_ROOT, Config
 from .errors import CATALOGUE, FengqiaoError, Finding
 from .privacy import csv_safe, publishable_frame, scrub
@@ -132,17 +133,26 @@ def published_periods(report_date: date, months: int) -> list[Any]:
 # --- collecting the data -----------------------------------------------------------------
 
 
-def _read(config: Config, source: str | None, progress: Progress) -> Any:
-    from .sources.snapshots import read_source
+def source_target(config: Config, source: str | None) -> str | Path:
+    """Where the ledger is: a remote spec as given, a ``source`` passed in
+    (the command line's ``--source``) relative to the current folder, the
+    config's ``source:`` relative to the config file's folder."""
+    from .sources import is_remote
 
     spec = source or config.source
     if not spec:
         raise FengqiaoError("没有指定台账来源。",
                             hint="请在 fengqiao.yml 里设置 source，或用 --source 指定台账文件。")
-    from .sources import is_remote
+    if is_remote(spec):
+        return spec
+    return Path(spec).resolve() if source else config.resolve(spec)
 
-    target: str | Path = spec if is_remote(spec) else config.resolve(spec)
-    progress(f"读取台账：{spec}")
+
+def _read(config: Config, source: str | None, progress: Progress) -> Any:
+    from .sources.snapshots import read_source
+
+    target = source_target(config, source)
+    progress(f"读取台账：{source or config.source}")
     return read_source(target, config=config, snapshot_dir=config.resolve(config.snapshots_dir),
                        fallback=True)
 
@@ -152,7 +162,7 @@ def collect(config: Config, *, source: str | None = None, progress: Progress = _
     """Read, validate and compute: the parts of a build that other stages own."""
     from .metrics import compute_metrics
     from .metrics.lists import problem_list, solution_list
-    from .validate import validate_workbook
+    from .validate import require_figures, validate_workbook
 
     timings = timings if timings is not None else {}
     t0 = time.perf_counter()
@@ -162,6 +172,7 @@ def collect(config: Config, *, source: str | None = None, progress: Progress = _
     t0 = time.perf_counter()
     progress("检查台账")
     ledger = validate_workbook(workbook, config=config)
+    require_figures(ledger)  # a site of zeros would look real: stop, keep the old site
     timings["validate"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -630,18 +641,32 @@ def clean_leftovers(out: Path) -> None:
     """Remove what a build killed halfway left beside ``out``: its
     ``.<out>.new-<pid>-*`` folder, and its ``.<out>.old-<pid>`` folder (put
     back as ``out`` when the kill fell between the two renames). Folders of
-    a build that is still running are left alone."""
+    a build that is still running are left alone, and so is a folder named
+    like ours that carries no marker of ours and is not empty: the name
+    alone does not prove we wrote it."""
     pattern = re.compile(rf"^\.{re.escape(out.name)}\.(new|old)-(\d+)(?:-.*)?$")
     if not out.parent.is_dir():
         return
     for path in sorted(out.parent.iterdir()):
         m = pattern.match(path.name)
-        if m is None or not path.is_dir() or _pid_alive(int(m.group(2))):
+        if m is None or path.is_symlink() or not path.is_dir() or _pid_alive(int(m.group(2))):
             continue
         if m.group(1) == "old" and not out.exists():
             path.rename(out)
-        else:
+        elif outdir.is_ours(path) or not any(path.iterdir()):
             shutil.rmtree(path, ignore_errors=True)
+
+
+def staging_folder(out: Path, kind: str) -> Path:
+    """A new, marked ``.<out>.new-<pid>-*`` folder beside ``out`` for the
+    engine to build into; the marker is there from the start (MkDocs keeps
+    hidden files), so a build killed halfway leaves a folder
+    :func:`clean_leftovers` can prove is ours."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    clean_leftovers(out)
+    folder = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-{os.getpid()}-", dir=out.parent))
+    outdir.write_marker(folder, kind, files=())
+    return folder
 
 
 def swap_into_place(new: Path, out: Path) -> None:
@@ -664,16 +689,24 @@ def write_zip(site_dir: Path, zip_path: Path, top: str) -> None:
     """One archive of the site, entries sorted and dated 2000-01-01 so equal
     sites give equal archives."""
     zip_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = zip_path.with_name(zip_path.name + ".tmp")
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        files = {p.relative_to(site_dir).as_posix(): p for p in site_dir.rglob("*") if p.is_file()}
-        for rel in sorted(files):
-            path = files[rel]
-            info = zipfile.ZipInfo(f"{top}/{rel}", date_time=FIXED_ZIP_TIME)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = 0o644 << 16
-            zf.writestr(info, path.read_bytes())
-    tmp.replace(zip_path)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{zip_path.name}.", suffix=".tmp", dir=zip_path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            files = {p.relative_to(site_dir).as_posix(): p for p in site_dir.rglob("*")
+                     if p.is_file()}
+            files.pop(outdir.MARKER, None)  # ownership of a local folder, not part of the site
+            for rel in sorted(files):
+                path = files[rel]
+                info = zipfile.ZipInfo(f"{top}/{rel}", date_time=FIXED_ZIP_TIME)
+                info.compress_type = zipfile.ZIP_DEFLATED
+                info.external_attr = 0o644 << 16
+                zf.writestr(info, path.read_bytes())
+        tmp.replace(zip_path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def _epoch(source: Mapping[str, Any], as_of: date) -> int:
@@ -689,16 +722,31 @@ def _epoch(source: Mapping[str, Any], as_of: date) -> int:
     return int(datetime(as_of.year, as_of.month, as_of.day, tzinfo=UTC).timestamp())
 
 
+def claim_outputs(out: Path, build_dir: Path | None, zip_path: Path | None,
+                  sources: Sequence[Path] = ()) -> Path:
+    """Refuse, before anything is written, an output folder, working folder
+    or zip that is not fengqiao's to replace (see :mod:`fengqiao.outdir`);
+    returns the working folder."""
+    outdir.claim(out, "town-site", sources=sources)
+    build_dir = Path(build_dir).resolve() if build_dir else outdir.work_dir(out)
+    outdir.claim(build_dir, "work", sources=sources, replacing=False)
+    if zip_path is not None:
+        outdir.claim_zip(Path(zip_path), out.name)
+    return build_dir
+
+
 def build_from_data(data: SiteData, config: Config, *, out: Path, zip_path: Path | None = None,
                     build_dir: Path | None = None, progress: Progress = _quiet,
-                    timings: dict[str, float] | None = None) -> BuildResult:
-    """Pages, charts, downloads and the engine run, from already-public data."""
+                    timings: dict[str, float] | None = None,
+                    sources: Sequence[Path] = ()) -> BuildResult:
+    """Pages, charts, downloads and the engine run, from already-public data.
+    ``sources`` are the local ledger paths the output must not touch."""
     from .charts import ChartMaker
 
     timings = timings if timings is not None else {}
     out = Path(out).resolve()
-    build_dir = Path(build_dir).resolve() if build_dir else out.parent / "build"
-    build_dir.mkdir(parents=True, exist_ok=True)
+    build_dir = claim_outputs(out, build_dir, zip_path, sources)
+    outdir.make_own(build_dir, "work")
     docs = build_dir / "docs"
     if docs.exists():
         shutil.rmtree(docs)
@@ -724,13 +772,14 @@ def build_from_data(data: SiteData, config: Config, *, out: Path, zip_path: Path
 
     t0 = time.perf_counter()
     progress("运行网站引擎 MkDocs")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    clean_leftovers(out)
-    tmp_out = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-{os.getpid()}-", dir=out.parent))
+    tmp_out = staging_folder(out, "town-site")
     try:
         run_engine(engine_file, tmp_out, source_epoch=_epoch(data.source, data.as_of))
         _drop_source_maps(tmp_out)
+        outdir.write_marker(tmp_out, "town-site")
         timings["mkdocs"] = time.perf_counter() - t0
+        # again just before replacing anything: a file may have been added meanwhile
+        claim_outputs(out, build_dir, zip_path, sources)
         if zip_path is not None:
             progress(f"打包：{zip_path}")
             write_zip(tmp_out, Path(zip_path), out.name)
@@ -738,6 +787,7 @@ def build_from_data(data: SiteData, config: Config, *, out: Path, zip_path: Path
     except BaseException:
         shutil.rmtree(tmp_out, ignore_errors=True)
         raise
+    outdir.write_marker(build_dir, "work")
     pages = sum(1 for _ in out.rglob("*.html"))
     progress(f"完成：{out}（{pages} 个页面）")
     return BuildResult(
@@ -753,12 +803,17 @@ def build_from_data(data: SiteData, config: Config, *, out: Path, zip_path: Path
 def build_site(config: Config, *, source: str | None = None, out: Path,
                zip_path: Path | None = None, progress: Progress = _quiet,
                build_dir: Path | None = None, today: date | None = None) -> BuildResult:
-    """The whole build: ``fengqiao build``."""
+    """The whole build: ``fengqiao build``. The output folders are checked
+    before the ledger is read, so a refusal costs nothing."""
     timings: dict[str, float] = {}
     start = time.perf_counter()
+    target = source_target(config, source)
+    sources = [target] if isinstance(target, Path) else []
+    out = Path(out).resolve()
+    claim_outputs(out, build_dir, zip_path, sources)
     data = collect(config, source=source, progress=progress, today=today, timings=timings)
     result = build_from_data(data, config, out=out, zip_path=zip_path, build_dir=build_dir,
-                             progress=progress, timings=timings)
+                             progress=progress, timings=timings, sources=sources)
     timings["total"] = time.perf_counter() - start
     return result
 
@@ -805,9 +860,10 @@ def serve_site(config: Config, *, out: Path, port: int = 8000, rebuild: bool = T
     an edit shows in about a second without re-reading the ledger. ``stop``
     lets a test end the loop; a person ends it with Ctrl+C.
     """
-    build_dir = out.parent / "build"
+    build_dir = outdir.work_dir(Path(out).resolve())
     if rebuild:
         build_site(config, out=out, progress=progress)
+    outdir.claim(build_dir, "work", replacing=False, option="--dir")
     engine_file = build_dir / "mkdocs.yml"
     if not engine_file.exists():
         raise FengqiaoError(f"找不到 {engine_file}，还没有生成过网站。",

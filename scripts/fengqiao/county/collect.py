@@ -19,11 +19,11 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import math
 import os
+import re
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,29 +32,14 @@ from urllib.parse import quote
 
 import requests
 
+from .. import outdir
 from ..errors import FengqiaoError
+from ..metrics.contract import validate_contract
 from ..metrics.periods import Period
 from .config import CountyConfig, FetchSettings, TownSource
 
 SUPPORTED_MAJOR = "1"
 ReceiptStatus = Literal["valid", "invalid", "failed"]
-
-#: rate-shaped figures whose numerator may exceed the denominator
-_UNBOUNDED_RATES = {"clearance_rate", "disposition_days"}
-#: rate id → the count its denominator must equal (DOMAIN.md section 4)
-_DENOMINATOR_IS = {
-    "closure_rate": "received",
-    "resolution_rate": "received",
-    "clearance_rate": "received",
-    "grid_discovery_rate": "received",
-    "repeat_rate": "received",
-    "online_rate": "received",
-    "on_time_rate": "closed",
-    "first_try_rate": "closed",
-    "local_rate": "closed",
-    "followup_rate": "closed",
-}
-_NUMERATOR_IS = {"clearance_rate": "closed"}
 
 
 class FetchFailed(Exception):
@@ -186,62 +171,6 @@ def origin_of(town: TownSource, period: Period) -> str:
 # -- checking -----------------------------------------------------------------
 
 
-def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _walk_rates(node: Any, where: str) -> Iterator[tuple[str, dict[str, Any]]]:
-    if isinstance(node, dict):
-        if {"numerator", "denominator", "value"} <= set(node):
-            yield where, node
-            return
-        for key, value in node.items():
-            yield from _walk_rates(value, f"{where}.{key}" if where else str(key))
-
-
-def consistency_problems(contract: dict[str, Any]) -> list[str]:
-    """The figures must agree with each other: a rate equals its numerator ÷
-    denominator (rounded as the engine rounds), a count is never negative, and
-    each rate's denominator is the count DOMAIN.md says it is."""
-    problems: list[str] = []
-    metrics = contract.get("metrics")
-    if not isinstance(metrics, dict):
-        return ["文件里没有 metrics 部分。"]
-    for where, r in _walk_rates(metrics, ""):
-        num, den, value = r.get("numerator"), r.get("denominator"), r.get("value")
-        if not (isinstance(num, int) and isinstance(den, int)) or isinstance(num, bool) \
-                or isinstance(den, bool) or num < 0 or den < 0:
-            problems.append(f"{where} 的分子 {num!r}、分母 {den!r} 应是不小于 0 的整数。")
-            continue
-        rate_id = where.split(".")[0]
-        if rate_id not in _UNBOUNDED_RATES and num > den:
-            problems.append(f"{where} 的分子 {num} 大于分母 {den}。")
-        if den == 0:
-            if value is not None:
-                problems.append(f"{where} 的分母为 0，比率应为空，文件里却是 {value!r}。")
-        elif not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value) \
-                or abs(value - num / den) > 1e-6:
-            problems.append(f"{where} 的比率 {value!r} 与分子 {num} ÷ 分母 {den} = {num / den:.6f} 不一致。")
-    for part, rule in (("denominator", _DENOMINATOR_IS), ("numerator", _NUMERATOR_IS)):
-        word = "分母" if part == "denominator" else "分子"
-        for rate_id, count_id in rule.items():
-            fig, c = metrics.get(rate_id), metrics.get(count_id)
-            if isinstance(fig, dict) and _is_int(c) and fig.get(part) != c:
-                problems.append(f"{rate_id} 的{word} {fig.get(part)!r} 应等于 {count_id} = {c}。")
-    for key, value in metrics.items():
-        if _is_int(value) and value < 0:
-            problems.append(f"{key} 为负数 {value}。")
-    resolved, closed = metrics.get("resolved"), metrics.get("closed")
-    if isinstance(resolved, int) and isinstance(closed, int) and resolved > closed:
-        problems.append(f"化解数 {resolved} 大于办结数 {closed}。")
-    mix = metrics.get("level_mix")
-    if isinstance(mix, dict) and isinstance(closed, int):
-        counts = [v for v in mix.values() if _is_int(v)]
-        if sum(counts) != closed:
-            problems.append(f"层级分布合计 {sum(counts)} 与办结数 {closed} 不一致。")
-    return problems
-
-
 def check_contract(contract: Any, period: Period, town: str | None) -> list[str]:
     """Every reason, in Chinese, why this file cannot be used for ``period``
     and ``town`` (``town=None`` accepts whatever town the file names)."""
@@ -250,10 +179,9 @@ def check_contract(contract: Any, period: Period, town: str | None) -> list[str]
     version = str(contract.get("schema_version", ""))
     if version.split(".")[0] != SUPPORTED_MAJOR:
         return [f"文件的格式版本是 {version or '（空）'}，县里只能读取 {SUPPORTED_MAJOR}.x 版本。"]
-    problems: list[str] = []
-    from .pipeline import validate_contract
-
-    problems.extend(validate_contract(contract))
+    # the town's own checker, so the county judges a file by the same rules
+    # (and the same exact rounding) the town wrote it by
+    problems = validate_contract(contract)
     p = contract.get("period")
     if not isinstance(p, dict):
         problems.append("文件里没有统计期（period）。")
@@ -267,9 +195,6 @@ def check_contract(contract: Any, period: Period, town: str | None) -> list[str]
             )
     if town is not None and contract.get("town") != town:
         problems.append(f"文件里的乡镇名称是“{contract.get('town')}”，县里登记的是“{town}”。")
-    if not problems:
-        # beyond the town's own contract checks: bounds DOMAIN.md implies
-        problems.extend(consistency_problems(contract))
     return list(dict.fromkeys(problems))
 
 
@@ -283,6 +208,29 @@ def parse_and_check(data: bytes, period: Period, town: str | None) -> tuple[dict
 
 
 # -- storing ------------------------------------------------------------------
+
+#: the files a collection holds (a store from before the ownership marker
+#: existed is recognised by these names and adopted)
+_COLLECTION_FILE = re.compile(
+    r"^[^/]+/(?:log\.jsonl|[^/]+/\d{8}T\d{6}Z-[0-9a-f]{12}\.json|[^/]+/\.incoming-[^/]*\.tmp)$")
+COLLECTION_OPTION = "--collection 或 county.yml 里的 collection_dir"
+
+
+def local_paths(towns: Iterable[TownSource]) -> list[Path]:
+    """The towns' folders and workbooks on this machine: no output folder of
+    the county may hold them or sit inside them."""
+    return [Path(t.location) for t in towns
+            if t.kind != "url" and not t.location.startswith("gsheets:")]
+
+
+def claim_collection(collection: Path, towns: Iterable[TownSource]) -> None:
+    """The collection only ever adds files, so it may be any folder that is
+    new, empty, marked as a collection, or holds nothing but collection
+    files; never a folder of other files or one holding a town's data."""
+    outdir.claim(collection, "county-collection", sources=local_paths(towns), replacing=False,
+                 owned=lambda rel: _COLLECTION_FILE.match(rel) is not None,
+                 option=COLLECTION_OPTION)
+    outdir.make_own(collection, "county-collection")
 
 
 def _fsync_dir(path: Path) -> None:
@@ -398,6 +346,7 @@ def collect(config: CountyConfig, periods: list[Period], *, now: datetime | None
     town's problem."""
     if not config.towns:
         raise FengqiaoError("县级配置里没有登记任何乡镇（towns 为空），无法收取。")
+    claim_collection(config.collection_dir, config.towns)
     own = session is None
     sess = session or requests.Session()
     try:
@@ -456,7 +405,9 @@ def classify(spec: str) -> TownSource:
     path = Path(text).expanduser().resolve()
     if path.is_dir() and (path / "downloads").is_dir():
         return TownSource(name=path.name, kind="path", location=str(path))
-    if path.is_dir() or path.suffix.lower() in (".xlsx", ".xlsm", ".csv", ".zip"):
+    from ..sources import WORKBOOK_SUFFIXES  # .et, .ods …: the reader decides by content
+
+    if path.is_dir() or path.suffix.lower() in (*WORKBOOK_SUFFIXES, ".csv", ".zip"):
         return TownSource(name=path.stem, kind="workbook", location=str(path))
     if not path.exists():
         raise FengqiaoError(
@@ -479,6 +430,7 @@ def quick_collect(specs: list[str], period: Period, *, name: str, collection: Pa
         raise FengqiaoError("没有给出任何乡镇。", hint="请在命令后列出乡镇网站文件夹、网址或台账文件，或用 --config 指定 county.yml。")
     settings = settings or FetchSettings()
     sources = [classify(s) for s in specs]
+    claim_collection(collection, sources)
     fetched: list[bytes | FetchFailed] = []
     named: list[TownSource] = []
     with requests.Session() as session:

@@ -9,8 +9,7 @@ the county site holds no personal data beyond what towns already publish.
 from __future__ import annotations
 
 import shutil
-import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time
 from pathlib import Path
@@ -19,10 +18,12 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from .. import catalogue, outdir
 from ..errors import FengqiaoError
 from ..metrics.periods import Period
 from ..render import fmt, render_generated
-from .config import RANKED_RATES, CountyConfig
+from .collect import local_paths
+from .config import RANKED_RATES, CountyConfig, TownSource
 from .pipeline import dumps, validate_contract
 from .report import (
     INVALID,
@@ -39,9 +40,8 @@ from .report import (
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 
-#: the figures the overview and each town page lead with
-KEY_FIGURES = ("received", "closed", "closure_rate", "on_time_rate", "first_try_rate",
-               "local_rate", "satisfaction_rate", "overdue_open")
+#: the figures the overview leads with, as on a town's home page
+KEY_FIGURES = catalogue.KEY_FIGURES
 
 STATUS_COLUMNS = {"town": "乡镇", "status": "报送情况", "due": "截止时间", "first_valid_at": "首次收到有效文件",
                   "latest_at": "最近一次收取", "last_good": "使用上一份有效文件", "reason": "说明"}
@@ -261,26 +261,36 @@ def _epoch(report: PeriodReport) -> int:
     return int(moment.timestamp())
 
 
+def claim_site(out: Path, towns: Iterable[TownSource]) -> None:
+    """Refuse an output folder (or its working folder) that is not the
+    county site's to replace; the command calls this before collecting."""
+    sources = local_paths(towns)
+    out = Path(out).resolve()
+    outdir.claim(out, "county-site", sources=sources)
+    outdir.claim(outdir.work_dir(out), "work", sources=sources, replacing=False)
+
+
 def build_county_site(config: CountyConfig, period: Period, out: Path) -> CountyBuildResult:
     """Build the county site for ``period`` from what has been collected,
     atomically: the old site stays in place until the new one is complete."""
-    from ..sitebuild import _drop_source_maps, run_engine, swap_into_place
+    from ..sitebuild import _drop_source_maps, run_engine, staging_folder, swap_into_place
 
     if not config.towns:
         raise FengqiaoError("县级配置里没有登记任何乡镇（towns 为空），无法生成网站。")
+    out = Path(out).resolve()
+    claim_site(out, config.towns)
     reports = trend_reports(config, period)
     main = reports[-1]
     if main.contract is not None:
         problems = validate_contract(main.contract)
         if problems:  # pragma: no cover - a roll-up of valid parts is valid
             raise FengqiaoError("县级汇总文件没有通过格式检查：" + "；".join(problems[:5]))
-    out = Path(out).resolve()
-    if out.exists() and not out.is_dir():
-        raise FengqiaoError(f"输出位置 {out} 已经是一个文件，请换一个文件夹。")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.build-", dir=out.parent))
+    work = outdir.make_own(outdir.work_dir(out), "work")
+    docs = work / "docs"
+    if docs.exists():
+        shutil.rmtree(docs)
+    site_dir: Path | None = None
     try:
-        docs = work / "docs"
         (docs / "assets" / "javascripts").mkdir(parents=True)
         shutil.copyfile(ASSETS / "fengqiao.css", docs / "assets" / "fengqiao.css")
         shutil.copyfile(ASSETS / "iframe-worker-shim.js",
@@ -295,11 +305,16 @@ def build_county_site(config: CountyConfig, period: Period, out: Path) -> County
             (docs / rel).parent.mkdir(parents=True, exist_ok=True)
             (docs / rel).write_text(text, encoding="utf-8")
         slugs = [(s.town, _town_slug(i)) for i, s in enumerate(main.statuses)]
-        site_dir = work / "site"
+        site_dir = staging_folder(out, "county-site")
         engine_file = _engine_config(config, work, docs, site_dir, slugs)
         run_engine(engine_file, site_dir, source_epoch=_epoch(main))
         _drop_source_maps(site_dir)
+        outdir.write_marker(site_dir, "county-site")
+        claim_site(out, config.towns)  # again: a file may have been added during the build
         swap_into_place(site_dir, out)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    except BaseException:
+        if site_dir is not None:
+            shutil.rmtree(site_dir, ignore_errors=True)
+        raise
+    outdir.write_marker(work, "work")
     return CountyBuildResult(out=out, report=main, pages=sorted(pages), downloads=downloads)
