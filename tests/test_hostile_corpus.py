@@ -25,6 +25,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 from fengqiao.cli import cli
+from fengqiao.county.collect import classify
+from fengqiao.errors import FengqiaoError
 from hostile_corpus import CASES, Case
 
 #: seconds one command may take; a hang fails the test instead of CI
@@ -151,8 +153,6 @@ def test_every_command_on_a_hostile_input(case: Case, town: Path) -> None:
         b = run(["build", "--source", src, "--out", str(out / "site"), *config])
         assert_clean_exit(b, {2}, "build")
         assert not (out / "site").exists()
-        c = run(["county", "build", src, "--period", "2024-Q1", "--out", str(out / "county")])
-        assert_clean_exit(c, {0, 1, 2}, "county build")
 
     assert tree_state(town, skip=out) == before, "a file outside the output folder changed"
 
@@ -173,3 +173,42 @@ def test_build_and_county_build_on_readable_hostile_inputs(name: str, town: Path
     c = run(["county", "build", str(source), "--period", "2024-Q1", "--out", str(out / "county")])
     assert_clean_exit(c, {0}, "county build")
     assert tree_state(town, skip=out) == before, "a file outside the output folder changed"
+
+
+def test_county_build_over_the_whole_corpus(tmp_path: Path) -> None:
+    """Every hostile input as a town of one county: one engine run covers
+    them all, each bad town is reported and the others still roll up."""
+    root = tmp_path / "县"
+    root.mkdir()
+    sources = []
+    for case in CASES:
+        folder = root / case.name
+        folder.mkdir()
+        made = case.make(folder)
+        # a town is named after its file: give each input its case's name
+        unique = made.with_name(case.name + made.suffix)
+        if made.exists() or made.is_symlink():
+            made.rename(unique)
+        sources.append(str(unique))
+    out = root / "out"
+    before = tree_state(root, skip=out)
+    towns, refused = [], []
+    for src in sources:
+        try:
+            classify(src)
+        except FengqiaoError:
+            refused.append(src)  # not a town at all: a usage error before anything runs
+        else:
+            towns.append(src)
+    assert 0 < len(refused) <= 4
+    for src in refused:
+        r = run(["county", "build", src, "--period", "2024-Q1", "--out", str(out / "refused")])
+        assert_clean_exit(r, {2}, "county build of a non-town")
+    c = run(["county", "build", *towns, "--period", "2024-Q1", "--name", "测试县",
+             "--out", str(out / "county")])
+    assert_clean_exit(c, {0, 1}, "county build")
+    assert (out / "county" / "index.html").is_file()
+    assert f"应报 {len(towns)} 个乡镇" in c.output, c.output
+    unusable = sum(1 for case in CASES if case.metrics == {2})
+    assert c.output.count("（未报）") + c.output.count("（数据无效）") >= unusable - len(refused)
+    assert tree_state(root, skip=out) == before, "a file outside the output folder changed"
