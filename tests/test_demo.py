@@ -270,8 +270,8 @@ def test_defect_cells_hold_the_defects(demo_wb: openpyxl.Workbook) -> None:
 
 
 def _validator():  # type: ignore[no-untyped-def]
-    sources = pytest.importorskip("fengqiao.sources")
-    validate = pytest.importorskip("fengqiao.validate")
+    from fengqiao import sources, validate
+
     return sources.open_source, validate.validate_workbook
 
 

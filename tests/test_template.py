@@ -241,8 +241,8 @@ def _fill(template_path: Path, out: Path, rows: dict[str, list[list[object]]]) -
 
 
 def _validate(path: Path):  # type: ignore[no-untyped-def]
-    sources = pytest.importorskip("fengqiao.sources")
-    validate = pytest.importorskip("fengqiao.validate")
+    from fengqiao import sources, validate
+
     return validate.validate_workbook(sources.open_source(path))
 
 
