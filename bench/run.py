@@ -24,10 +24,11 @@ import sys
 import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
+
+from fengqiao import clock
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -481,7 +482,8 @@ def main() -> None:
     xlsx_rows = 2 * a.xlsx_rows + 300
 
     a.out.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    started = clock.now().astimezone()  # local time: the stamp a person reads
+    stamp = started.strftime("%Y%m%d-%H%M%S")
     workdir = Path(tempfile.mkdtemp(prefix=f"run-{stamp}-", dir=a.out))
     tasks = plan(a, csv_dir, csv_rows, xlsx, xlsx_rows, workdir)
     titles = meta_csv.get("titles", {})
@@ -500,7 +502,7 @@ def main() -> None:
         f"at end, on {machine['cores']} cores)" if busy else "")
     json_path = a.out / f"results-{stamp}.json"
     info = {
-        "date": datetime.now().isoformat(timespec="seconds"),
+        "date": started.isoformat(timespec="seconds"),
         "machine": machine, "load_end": load_end, "provisional": provisional,
         "versions": versions(), "rows": a.rows, "visit_rows": visit_rows,
         "xlsx_rows": a.xlsx_rows, "seed": a.seed, "repeats": a.repeats,

@@ -24,6 +24,7 @@ from fengqiao.county.config import (
     CountyConfig,
     FetchSettings,
     TownSource,
+    county_config,
     load_county_config,
 )
 from fengqiao.demo import generate_town, write_workbook
@@ -181,7 +182,7 @@ def test_every_default_target_is_a_catalogued_rate() -> None:
 
 def test_a_target_for_a_rate_without_one_is_refused(tmp_path: Path) -> None:
     (tmp_path / "fengqiao.yml").write_text("targets:\n  repeat_rate: 0.1\n", encoding="utf-8")
-    with pytest.raises(FengqiaoError, match=r"targets\.repeat_rate 不是可设目标的指标"):
+    with pytest.raises(FengqiaoError, match=r"targets\.repeat_rate 不是可设目标的指标。"):
         load_config(tmp_path / "fengqiao.yml")
     (tmp_path / "ok.yml").write_text("targets:\n  clearance_rate: 1.0\n", encoding="utf-8")
     assert load_config(tmp_path / "ok.yml").targets["clearance_rate"] == 1.0
@@ -192,8 +193,9 @@ def test_county_targets_are_checked_against_the_catalogue(tmp_path: Path) -> Non
     bad.write_text("county: 示范县\ntargets:\n  closure_rat: 0.9\n", encoding="utf-8")
     with pytest.raises(FengqiaoError) as err:
         load_county_config(bad)
-    assert err.value.message == f"县级配置文件 {bad} 中 targets.closure_rat 不是可以设目标的指标。"
-    assert err.value.hint == f"可以设目标的有：{'、'.join(catalogue.TARGET_KEYS)}。"
+    assert err.value.message == f"县级配置文件 {bad} 里的 targets.closure_rat 不是可设目标的指标。"
+    assert err.value.hint == ("您是不是想写 targets.closure_rate？"
+                              f"可以写的有：{'、'.join(catalogue.TARGET_KEYS)}。")
     assert "closure_rate" in err.value.hint and "repeat_rate" not in err.value.hint
     good = tmp_path / "good.yml"
     good.write_text("county: 示范县\ntargets:\n  closure_rate: 0.8\n", encoding="utf-8")
@@ -303,9 +305,9 @@ def test_checker_ties_denominators_to_their_counts(small: dict[str, Any]) -> Non
 
 
 def _county(tmp_path: Path) -> CountyConfig:
-    return CountyConfig(name="示范县", collection_dir=tmp_path / "collection",
-                        towns=(TownSource("枫溪镇", "path", str(tmp_path / "site")),),
-                        fetch=FetchSettings(timeout=2, retries=0, backoff=0))
+    return county_config("示范县", collection_dir=tmp_path / "collection",
+                         towns=(TownSource("枫溪镇", "path", str(tmp_path / "site")),),
+                         fetch=FetchSettings(timeout=2, retries=0, backoff=0))
 
 
 def _publish(tmp_path: Path, contract: dict[str, Any]) -> None:

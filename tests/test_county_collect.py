@@ -12,7 +12,7 @@ import pytest
 
 from fengqiao.county import collect, collect_town, load_county_config, read_log
 from fengqiao.county.collect import check_contract, parse_now
-from fengqiao.county.config import CountyConfig, FetchSettings, TownSource
+from fengqiao.county.config import CountyConfig, FetchSettings, TownSource, county_config
 from fengqiao.county.report import (
     INVALID,
     LATE,
@@ -37,8 +37,8 @@ AFTER_DUE = datetime(2024, 4, 15, 9, 0, tzinfo=UTC)
 
 
 def county(tmp_path: Path, towns: list[TownSource], **kw: object) -> CountyConfig:
-    return CountyConfig(name="示范县", collection_dir=tmp_path / "collection", towns=tuple(towns),
-                        fetch=FetchSettings(timeout=2, retries=2, backoff=0), **kw)  # type: ignore[arg-type]
+    return county_config("示范县", collection_dir=tmp_path / "collection", towns=towns,
+                         fetch=FetchSettings(timeout=2, retries=2, backoff=0), **kw)
 
 
 def copies(cfg: CountyConfig) -> dict[str, str]:
@@ -62,9 +62,9 @@ def test_config_file_and_errors(tmp_path: Path) -> None:
         "county: 示范县\ntowns:\n  - {name: 东湖镇, url: 'ftp://x', path: y}\n", encoding="utf-8")
     with pytest.raises(FengqiaoError) as exc:
         load_county_config(tmp_path / "bad.yml")
-    assert str(exc.value) == f"县级配置文件 {tmp_path / 'bad.yml'} 中 towns[1] （东湖镇）必须且只能填写 url、path、workbook 中的一项。"
+    assert str(exc.value) == f"县级配置文件 {tmp_path / 'bad.yml'} 里的 towns[1]（东湖镇）必须且只能填写 url、path、workbook 中的一项。"
     (tmp_path / "bad2.yml").write_text("county: 示范县\nfetch: {retries: -1}\n", encoding="utf-8")
-    with pytest.raises(FengqiaoError, match=r"fetch\.retries 应为不小于 0 的整数，实际是 -1"):
+    with pytest.raises(FengqiaoError, match=r"fetch\.retries 应是不小于 0 的整数，实际写的是 -1"):
         load_county_config(tmp_path / "bad2.yml")
 
 

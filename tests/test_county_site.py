@@ -198,7 +198,8 @@ def test_cli_input_errors(tmp_path: Path) -> None:
     result = runner.invoke(cli, ["county", "collect", "--config", str(tmp_path / "county.yml"),
                                  "--period", "2024-Q1"])
     assert result.exit_code == 2
-    assert result.output == f"错误：县级配置文件 {tmp_path / 'county.yml'} 中 fetch.timeout 应为大于 0 的数字，实际是 0。\n"
+    assert result.output == (f"错误：县级配置文件 {tmp_path / 'county.yml'} 里的 fetch.timeout "
+                             "应是大于 0 的数字，实际写的是 0。例如 timeout: 10。\n")
     result = runner.invoke(cli, ["county", "build", str(tmp_path / "nope"), "--period", "2024-Q1"])
     assert result.exit_code == 2
     assert result.output.startswith(f"错误：找不到“{tmp_path / 'nope'}”。")

@@ -3,16 +3,20 @@ code and metric id is documented where a user looks for it."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import string
 from pathlib import Path
+from typing import Any, get_args, get_origin, get_type_hints
 
 import click
 import pytest
 
 from fengqiao.cli import cli
-from fengqiao.config import DEFAULTS_FILE, KNOWN_KEYS, RATE_TITLES_FOR_TARGETS
+from fengqiao.config import DEFAULTS_FILE, KNOWN_KEYS, RATE_TITLES_FOR_TARGETS, Config
+from fengqiao.county.config import COUNTY_DEFAULTS_FILE, CountyFile
+from fengqiao.county.config import KNOWN_KEYS as COUNTY_KEYS
 from fengqiao.errors import CATALOGUE, make_finding
 from fengqiao.metrics import METRIC_TITLES
 
@@ -61,6 +65,45 @@ def test_every_setting_is_documented_in_defaults() -> None:
         assert key in METRIC_TITLES
 
 
+def _setting_keys(model: Any, prefix: str = "") -> list[str]:
+    """Every key a user may write under a config model, dotted, at every depth
+    (through nested settings and the items of a list such as ``towns:``)."""
+    out = []
+    hints = get_type_hints(model)
+    for f in dataclasses.fields(model):
+        if f.metadata.get("internal"):
+            continue
+        out.append(prefix + f.name)
+        inner = hints[f.name]
+        if get_origin(inner) is list:
+            inner = get_args(inner)[0]
+        if dataclasses.is_dataclass(inner) and isinstance(inner, type):
+            out += _setting_keys(inner, f"{prefix}{f.name}.")
+    return out
+
+
+@pytest.mark.parametrize(("model", "path"), [(Config, DEFAULTS_FILE),
+                                             (CountyFile, COUNTY_DEFAULTS_FILE)])
+def test_every_setting_at_every_depth_is_documented_in_its_defaults_file(
+        model: Any, path: Path) -> None:
+    text = path.read_text(encoding="utf-8")
+    keys = _setting_keys(model)
+    assert len(keys) > len(dataclasses.fields(model))  # nested settings are included
+    for key in keys:
+        top = "." not in key
+        leaf = key.rsplit(".", 1)[-1]
+        pattern = rf"^#? ?{leaf}:" if top else rf"^#?\s*(- )?{leaf}:|[{{,] ?{leaf}:"
+        assert re.search(pattern, text, re.M), f"setting {key} missing from {path.name}"
+
+
+def test_every_county_setting_has_a_comment_in_county_defaults() -> None:
+    text = COUNTY_DEFAULTS_FILE.read_text(encoding="utf-8")
+    for key in COUNTY_KEYS:
+        block = text[:re.search(rf"^#? ?{key}:", text, re.M).start()]  # type: ignore[union-attr]
+        assert block.rstrip().splitlines()[-1].lstrip().startswith("#"), \
+            f"{key} has no comment above it"
+
+
 @pytest.mark.parametrize("code", sorted(CATALOGUE))
 def test_every_finding_code_has_a_chinese_message_that_formats(code: str) -> None:
     entry = CATALOGUE[code]
@@ -76,9 +119,9 @@ def test_every_finding_code_has_a_chinese_message_that_formats(code: str) -> Non
 
 def test_the_guide_page_lists_every_finding_code() -> None:
     from fengqiao.render import render_generated
-    from fengqiao.sitebuild import _guide_context
+    from fengqiao.render.town import guide_context
 
-    page = render_generated("guide.md.j2", _guide_context() | {"template_url": "t.xlsx"})
+    page = render_generated("guide.md.j2", guide_context() | {"template_url": "t.xlsx"})
     for code in CATALOGUE:
         assert f"`{code}`" in page
 

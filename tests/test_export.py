@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import json
+import re
 from pathlib import Path
 
 import frictionless
@@ -10,8 +12,12 @@ import pytest
 from click.testing import CliRunner
 
 from fengqiao.cli import cli
-from fengqiao.export import data_package, table_schema, write_schemas
+from fengqiao.demo import generate_town, planted_personal_data, write_workbook
+from fengqiao.export import data_package, table_schema, unresolved_references, write_schemas
+from fengqiao.ledger import Ledger
 from fengqiao.schema import TAB_ORDER, load_schema
+from fengqiao.sources import open_source
+from fengqiao.validate import validate_workbook
 
 HEADER = ("编号,受理日期,来源,村(社区),网格编号,纠纷类型,当事人,涉及人数,简要情况,星级,调处层级,"
           "责任单位,包案领导,状态,首次调解成功,办结日期,回访日期,满意度,重复事项,备注")
@@ -152,3 +158,156 @@ def test_cli_schema_export_unwritable(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert result.output.startswith(f"错误：无法写入文件夹 {blocker / 'sub'}：")
     assert "Traceback" not in result.output
+
+
+# --- --data: the normalised tables, checked by frictionless against fengqiao ------------
+
+
+def _frictionless_errors(package: Path) -> list[tuple[str, str, int, str]]:
+    """(tab, error type, sheet row, field id) of every error frictionless
+    reports on an exported package; the sheet row is the row's first cell."""
+    schema = load_schema()
+    report = frictionless.Package(str(package)).validate()
+    out = []
+    for task in report.tasks:
+        tab = schema[task.name]
+        ids = {f.title: f.name for f in tab.fields} | {f.name: f.name for f in tab.fields}
+        for error in task.errors:
+            cells = getattr(error, "cells", None) or [0]
+            names = getattr(error, "field_names", None) or [getattr(error, "field_name", "")]
+            for name in names:
+                out.append((task.name, error.type, int(cells[0]), ids.get(name, name)))
+    return out
+
+
+@pytest.fixture(scope="module")
+def demo_ledger(tmp_path_factory: pytest.TempPathFactory) -> Ledger:
+    path = tmp_path_factory.mktemp("demo") / "demo_town.xlsx"
+    write_workbook(generate_town(), path)
+    return validate_workbook(open_source(path))
+
+
+def test_sheet_dates_need_the_data_export(tmp_path: Path) -> None:
+    """Why --data exists: a date fengqiao reads (2023年1月19日) is a type
+    error to frictionless against the sheet's schema, and is ISO in the data."""
+    row = GOOD[0].replace(",2024-03-05,", ",2024年3月5日,")
+    report = _validate_csv(tmp_path, [row])
+    assert report.flatten(["rowNumber", "fieldName", "type"]) == [[2, "受理日期", "type-error"]]
+
+
+def test_demo_data_export_agrees_with_validator(demo_ledger: Ledger, tmp_path: Path) -> None:
+    written = write_schemas(tmp_path / "out", ledger=demo_ledger)
+    errors = _frictionless_errors(tmp_path / "out" / "datapackage.json")
+    assert [e for e in errors if e[1] == "type-error"] == []
+    reported = {(f.tab, f.row, f.field) for f in demo_ledger.findings}
+    assert [e for e in errors if (e[0], e[2], e[3]) not in reported] == []
+    # the planted defects whose cell is blank in the counted rows, and nothing else
+    assert errors == [
+        ("disputes", "constraint-error", 171, "persons_involved"),
+        ("disputes", "constraint-error", 194, "dispute_type"),
+        ("visits", "constraint-error", 502, "grid_id"),
+    ]
+    names = [p.name for p in written]
+    assert "disputes.csv" in names and "key_persons.csv" not in names
+    assert "key_persons.schema.json" not in names
+
+
+def test_data_csv_is_normalised(demo_ledger: Ledger, tmp_path: Path) -> None:
+    write_schemas(tmp_path / "out", ledger=demo_ledger)
+    with (tmp_path / "out" / "disputes.csv").open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    table = demo_ledger.tables["disputes"]
+    assert len(rows) == len(table)  # the counted rows only
+    assert [int(r["sheet_row"]) for r in rows] == table["_row"].tolist()
+    assert "parties" not in rows[0] and "summary" not in rows[0]  # sensitive
+    assert all(re.fullmatch(r"\d{4}-\d{2}-\d{2}", r["received_date"]) for r in rows)
+    assert {r["star"] for r in rows} <= {"1", "2", "3"}
+    assert {r["first_try_success"] for r in rows} <= {"是", "否", ""}
+    assert {r["source"] for r in rows} <= set(load_schema()["disputes"].field("source").enum)
+    excluded = set(demo_ledger.excluded["disputes"]["_row"])
+    assert len(excluded) == 3 and not excluded & {int(r["sheet_row"]) for r in rows}
+    pkg = json.loads((tmp_path / "out" / "datapackage.json").read_text(encoding="utf-8"))
+    disputes = pkg["resources"][0]
+    field_names = [f["name"] for f in disputes["schema"]["fields"]]
+    assert field_names == list(rows[0])  # schema and CSV agree, column by column
+    assert disputes["x-fengqiao-excludedRows"] == 3
+    assert disputes["x-fengqiao-omittedFields"] == ["parties", "summary", "notes"]
+    assert "received_date" in field_names and "format" not in disputes["schema"]["fields"][2]
+    assert "有 3 行因编号、日期或星级等有误不计入统计，没有导出（“纠纷台账”3 行）" in pkg["description"]
+    assert "整张“重点人员”、“重点人员随访”表" in pkg["description"]
+    standalone = json.loads((tmp_path / "out" / "disputes.schema.json").read_text(encoding="utf-8"))
+    assert [f["name"] for f in standalone["fields"]] == field_names
+
+
+def test_cli_schema_export_with_data(tmp_path: Path) -> None:
+    source = tmp_path / "台账.xlsx"
+    write_workbook(generate_town(3, scale=0.15, defects=False, personal_data=True), source)
+    out = tmp_path / "导出"
+    result = CliRunner().invoke(cli, ["schema", "export", "--data", str(source), "--by-title",
+                                      "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == f"已导出 13 个文件到 {out}："
+    assert "  纠纷台账.csv" in lines and "  datapackage.json" in lines
+    assert lines[-1] == "导出了哪些内容、没有导出什么，写在 datapackage.json 的 description 里。"
+    errors = _frictionless_errors(out / "datapackage.json")
+    assert errors == []
+    header = (out / "纠纷台账.csv").read_text(encoding="utf-8").splitlines()[0]
+    assert header.startswith("台账行号,编号,受理日期,来源,")
+    assert "当事人" not in header
+    everything = "".join(p.read_text(encoding="utf-8") for p in out.glob("*.csv"))
+    tables = generate_town(3, scale=0.15, defects=False, personal_data=True)
+    assert [p for p in planted_personal_data(tables) if p in everything] == []
+
+
+def test_cli_data_refuses_a_foreign_folder_before_reading(tmp_path: Path) -> None:
+    out = tmp_path / "资料"
+    out.mkdir()
+    (out / "笔记.txt").write_text("别人的文件", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["schema", "export", str(tmp_path / "无此台账.xlsx"),
+                                      "--out", str(out)])
+    assert result.exit_code == 2
+    assert result.output.startswith("错误：")
+    assert "无此台账" not in result.output  # refused before the ledger was looked for
+    assert sorted(p.name for p in out.iterdir()) == ["笔记.txt"]
+
+
+def test_cli_data_unreadable_source_writes_nothing(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["schema", "export", "--data", str(tmp_path / "无此台账.xlsx"),
+                                      "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert result.output.startswith("错误：") and "无此台账.xlsx" in result.output
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_reference_to_an_excluded_row_is_not_declared(tmp_path: Path) -> None:
+    """fengqiao checks references against the whole sheet. A reception that
+    points at a dispute excluded for a bad date is fine to fengqiao, so the
+    data package must not declare a foreign key frictionless would fail."""
+    tables = generate_town(3, scale=0.15, defects=False)
+    source = tmp_path / "clean.xlsx"
+    write_workbook(tables, source)
+    clean = validate_workbook(open_source(source))
+    assert unresolved_references(clean) == set()
+    referenced = tables["receptions"]["关联纠纷编号"].dropna().iloc[0]
+    dispute = tables["disputes"].index[tables["disputes"]["案件编号"] == referenced][0]
+    tables["disputes"].loc[dispute, "受理日期"] = "不详"
+    broken = tmp_path / "broken.xlsx"
+    write_workbook(tables, broken)
+    ledger = validate_workbook(open_source(broken))
+    assert ledger.excluded_count("disputes") == 1
+    # the dispute is also the one an earlier repeat points at
+    assert unresolved_references(ledger) == {("receptions", ("dispute_id",)),
+                                             ("disputes", ("repeat_of",))}
+    write_schemas(tmp_path / "out", ledger=ledger)
+    assert _frictionless_errors(tmp_path / "out" / "datapackage.json") == []
+    pkg = json.loads((tmp_path / "out" / "datapackage.json").read_text(encoding="utf-8"))
+    receptions = next(r for r in pkg["resources"] if r["name"] == "receptions")
+    assert "foreignKeys" not in receptions["schema"]
+    assert receptions["schema"]["x-fengqiao-foreignKeys"][0]["fields"] == ["dispute_id"]
+    assert "“领导接访”有的行“关联纠纷编号”指向的行没有计入统计" in pkg["description"]
+    # the clean ledger keeps the standard key
+    write_schemas(tmp_path / "clean-out", ledger=clean)
+    pkg = json.loads((tmp_path / "clean-out" / "datapackage.json").read_text(encoding="utf-8"))
+    receptions = next(r for r in pkg["resources"] if r["name"] == "receptions")
+    assert receptions["schema"]["foreignKeys"][0]["fields"] == ["dispute_id"]

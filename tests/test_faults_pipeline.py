@@ -34,6 +34,7 @@ from fengqiao import demo, sitebuild
 from fengqiao.cli import cli
 from fengqiao.config import Config, load_config
 from fengqiao.outdir import work_dir
+from fengqiao.publish.stage import remove_leftovers
 from fengqiao.sources import gsheets
 from fengqiao.sources.gsheets import RetryPolicy
 from fengqiao.sources.snapshots import list_snapshots, verify_snapshots
@@ -398,13 +399,13 @@ def test_leftovers_of_a_live_build_are_left_alone(tmp_path: Path) -> None:
     stale_old.mkdir()
     other = tmp_path / ".other.new-1-x"
     other.mkdir()
-    sitebuild.clean_leftovers(out)
+    remove_leftovers(out)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         [".other.new-1-x", mine.name, "public"])
     # killed between the two renames: the old site is put back
     out.rename(tmp_path / f".public.old-{dead.pid}")
     (tmp_path / f".public.old-{dead.pid}" / "index.html").write_text("旧", encoding="utf-8")
-    sitebuild.clean_leftovers(out)
+    remove_leftovers(out)
     assert (out / "index.html").read_text(encoding="utf-8") == "旧"
 
 

@@ -11,10 +11,9 @@ import openpyxl
 import pytest
 
 from fengqiao.errors import SourceError
+from fengqiao.retry import RetryPolicy, parse_retry_after
 from fengqiao.sources.gsheets import (
     METADATA_FIELDS,
-    RetryPolicy,
-    parse_retry_after,
     read_gsheet,
     read_gsheet_payload,
     spreadsheet_id,

@@ -22,11 +22,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from fengqiao import demo, outdir, sitebuild
+from fengqiao import demo, outdir
 from fengqiao.cli import cli
 from fengqiao.county.collect import claim_collection
 from fengqiao.county.config import TownSource
 from fengqiao.errors import FengqiaoError
+from fengqiao.publish.files import write_site_zip
+from fengqiao.publish.stage import remove_leftovers
 from fengqiao.sources.snapshots import MANIFEST, list_snapshots, read_source
 from test_county_data import town_contract, write_site
 
@@ -246,7 +248,7 @@ def test_a_zip_fengqiao_did_not_write_is_refused(town: Town, tmp_path: Path) -> 
     with pytest.raises(FengqiaoError, match="不是 fengqiao 为“public”生成的文件"):
         outdir.claim_zip(tmp_path / "public.zip", "public")
     # a zip of ours may be replaced
-    sitebuild.write_zip(town.site, tmp_path / "ours.zip", "ours")
+    write_site_zip(town.site, tmp_path / "ours.zip", "ours")
     outdir.claim_zip(tmp_path / "ours.zip", "ours")
 
 
@@ -275,7 +277,7 @@ def test_leftovers_without_our_marker_are_kept(tmp_path: Path) -> None:
     ours.mkdir()
     outdir.write_marker(ours, "town-site", files=())
     (ours / "index.html").write_text("半成品", encoding="utf-8")
-    sitebuild.clean_leftovers(out)
+    remove_leftovers(out)
     assert sorted(p.name for p in tmp_path.iterdir()) == [theirs.name]
     assert (theirs / "备份.xlsx").read_bytes() == b"someone's"
 

@@ -184,6 +184,9 @@ def test_every_output_kind_is_scanned(outputs: list[tuple[str, str]]) -> None:
     assert any(n.startswith("county/") and n.endswith(".csv") for n in names)
 
 
+_DIGEST = re.compile(r"(?<![0-9a-f])[0-9a-f]{64}(?![0-9a-f])")
+
+
 def test_no_personal_data_in_any_output(built: Built, outputs: list[tuple[str, str]]) -> None:
     """Every planted string, and any 11-digit mobile or 18-digit ID at all."""
     numbers = {s for s in built.planted if s[:1].isdigit()}
@@ -195,6 +198,10 @@ def test_no_personal_data_in_any_output(built: Built, outputs: list[tuple[str, s
     digit_runs = re.compile(r"\d{11,}")
     leaks: set[tuple[str, str]] = set()
     for where, text in outputs:
+        # a sha256 digest (output markers, county receipts) is not personal data, but 11
+        # digits in a row happen in one now and then: a build that differs only in a
+        # receipt time would otherwise fail at random
+        text = _DIGEST.sub(" ", text)
         for variant in _variants(text):
             for pattern in (names, MOBILE_RE, ID_NUMBER_RE):
                 leaks.update((where, m) for m in pattern.findall(variant))

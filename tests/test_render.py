@@ -9,7 +9,7 @@ import pytest
 from fengqiao.charts import ChartMaker
 from fengqiao.errors import FengqiaoError
 from fengqiao.render import fmt, render_site_page
-from fengqiao.sitebuild import SITE_PAGES, render_docs
+from fengqiao.render.town import SITE_PAGES, render_docs
 from site_fixture import fixture_config, site_data
 
 GOLDEN = Path(__file__).parent / "golden"

@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from fengqiao import sitebuild
+from fengqiao.errors import FengqiaoError
+from fengqiao.publish import engine
+from fengqiao.render import town
 from fengqiao.sitebuild import build_from_data, serve_site
 from site_fixture import fixture_config, site_data
 
@@ -38,8 +40,8 @@ def _wait_for(predicate, seconds: float = 60.0) -> bool:  # type: ignore[no-unty
 def test_serve_rerenders_an_edited_procedure(tmp_path: Path,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     pages = tmp_path / "site"
-    shutil.copytree(sitebuild.SITE_PAGES, pages)
-    monkeypatch.setattr(sitebuild, "SITE_PAGES", pages)
+    shutil.copytree(town.SITE_PAGES, pages)
+    monkeypatch.setattr(town, "SITE_PAGES", pages)
     config = fixture_config(tmp_path)
     out = tmp_path / "public"
     build_from_data(site_data(), config, out=out)
@@ -62,3 +64,53 @@ def test_serve_rerenders_an_edited_procedure(tmp_path: Path,
         stop.set()
         server.join(timeout=30)
     assert not server.is_alive()
+
+
+def _serve_once(config, out: Path, **kwargs) -> None:  # type: ignore[no-untyped-def]
+    """Serve ``out`` until its home page answers, then stop."""
+    port = _free_port()
+    stop = threading.Event()
+    server = threading.Thread(target=serve_site, kwargs={
+        "config": config, "out": out, "port": port, "rebuild": False, "poll_seconds": 0.2,
+        "stop": stop.is_set, **kwargs})
+    server.start()
+    try:
+        assert _wait_for(lambda: requests.get(f"http://127.0.0.1:{port}/", timeout=5).ok)
+    finally:
+        stop.set()
+        server.join(timeout=30)
+    assert not server.is_alive()
+
+
+def test_serve_keeps_the_engine_log_off_the_terminal(tmp_path: Path,
+                                                     capfd: pytest.CaptureFixture[str]) -> None:
+    config = fixture_config(tmp_path)
+    out = tmp_path / "public"
+    build_from_data(site_data(), config, out=out)
+    capfd.readouterr()
+    _serve_once(config, out)
+    quiet = capfd.readouterr()
+    assert "INFO" not in quiet.err + quiet.out
+    assert "Building prefix dict" not in quiet.err + quiet.out
+    log = (tmp_path / "public.fengqiao-tmp" / engine.SERVE_LOG).read_text(encoding="utf-8")
+    assert "Serving on http://127.0.0.1:" in log  # kept beside the build, not lost
+
+    lines: list[str] = []  # --verbose: the CLI passes a callback that prints them
+    _serve_once(config, out, engine_log=lines.append)
+    assert any("Serving on http://127.0.0.1:" in line for line in lines)
+    assert capfd.readouterr().err == ""
+
+
+def test_serve_reports_an_engine_that_stops(tmp_path: Path) -> None:
+    config = fixture_config(tmp_path)
+    out = tmp_path / "public"
+    build_from_data(site_data(), config, out=out)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = int(taken.getsockname()[1])
+        with pytest.raises(FengqiaoError) as caught:
+            serve_site(config, out=out, port=port, rebuild=False, poll_seconds=0.2)
+    message = str(caught.value)
+    assert message.startswith(f"预览用的网站引擎 MkDocs 意外退出（端口 {port} 可能已被占用）：\n")
+    assert message.endswith("可以用 --port 换一个端口再试。")

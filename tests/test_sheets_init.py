@@ -5,13 +5,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 
 from fengqiao.cli import cli
 from fengqiao.errors import SourceError
+from fengqiao.retry import RetryPolicy
 from fengqiao.schema import Schema, TabSpec, load_schema
-from fengqiao.sources.gsheets import InitReport, RetryPolicy, TabInit, init_spreadsheet
+from fengqiao.sheets_init import InitReport, TabInit, init_spreadsheet
+from fengqiao.sources.base import RawTable, RawWorkbook, SourceInfo
+from fengqiao.validate import validate_workbook
 from sheets_server import (
     WRITE_SCOPE,
     FakeSheet,
@@ -161,7 +165,7 @@ def test_second_run_changes_nothing(sheets_server: SheetsServer,  # noqa: F811
     report = run_init(sheets_server, account, schema)
     assert sheets_server.routes() == ["token", "metadata", "batchGet"]
     assert sheets_server.batch_get_ranges() == [
-        [f"'{t.title}'!1:10" for t in schema] + ["'选项'"]]
+        [f"'{t.title}'!1:20" for t in schema] + ["'选项'"]]
     assert report.batch_updates == 0
     assert report.options_sheet == "unchanged"
     assert {(t.action, t.header_row, t.missing_required, t.missing_optional)
@@ -215,7 +219,66 @@ def test_content_without_a_header_is_left_alone(sheets_server: SheetsServer,  # 
     assert notes.rows == [["这里记的是别的东西"], ["随手记"]]
     assert sheets_server.count("batchUpdate") == 0
     assert report.summary_lines()[1] == (
-        "  工作表“网格”已有内容，但前 10 行里找不到表头，没有改动，请对照模板检查。")
+        "  工作表“网格”已有内容，但前 20 行里找不到表头，没有改动，请对照模板检查。")
+
+
+#: a clerk's own ledger: a title row, blank rows, then a header (row 12, below
+#: the first ten) written with stars, a note in brackets, full-width brackets
+#: and aliases (案件编号 for 编号, 纠纷类别 for 纠纷类型)
+CLERK_ROWS: list[list[object]] = [
+    ["清溪镇矛盾纠纷登记台账（2024年）"], *[[] for _ in range(10)],
+    ["*案件编号", "受理日期（必填）", "来源", "村（社区）", "纠纷类别", "星级★", "状态"],
+    ["QX-1", 45356, "信访", "清溪村", "邻里", 1, "调处中"],
+]
+
+
+def test_a_clerks_header_is_found_as_validate_finds_it(sheets_server: SheetsServer,  # noqa: F811
+                                                       account: ServiceAccount,
+                                                       blank: FakeSpreadsheet,
+                                                       schema: Schema) -> None:
+    ledger = blank.add_sheet("矛盾纠纷台账", [list(r) for r in CLERK_ROWS])
+    report = run_init(sheets_server, account, schema, tabs=["disputes"])
+    assert ledger.rows == CLERK_ROWS and sheets_server.count("batchUpdate") == 0
+    # validate, reading the same cells, finds the header on the same row and
+    # misses exactly the columns init reports missing
+    table = RawTable("矛盾纠纷台账", pd.DataFrame(CLERK_ROWS, dtype=object), 1)
+    checked = validate_workbook(RawWorkbook(SourceInfo("gsheets", "清溪镇台账", SID),
+                                            {"矛盾纠纷台账": table}))
+    missing = {code: tuple(f.column for f in checked.findings
+                           if f.tab == "disputes" and f.code == code)
+               for code in ("missing-column", "missing-optional-column")}
+    assert checked.tables["disputes"]["_row"].tolist() == [13]
+    assert report.tabs == [TabInit("disputes", "矛盾纠纷台账", "verified", header_row=12,
+                                   missing_required=missing["missing-column"],
+                                   missing_optional=missing["missing-optional-column"])]
+    assert report.tabs[0].missing_required == ("涉及人数",)
+
+
+def test_a_sheet_validate_reads_is_not_created_again(sheets_server: SheetsServer,  # noqa: F811
+                                                     account: ServiceAccount,
+                                                     blank: FakeSpreadsheet,
+                                                     schema: Schema) -> None:
+    blank.add_sheet("2024年纠纷台账", [list(r) for r in CLERK_ROWS])
+    report = run_init(sheets_server, account, schema, tabs=["disputes"])
+    assert [(t.sheet, t.action, t.header_row) for t in report.tabs] == [
+        ("2024年纠纷台账", "verified", 12)]
+    assert [s.title for s in blank.sheets] == ["Sheet1", "2024年纠纷台账"]
+
+
+def test_two_sheets_that_could_be_the_tab_are_left_alone(sheets_server: SheetsServer,  # noqa: F811
+                                                         account: ServiceAccount,
+                                                         blank: FakeSpreadsheet,
+                                                         schema: Schema) -> None:
+    blank.add_sheet("纠纷台账", [list(r) for r in CLERK_ROWS])
+    blank.add_sheet("纠纷台账 (2)", [list(r) for r in CLERK_ROWS])
+    report = run_init(sheets_server, account, schema, tabs=["disputes"])
+    assert report.tabs == [TabInit("disputes", "纠纷台账", "ambiguous",
+                                   candidates=("纠纷台账", "纠纷台账 (2)"))]
+    assert [s.title for s in blank.sheets] == ["Sheet1", "纠纷台账", "纠纷台账 (2)"]
+    assert sheets_server.count("batchUpdate") == 0
+    assert report.summary_lines()[1] == (
+        "  工作表“纠纷台账”、“纠纷台账 (2)”都像是“纠纷台账”，没有改动，也没有新建；"
+        "请删除或改名多余的那张，只留一张后再运行。")
 
 
 def test_empty_existing_tab_gets_its_header_and_more_columns(

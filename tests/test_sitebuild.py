@@ -12,9 +12,10 @@ import pytest
 from click.testing import CliRunner
 
 import fengqiao
-from fengqiao import outdir, sitebuild
+from fengqiao import outdir
 from fengqiao.cli import cli
 from fengqiao.errors import FengqiaoError
+from fengqiao.publish import engine
 from fengqiao.sitebuild import build_from_data, published_periods
 from site_fixture import fixture_config, site_data
 
@@ -147,7 +148,7 @@ def test_failed_engine_run_keeps_the_previous_site(tmp_path: Path,
     outdir.write_marker(out, "town-site")  # an earlier build of ours
     bad = tmp_path / "mkdocs.yml"
     bad.write_text("site_name: x\ntheme:\n  name: no-such-theme\n", encoding="utf-8")
-    monkeypatch.setattr(sitebuild, "MKDOCS_BASE", bad)
+    monkeypatch.setattr(engine, "MKDOCS_BASE", bad)
     with pytest.raises(FengqiaoError) as info:
         build_from_data(site_data(), config, out=out)
     assert "网站引擎 MkDocs 生成失败，原来的网站保持不变" in str(info.value)

@@ -268,9 +268,9 @@ def test_a_mapping_to_a_sheet_that_does_not_exist(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("tabs", "wrong"), [
-    ("tabs: 纠纷台账", "tabs 应写成“表名: 工作表名”的形式，实际是 '纠纷台账'。"),
-    ("tabs:\n  纠纷表: 台账", "tabs 下的“纠纷表”不是台账里的表。"),
-    ("tabs:\n  纠纷台账: ''", "tabs.纠纷台账 应是一个工作表名，实际是 ''。"),
+    ("tabs: 纠纷台账", "tabs 应是几行设置，写在下一行、缩进两格（每行“名称: 值”），实际写的是“纠纷台账”。"),
+    ("tabs:\n  纠纷表: 台账", "tabs.纠纷表 不是台账里的表。"),
+    ("tabs:\n  纠纷台账: ''", "tabs.纠纷台账 应是一个工作表名，实际没有填写。"),
     ("tabs:\n  纠纷台账: 台账\n  disputes: 台账2", "tabs 把“纠纷台账”写了两次。"),
     ("tabs:\n  纠纷台账: 台账\n  网格: 台账", "tabs 把工作表“台账”指定给了不止一张表。"),
 ])
@@ -279,7 +279,7 @@ def test_bad_tabs_settings_are_config_errors(tmp_path: Path, tabs: str, wrong: s
     cfg.write_text(tabs + "\n", encoding="utf-8")
     with pytest.raises(FengqiaoError) as info:
         load_config(cfg)
-    assert info.value.message == f"配置文件 {cfg} 中 {wrong}"
+    assert info.value.message == f"配置文件 {cfg} 里的 {wrong}"
 
 
 def test_tabs_default_is_empty_and_a_good_mapping_loads(tmp_path: Path) -> None:

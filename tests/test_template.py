@@ -286,5 +286,5 @@ def test_cli_template_bad_config(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["template", "--out", str(tmp_path / "t.xlsx"),
                                       "--config", str(cfg)])
     assert result.exit_code == 2
-    assert "deadlines.star_1 应为正整数" in result.output
+    assert "deadlines.star_1 应是大于 0 的整数，实际写的是 0。" in result.output
     assert "Traceback" not in result.output

@@ -471,6 +471,57 @@ def test_unknown_dispute_person_and_unit() -> None:
     assert len(ledger.tables["key_person_visits"]) == 2
 
 
+#: one row per referring tab, each with a value its referenced tab lacks
+BAD_REFERENCES: dict[str, list[list[Any]]] = {
+    "走访记录": [["日期", "走访人", "网格编号", "户编号", "关联纠纷编号"],
+             ["2024-03-05", "甲", "G9", "H1", "D9"]],
+    "重点人员": [["人员编号", "类别", "网格编号", "包联人", "随访频次"],
+             ["P1", "安置帮教", "G9", "甲", "每月"]],
+    "重点人员随访": [["人员编号", "日期", "随访人", "方式"], ["P9", "2024-03-05", "甲", "上门"]],
+    "领导接访": [["日期", "领导", "职务类别", "方式", "关联纠纷编号"],
+             ["2024-03-05", "王书记", "党政主要领导", "接访", "D9"]],
+}
+
+
+def cross_findings(ledger: Ledger) -> list[tuple[str, str | None, str]]:
+    return sorted((f.tab, f.field, f.code) for f in ledger.findings
+                  if CATALOGUE[f.code].level == "cross")
+
+
+def test_every_foreign_key_in_the_schema_is_enforced() -> None:
+    wb = full(dispute(), dispute(编号="D2", 网格编号="G9", 重复事项="D404", 责任单位="不存在的单位"),
+              dispute(编号="D3", 重复事项="D3"), **BAD_REFERENCES)
+    declared = [(tab.name, fk.field, fk.code) for tab in SCHEMA for fk in tab.foreign_keys]
+    declared += [(tab.name, fk.field, fk.self_code) for tab in SCHEMA for fk in tab.foreign_keys
+                 if fk.self_code is not None]
+    assert len(declared) == 9
+    assert cross_findings(validate_workbook(wb)) == sorted(declared)
+    # and a ledger whose references all hold gives none
+    assert cross_findings(validate_workbook(full(dispute(), dispute(编号="D2", 重复事项="D1")))) == []
+
+
+def test_removing_a_foreign_key_from_the_schema_removes_its_finding() -> None:
+    wb = full(dispute(网格编号="G9"), **BAD_REFERENCES)
+    assert ("disputes", "grid_id", "unknown-grid") in cross_findings(validate_workbook(wb))
+    disputes = SCHEMA["disputes"]
+    kept = tuple(fk for fk in disputes.foreign_keys if fk.field != "grid_id")
+    schema = dataclasses.replace(
+        SCHEMA, tabs={**SCHEMA.tabs, "disputes": dataclasses.replace(disputes, foreign_keys=kept)})
+    found = cross_findings(validate_workbook(wb, schema=schema))
+    assert ("disputes", "grid_id", "unknown-grid") not in found
+    assert ("visits", "grid_id", "unknown-grid") in found  # the other tabs' references stay
+
+
+def test_a_foreign_key_code_comes_from_the_schema() -> None:
+    disputes = SCHEMA["disputes"]
+    renamed = tuple(dataclasses.replace(fk, code="unknown-dispute") if fk.field == "grid_id" else fk
+                    for fk in disputes.foreign_keys)
+    schema = dataclasses.replace(
+        SCHEMA, tabs={**SCHEMA.tabs, "disputes": dataclasses.replace(disputes, foreign_keys=renamed)})
+    ledger = validate_workbook(full(dispute(网格编号="G9")), schema=schema)
+    assert keys(ledger) == [("纠纷台账", "E2", "unknown-dispute")]
+
+
 def test_findings_sorted_by_tab_row_column() -> None:
     ledger = validate_workbook(full(
         dispute(星级=None, 受理日期="x"), dispute(编号="D2", 来源="广播"),

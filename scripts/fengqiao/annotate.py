@@ -16,9 +16,7 @@ is deleted, never left half written.
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 import warnings
 import zipfile
 from collections.abc import Iterable
@@ -35,6 +33,7 @@ from openpyxl.worksheet.hyperlink import Hyperlink
 from openpyxl.worksheet.worksheet import Worksheet
 
 from .errors import FengqiaoError, Finding
+from .publish.atomic import atomic_path, shared_mode
 from .sources.base import RawWorkbook, UnsavedFormula
 
 RESULT_SHEET = "校验结果"
@@ -116,11 +115,12 @@ def _result_sheet(wb: Workbook, findings: list[Finding]) -> None:
 
 def _sheets_in(path: Path) -> list[str]:
     """The sheet names a written workbook holds, read back the cheap way."""
-    book = load_workbook(path, read_only=True)
-    try:
-        return list(book.sheetnames)
-    finally:
-        book.close()
+    with path.open("rb") as fh:  # a handle: the temp file's name does not end in .xlsx
+        book = load_workbook(fh, read_only=True)
+        try:
+            return list(book.sheetnames)
+        finally:
+            book.close()
 
 
 def _check_copy(tmp: Path, out: Path, expected: list[str]) -> None:
@@ -148,22 +148,14 @@ def _save(wb: Workbook, out: Path) -> None:
     at ``out`` stays as it was)."""
     expected = list(wb.sheetnames)
     out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".fengqiao-", suffix=out.suffix, dir=out.parent)
-    os.close(fd)
     try:
-        wb.save(tmp)
-        _check_copy(Path(tmp), out, expected)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; the copy is for sharing
-        os.replace(tmp, out)
+        # the copy is for sharing: readable like any file the user saved
+        with atomic_path(out, mode=shared_mode()) as tmp:
+            wb.save(tmp)
+            _check_copy(tmp, out, expected)
     except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
         raise FengqiaoError(f"无法写入标注文件 {out}：{exc.strerror or exc}。",
                             hint="请确认文件没有在 Excel/WPS 里打开，并且文件夹可写。") from exc
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _check_out(out: Path, sources: Iterable[Path]) -> None:

@@ -29,6 +29,7 @@ from matplotlib import font_manager  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from .errors import FengqiaoError  # noqa: E402
+from .publish.atomic import shared_mode, write_atomic  # noqa: E402
 
 #: bump when the drawing code changes, so cached files are redrawn
 STYLE_VERSION = "1"
@@ -155,9 +156,7 @@ class ChartMaker:
         return path, path.exists()
 
     def _save(self, path: Path, fig: Figure) -> None:
-        tmp = path.with_suffix(".tmp")
-        tmp.write_bytes(_to_svg(fig))
-        tmp.replace(path)
+        write_atomic(path, _to_svg(fig), mode=shared_mode())
         self.drawn += 1
 
     def prune(self) -> int:

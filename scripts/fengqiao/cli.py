@@ -17,6 +17,9 @@ from typing import Any
 
 import click
 
+from . import clock
+from .cli_frame import ChineseGroup, version_option
+from .cli_progress import working
 from .config import Config, load_config
 from .errors import FengqiaoError
 
@@ -45,8 +48,8 @@ config_option = click.option(
 )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="fengqiao")
+@click.group(cls=ChineseGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@version_option()
 def cli() -> None:
     """fengqiao：矛盾纠纷调处化解台账的校验、统计与内部网站。"""
 
@@ -84,25 +87,50 @@ def schema_group() -> None:
 
 
 @schema_group.command("export")
+@click.argument("source", required=False)
 @click.option("--out", "out", type=click.Path(file_okay=False), default="build/schema",
               show_default=True, help="输出文件夹。")
 @click.option("--by-title", is_flag=True, default=False,
               help="字段名用中文表头（如“受理日期”），可以直接校验从表格另存的 CSV。")
+@click.option("--data", "with_data", is_flag=True, default=False,
+              help="同时导出台账数据：读取并校验台账 SOURCE（不写则用配置里的 source），"
+                   "每张表写一个整理过的 CSV。")
 @config_option
 @_handle_errors
-def schema_export_cmd(out: str, by_title: bool, config_path: str | None) -> None:
-    """把各工作表的结构导出为标准的 Table Schema 和 datapackage.json。"""
-    from .export import write_schemas
+def schema_export_cmd(source: str | None, out: str, by_title: bool, with_data: bool,
+                      config_path: str | None) -> None:
+    """把各工作表的结构导出为标准的 Table Schema 和 datapackage.json。
+
+    加 --data（或写上台账 SOURCE）时，同时把台账整理成每张表一个 CSV 放在旁边：日期写成
+    2024-03-05，选项用标准写法，只含计入统计的行，不含涉及个人信息的列。
+    这时各个表结构描述的就是这些 CSV，用 frictionless 等标准工具可以直接校验。
+    """
+    from .export import claim_folder, write_schemas
 
     config = _config(config_path)
+    ledger = None
+    if with_data or source:
+        claim_folder(Path(out))  # a refused folder costs no read
+        from .sources import open_source, resolve_spec
+        from .validate import validate_workbook
+
+        with working("读取并检查台账"):
+            ledger = validate_workbook(open_source(resolve_spec(source, config), config=config),
+                                       config=config)
     try:
-        written = write_schemas(Path(out), by_title=by_title,
+        written = write_schemas(Path(out), by_title=by_title, ledger=ledger,
                                 title=f"{config.town}矛盾纠纷调处化解台账")
     except OSError as exc:
         raise FengqiaoError(f"无法写入文件夹 {out}：{exc.strerror or exc}。") from exc
     click.echo(f"已导出 {len(written)} 个文件到 {out}：")
     for path in written:
         click.echo(f"  {path.name}")
+    if ledger is not None:
+        excluded = sum(len(frame) for frame in ledger.excluded.values())
+        if excluded:
+            click.echo(f"有 {excluded} 行因编号、日期或星级等有误不计入统计，没有导出；"
+                       "用 fengqiao validate 可以看到具体的单元格。")
+        click.echo("导出了哪些内容、没有导出什么，写在 datapackage.json 的 description 里。")
 
 # --- validate / annotate (validate.py, annotate.py) ----------------------------
 
@@ -165,22 +193,19 @@ def validate_cmd(source: str | None, config_path: str | None, fmt: str,
     """
     import json
 
-    from .sources import open_source
+    from .sources import open_source, resolve_spec
     from .validate import validate_workbook
 
     config = _config(config_path)
-    if not source:
-        if not config.source:
-            raise FengqiaoError("没有指定要校验的台账。",
-                                hint="请在命令后写上台账文件，或在配置文件里设置 source。")
-        source = str(config.resolve(config.source))
-    workbook = open_source(source, config=config)
-    ledger = validate_workbook(workbook, config=config)
+    spec = resolve_spec(source, config)
+    with working("读取并检查台账"):
+        workbook = open_source(spec, config=config)
+        ledger = validate_workbook(workbook, config=config)
     if fmt == "json":
         rows = [{key: getattr(f, key) for key in _FINDING_KEYS} for f in ledger.findings]
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
     else:
-        _echo_findings_table(ledger, workbook.info.name or source)
+        _echo_findings_table(ledger, workbook.info.name or str(spec))
     if annotate_out:
         from .annotate import annotate_source
 
@@ -197,16 +222,12 @@ def validate_cmd(source: str | None, config_path: str | None, fmt: str,
 def _ledger_for(source: str | None, config: Config) -> Any:
     """Read and validate the town's ledger the same way ``validate`` does,
     and stop (exit 2) when 纠纷台账 cannot be counted at all."""
-    from .sources import open_source
+    from .sources import open_source, resolve_spec
     from .validate import require_figures, validate_workbook
 
-    if not source:
-        if not config.source:
-            raise FengqiaoError("没有指定台账。",
-                                hint="请在命令后写上台账文件，或在配置文件里设置 source。")
-        source = str(config.resolve(config.source))
-    workbook = open_source(source, config=config)
-    ledger = validate_workbook(workbook, config=config)
+    with working("读取并检查台账"):
+        workbook = open_source(resolve_spec(source, config), config=config)
+        ledger = validate_workbook(workbook, config=config)
     require_figures(ledger)
     return ledger
 
@@ -238,8 +259,6 @@ def _excluded_notice(ledger: Any) -> None:
 def metrics_cmd(source: str | None, period_text: str, as_of_text: str | None,
                 config_path: str | None, fmt: str) -> None:
     """计算台账 SOURCE 在一个统计期的各项指标（受理、办结、按期办结、满意率等）。"""
-    from datetime import date
-
     from .metrics import compute_metrics, dumps, parse_date, parse_period
     from .metrics.report import metrics_csv, metrics_table
 
@@ -248,7 +267,7 @@ def metrics_cmd(source: str | None, period_text: str, as_of_text: str | None,
     as_of = parse_date(as_of_text, what="统计截止日期") if as_of_text else None
     ledger = _ledger_for(source, config)
     contract = compute_metrics(ledger, period, as_of=as_of, config=config,
-                               today=config.report_date or date.today())
+                               today=clock.today(config))
     if fmt == "json":
         click.echo(dumps(contract), nl=False)
     elif fmt == "csv":
@@ -268,15 +287,13 @@ def metrics_cmd(source: str | None, period_text: str, as_of_text: str | None,
 def overdue_cmd(source: str | None, as_of_text: str | None, near: bool,
                 config_path: str | None) -> None:
     """列出台账 SOURCE 中逾期未办结的纠纷（督办清单），逾期最久的在前。"""
-    from datetime import date
-
     from .metrics import parse_date
     from .metrics.lists import supervision_list
     from .metrics.report import overdue_table
 
     config = _config(config_path)
     as_of = (parse_date(as_of_text, what="日期") if as_of_text
-             else config.report_date or date.today())
+             else clock.today(config))
     ledger = _ledger_for(source, config)
     table = supervision_list(ledger, as_of, config, near_days=None if near else -1)
     click.echo(overdue_table(table, as_of=as_of.isoformat(), town=ledger.town), nl=False)
@@ -390,7 +407,8 @@ def sheets_init(spreadsheet: str, credentials: str | None, tabs: tuple[str, ...]
     import os
 
     from .schema import load_schema
-    from .sources.gsheets import CREDENTIALS_ENV, init_spreadsheet
+    from .sheets_init import init_spreadsheet
+    from .sources.gsheets import CREDENTIALS_ENV
 
     schema = load_schema()
     unknown = [t for t in tabs if t not in schema.tabs]
@@ -410,8 +428,15 @@ def sheets_init(spreadsheet: str, credentials: str | None, tabs: tuple[str, ...]
 # --- build / serve (sitebuild.py) ------------------------------------------------
 
 
-def _step(message: str) -> None:
-    click.echo(f"· {message}", err=True)
+verbose_option = click.option(
+    "--verbose", is_flag=True, default=False,
+    help="同时显示网站引擎 MkDocs 自己的运行日志（英文），排查问题时用。")
+
+
+def _engine_log(verbose: bool) -> Callable[[str], None] | None:
+    """Where the engine's own (English) log goes: the terminal with
+    --verbose, nowhere otherwise."""
+    return (lambda line: click.echo(line, err=True)) if verbose else None
 
 
 @cli.command("build")
@@ -421,19 +446,20 @@ def _step(message: str) -> None:
               show_default=True,
               help="网站输出文件夹；生成成功后才替换原来的网站。只能是新的、空的或 fengqiao 以前生成的网站文件夹。")
 @click.option("--zip", "make_zip", is_flag=True, help="同时把网站打成一个 zip 压缩包（放在输出文件夹旁边）。")
+@verbose_option
 @_handle_errors
-def build_command(config_path: str | None, source: str | None, out_dir: str, make_zip: bool) -> None:
+def build_command(config_path: str | None, source: str | None, out_dir: str, make_zip: bool,
+                  verbose: bool) -> None:
     """读取台账，生成内部网站（统计、清单、工作规程、下载文件）。"""
+    from .cli_progress import StepProgress
     from .sitebuild import build_site
-    from .sources import is_remote
 
     config = _config(config_path)
-    if source and not is_remote(source):
-        # typed on the command line: relative to where the user is, not to the config file
-        source = str(Path(source).resolve())
     out = Path(out_dir).resolve()
     zip_path = out.parent / f"{out.name}.zip" if make_zip else None
-    result = build_site(config, source=source, out=out, zip_path=zip_path, progress=_step)
+    with StepProgress() as step:
+        result = build_site(config, source=source, out=out, zip_path=zip_path, progress=step,
+                            today=clock.today(config), engine_log=_engine_log(verbose))
     t = result.timings
     click.echo(f"网站已生成：{result.out}（{result.pages} 个页面，"
                f"统计图新画 {result.charts_drawn} 张、沿用 {result.charts_reused} 张，"
@@ -452,16 +478,24 @@ def build_command(config_path: str | None, source: str | None, out_dir: str, mak
               show_default=True, help="网站输出文件夹（生成用的中间文件在它旁边的“<输出文件夹>.fengqiao-tmp”文件夹里）。")
 @click.option("--no-rebuild", is_flag=True, help="不重新读取台账，直接预览上次生成的结果。")
 @click.option("--port", type=int, default=8000, show_default=True, help="本机预览端口。")
+@verbose_option
 @_handle_errors
-def serve_command(config_path: str | None, out_dir: str, no_rebuild: bool, port: int) -> None:
+def serve_command(config_path: str | None, out_dir: str, no_rebuild: bool, port: int,
+                  verbose: bool) -> None:
     """在本机预览网站；修改 site/ 里的页面后自动刷新。按 Ctrl+C 退出。"""
+    from .cli_progress import StepProgress
     from .sitebuild import serve_site
 
     config = _config(config_path)
     out = Path(out_dir).resolve()
-    with contextlib.suppress(KeyboardInterrupt):  # Ctrl+C is how a person stops it
-        serve_site(config, out=out, port=port, rebuild=not no_rebuild, progress=_step,
-                   announce=lambda url: click.echo(f"预览地址：{url}  （按 Ctrl+C 退出）", err=True))
+
+    def announce(url: str) -> None:
+        step.finish()  # from here on, messages are events, not steps to wait for
+        click.echo(f"预览地址：{url}  （按 Ctrl+C 退出）", err=True)
+
+    with StepProgress() as step, contextlib.suppress(KeyboardInterrupt):  # Ctrl+C stops it
+        serve_site(config, out=out, port=port, rebuild=not no_rebuild, progress=step,
+                   announce=announce, engine_log=_engine_log(verbose))
 
 
 # --- county (county.py) ---------------------------------------------------------------
@@ -546,7 +580,7 @@ def county_build_cmd(towns: tuple[str, ...], config_path: str | None, period: st
     台账会当场计算。
     """
     from .county.collect import classify, parse_now, quick_collect
-    from .county.config import CountyConfig
+    from .county.config import county_config
     from .county.site import build_county_site, claim_site
     from .metrics.periods import parse_period
 
@@ -558,7 +592,7 @@ def county_build_cmd(towns: tuple[str, ...], config_path: str | None, period: st
                                 hint="用配置文件时请先运行 fengqiao county collect 收取。")
         collection = Path(collection_dir) if collection_dir else out.with_name(out.name + "-collection")
         claim_site(out, [classify(t) for t in towns])  # before anything is collected
-        probe = CountyConfig(name=county_name, collection_dir=collection, towns=())
+        probe = county_config(county_name, collection_dir=collection)
         config = quick_collect(list(towns), wanted, name=county_name, collection=collection,
                                now=parse_now(now_text, probe))
     else:

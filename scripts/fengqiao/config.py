@@ -1,233 +1,186 @@
 """The one project config: deadlines, targets, quotas, town and source.
 
-``sheets_schema/defaults.yml`` holds the defaults; a town's ``fengqiao.yml``
-overrides any key. Metrics, the overdue list and the procedures pages all read
-the same :class:`Config`, so the site can never state a deadline the figures
-do not use.
+``sheets_schema/defaults.yml`` holds every default and is the only place one
+is written: a town's ``fengqiao.yml`` is laid over it key by key, and the
+merged result is validated as the typed model below (pydantic dataclasses,
+no defaults of their own). Metrics, the overdue list and the procedures pages
+all read the same :class:`Config`, so the site can never state a deadline the
+figures do not use. A bad key or value stops the command with a Chinese
+message naming the file and the key (see ``configfile``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import date
+import dataclasses
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-import yaml
+from pydantic import AfterValidator, BeforeValidator, Field, PlainValidator, Strict
+from pydantic.dataclasses import dataclass
 
 from .catalogue import TARGET_KEYS
-from .errors import FengqiaoError
+from .configfile import (
+    RULES,
+    AnyText,
+    Day,
+    NonNegativeInt,
+    PositiveInt,
+    Text,
+    choice,
+    merge,
+    problem,
+    read_yaml,
+    validate,
+)
 from .schema import SCHEMA_DIR, load_schema
 
 DEFAULTS_FILE = SCHEMA_DIR / "defaults.yml"
 PROJECT_ROOT = SCHEMA_DIR.parent
-
-#: every top-level setting; each is documented in defaults.yml (a docs test checks)
-KNOWN_KEYS = (
-    "town", "source", "snapshots_dir", "deadlines", "backlog_days", "targets",
-    "key_person_intervals", "reception_quotas", "site", "report_date", "google_credentials",
-    "tabs",
-)
+KIND = "配置文件"
 
 #: the rates a ``targets:`` key may name (the metric catalogue decides)
 RATE_TITLES_FOR_TARGETS = TARGET_KEYS
 
+__all__ = ["DEFAULTS_FILE", "KNOWN_KEYS", "PROJECT_ROOT", "RATE_TITLES_FOR_TARGETS", "Config",
+           "Deadlines", "Quota", "SiteConfig", "defaults", "from_dict", "load_config"]
 
-@dataclass(frozen=True)
+
+def _rate(value: float) -> float:
+    if not 0 <= value <= 1:
+        raise problem("应是 0 到 1 之间的小数（如 0.85 表示 85%）")
+    return value
+
+
+def _target_key(key: str) -> str:
+    if key not in TARGET_KEYS:
+        raise choice("可设目标的指标", TARGET_KEYS)
+    return key
+
+
+#: a share between 0 and 1 (0.85 = 85%)
+Rate = Annotated[float, Strict(), AfterValidator(_rate)]
+#: a rate id that may carry a target (the metric catalogue decides)
+TargetKey = Annotated[str, Strict(), AfterValidator(_target_key)]
+
+
+def _sheet_name(value: Any) -> str:
+    """A sheet name as YAML gives it: ``2024`` arrives as a number."""
+    if isinstance(value, str | int) and not isinstance(value, bool) and str(value).strip():
+        return str(value)
+    raise problem("应是一个工作表名")
+
+
+def _tabs(value: dict[str, str]) -> dict[str, str]:
+    """``tabs:`` keyed by tab id or Chinese title → tab id → sheet name. The
+    keys are checked against the schema, so that a typo is a config error and
+    not a mapping that silently does nothing."""
+    schema = load_schema()
+    ids = {tab.title: tab.name for tab in schema} | {tab.name: tab.name for tab in schema}
+    out: dict[str, str] = {}
+    for key, sheet in value.items():
+        tab = ids.get(key.strip())
+        if tab is None:
+            raise choice("台账里的表", [t.title for t in schema], sub=key)
+        if tab in out:
+            raise problem(f"把“{schema[tab].title}”写了两次", "请只保留一行。")
+        out[tab] = sheet
+    sheets = list(out.values())
+    repeated = sorted({s for s in sheets if sheets.count(s) > 1})
+    if repeated:
+        raise problem(f"把工作表“{'、'.join(repeated)}”指定给了不止一张表",
+                      "每张工作表只能当作一张表来读，请改正。")
+    return out
+
+
+@dataclass(frozen=True, config=RULES)
 class Deadlines:
-    star_1: int = 5
-    star_2: int = 15
-    star_3: int = 60
-    day_count: Literal["calendar", "working"] = "calendar"
-    warn_days: int = 2
+    """Days allowed from 受理日期 to 办结日期, per star, and how they count."""
+
+    star_1: PositiveInt
+    star_2: PositiveInt
+    star_3: PositiveInt
+    day_count: Literal["calendar", "working"]
+    warn_days: NonNegativeInt
 
     def for_star(self, star: int) -> int:
         return {1: self.star_1, 2: self.star_2, 3: self.star_3}[star]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=RULES)
 class Quota:
-    per: Literal["month", "week"]
-    min_days: int
+    """At least ``min_days`` distinct days with a reception per ``per``."""
+
+    per: Literal["day", "week", "month"]
+    min_days: PositiveInt
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=RULES)
 class SiteConfig:
-    title: str = "矛盾纠纷调处化解工作平台"
-    months: int = 12
+    title: Text
+    months: PositiveInt
 
 
-@dataclass(frozen=True)
+def _no_source(value: Any) -> Any:
+    return "" if value is None else value
+
+
+@dataclass(frozen=True, config=RULES)
 class Config:
-    town: str
-    source: str
-    snapshots_dir: str
+    """A town's settings, defaults merged in. Open mappings (intervals by
+    随访频次, quotas by 职务类别, targets by rate) take any key the domain
+    needs, with typed values."""
+
+    town: Text
+    #: the ledger: a path relative to the config file, ``gsheets:<id>`` or a
+    #: Google address; empty when none is set
+    source: Annotated[AnyText, BeforeValidator(_no_source), AfterValidator(str.strip)]
+    snapshots_dir: Text
     deadlines: Deadlines
-    backlog_days: int
-    targets: dict[str, float]
-    key_person_intervals: dict[str, int]
-    reception_quotas: dict[str, Quota]
+    backlog_days: PositiveInt
+    targets: dict[TargetKey, Rate]
+    key_person_intervals: dict[Text, PositiveInt]
+    reception_quotas: dict[Text, Quota]
     site: SiteConfig
     #: the date the site's "current" month/quarter/year are taken from; None = today
-    report_date: date | None = None
+    report_date: Annotated[Day | None, Field(examples=["2024-12-31"])]
     #: path to a Google service-account key file (the env var FENGQIAO_GOOGLE_CREDENTIALS wins)
-    google_credentials: str | None = None
+    google_credentials: Annotated[Text | None,
+                                  Field(examples=["/path/to/service-account.json"])]
     #: tab id → sheet name, for a workbook whose tab cannot be told by its name
-    tabs: dict[str, str] = field(default_factory=dict)
-    base_dir: Path = field(default=PROJECT_ROOT)
-    path: Path | None = None
+    tabs: Annotated[dict[Text, Annotated[str, PlainValidator(_sheet_name)]],
+                    Field(examples=[{"纠纷台账": "矛盾纠纷台账"}]), AfterValidator(_tabs)]
+    #: the folder relative paths in the file are taken from (set by the loader)
+    base_dir: Path = dataclasses.field(metadata={"internal": True})
+    #: the file the settings came from (set by the loader)
+    path: Path | None = dataclasses.field(metadata={"internal": True})
 
     def resolve(self, relative: str) -> Path:
         """Paths in a config file are relative to that file's folder."""
-        p = Path(relative)
+        p = Path(relative).expanduser()
         return p if p.is_absolute() else self.base_dir / p
 
 
-def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in over.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _deep_merge(out[key], value)
-        else:
-            out[key] = value
-    return out
+#: every top-level setting; each is documented in defaults.yml (a docs test checks)
+KNOWN_KEYS = tuple(f.name for f in dataclasses.fields(Config) if not f.metadata.get("internal"))
 
 
-def read_yaml(path: Path, kind: str = "配置文件") -> dict[str, Any]:
-    """A YAML mapping, or a Chinese error naming the file (town and county
-    configs share this)."""
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except FileNotFoundError as exc:
-        raise FengqiaoError(f"找不到{kind} {path}。") from exc
-    except yaml.YAMLError as exc:
-        raise FengqiaoError(f"{kind} {path} 格式有误：{exc}") from exc
-    if not isinstance(data, dict):
-        raise FengqiaoError(f"{kind} {path} 应该是“键: 值”的形式。")
-    return data
-
-
-def _positive_int(value: Any, name: str, where: Path) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise FengqiaoError(f"配置文件 {where} 中 {name} 应为正整数，实际是 {value!r}。")
-    return value
-
-
-def _tabs(value: Any, where: Path) -> dict[str, str]:
-    """``tabs:`` keyed by tab id or Chinese title → tab id → sheet name. The
-    keys are checked here, against the schema, so that a typo is a config
-    error and not a mapping that silently does nothing."""
-    if value is None:
-        return {}
-    schema = load_schema()
-    ids = {tab.title: tab.name for tab in schema} | {tab.name: tab.name for tab in schema}
-    example = "tabs:\n  纠纷台账: 矛盾纠纷台账"
-    if not isinstance(value, dict):
-        raise FengqiaoError(f"配置文件 {where} 中 tabs 应写成“表名: 工作表名”的形式，"
-                            f"实际是 {value!r}。", hint=f"例如：\n{example}")
-    out: dict[str, str] = {}
-    for key, sheet in value.items():
-        tab = ids.get(str(key).strip())
-        if tab is None:
-            raise FengqiaoError(
-                f"配置文件 {where} 中 tabs 下的“{key}”不是台账里的表。",
-                hint=f"可以写的表有：{'、'.join(t.title for t in schema)}。")
-        if not isinstance(sheet, str | int) or isinstance(sheet, bool) or not str(sheet).strip():
-            raise FengqiaoError(
-                f"配置文件 {where} 中 tabs.{key} 应是一个工作表名，实际是 {sheet!r}。",
-                hint=f"例如：\n{example}")
-        if tab in out:
-            raise FengqiaoError(f"配置文件 {where} 中 tabs 把“{schema[tab].title}”写了两次。",
-                                hint="请只保留一行。")
-        out[tab] = str(sheet)
-    sheets = list(out.values())
-    repeated = sorted({s for s in sheets if sheets.count(s) > 1})
-    if repeated:
-        raise FengqiaoError(
-            f"配置文件 {where} 中 tabs 把工作表“{'、'.join(repeated)}”指定给了不止一张表。",
-            hint="每张工作表只能当作一张表来读，请改正。")
-    return out
+def defaults() -> dict[str, Any]:
+    """The defaults file as written (the only place a default lives)."""
+    return read_yaml(DEFAULTS_FILE, "默认设置文件")
 
 
 def from_dict(data: dict[str, Any], where: Path, base_dir: Path) -> Config:
-    """Build a typed config; every bad value is named with its key."""
-    known = set(KNOWN_KEYS)
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise FengqiaoError(
-            f"配置文件 {where} 中有不认识的设置：{'、'.join(unknown)}。",
-            hint=f"可用的设置有：{'、'.join(sorted(known))}。",
-        )
-    d = data.get("deadlines") or {}
-    day_count = d.get("day_count", "calendar")
-    if day_count not in ("calendar", "working"):
-        raise FengqiaoError(
-            f"配置文件 {where} 中 deadlines.day_count 只能是 calendar（自然日）或 working（工作日），"
-            f"实际是 {day_count!r}。"
-        )
-    deadlines = Deadlines(
-        star_1=_positive_int(d.get("star_1", 5), "deadlines.star_1", where),
-        star_2=_positive_int(d.get("star_2", 15), "deadlines.star_2", where),
-        star_3=_positive_int(d.get("star_3", 60), "deadlines.star_3", where),
-        day_count=day_count,
-        warn_days=int(d.get("warn_days", 2)),
-    )
-    targets: dict[str, float] = {}
-    for key, value in (data.get("targets") or {}).items():
-        if key not in RATE_TITLES_FOR_TARGETS:
-            raise FengqiaoError(f"配置文件 {where} 中 targets.{key} 不是可设目标的指标。")
-        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
-            raise FengqiaoError(
-                f"配置文件 {where} 中 targets.{key} 应是 0 到 1 之间的小数（如 0.85 表示 85%），"
-                f"实际是 {value!r}。"
-            )
-        targets[key] = float(value)
-    quotas: dict[str, Quota] = {}
-    for rank, q in (data.get("reception_quotas") or {}).items():
-        per = (q or {}).get("per")
-        if per not in ("month", "week"):
-            raise FengqiaoError(
-                f"配置文件 {where} 中 reception_quotas.{rank}.per 只能是 month 或 week。"
-            )
-        quotas[rank] = Quota(per=per, min_days=_positive_int(
-            q.get("min_days"), f"reception_quotas.{rank}.min_days", where))
-    intervals = {
-        str(k): _positive_int(v, f"key_person_intervals.{k}", where)
-        for k, v in (data.get("key_person_intervals") or {}).items()
-    }
-    s = data.get("site") or {}
-    report_date = data.get("report_date")
-    if report_date is not None and not isinstance(report_date, date):
-        raise FengqiaoError(
-            f"配置文件 {where} 中 report_date 应写成 2024-12-31 这样的日期，实际是 {report_date!r}。"
-        )
-    return Config(
-        town=str(data.get("town", "示范镇")),
-        source=str(data.get("source", "")),
-        snapshots_dir=str(data.get("snapshots_dir", "snapshots")),
-        deadlines=deadlines,
-        backlog_days=_positive_int(data.get("backlog_days", 90), "backlog_days", where),
-        targets=targets,
-        key_person_intervals=intervals,
-        reception_quotas=quotas,
-        site=SiteConfig(title=str(s.get("title", SiteConfig.title)),
-                        months=_positive_int(s.get("months", 12), "site.months", where)),
-        report_date=report_date,
-        google_credentials=data.get("google_credentials"),
-        tabs=_tabs(data.get("tabs"), where),
-        base_dir=base_dir,
-        path=where,
-    )
+    """A typed config from a user's mapping, the defaults laid under it;
+    every bad value is named with its key."""
+    base = defaults()
+    return validate(Config, merge(base, data), kind=KIND, where=where, defaults=base,
+                    defaults_file=DEFAULTS_FILE,
+                    internal={"base_dir": base_dir, "path": where})
 
 
 def load_config(path: Path | str | None = None) -> Config:
     """Defaults, overridden by the town's file when one is given."""
-    data = read_yaml(DEFAULTS_FILE)
-    where = DEFAULTS_FILE
-    base_dir = PROJECT_ROOT
-    if path is not None:
-        path = Path(path)
-        data = _deep_merge(data, read_yaml(path))
-        where = path
-        base_dir = path.resolve().parent
-    return from_dict(data, where, base_dir)
+    if path is None:
+        return from_dict({}, DEFAULTS_FILE, PROJECT_ROOT)
+    path = Path(path)
+    return from_dict(read_yaml(path, KIND), path, path.resolve().parent)

@@ -12,9 +12,7 @@ is repacked with fixed timestamps, so the same seed gives the same bytes.
 
 from __future__ import annotations
 
-import io
 import re
-import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -25,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import FengqiaoError, column_letter
+from .publish.files import save_workbook
 from .schema import TAB_ORDER, load_schema
 
 #: document properties and zip entry times of every generated workbook
@@ -763,38 +762,6 @@ def planted_personal_data(tables: dict[str, pd.DataFrame]) -> list[str]:
 # --- writers --------------------------------------------------------------------------
 
 
-def _deterministic_zip(data: bytes, replace: dict[str, bytes] | None = None) -> bytes:
-    """Rewrite an xlsx with fixed entry times, so equal content gives equal bytes."""
-    replace = replace or {}
-    out = io.BytesIO()
-    stamp = FIXED_TIME.timetuple()[:6]
-    with zipfile.ZipFile(io.BytesIO(data)) as src, \
-            zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as dst:
-        for item in src.infolist():
-            info = zipfile.ZipInfo(item.filename, date_time=stamp)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = 0o600 << 16
-            dst.writestr(info, replace.get(item.filename) or src.read(item.filename))
-    return out.getvalue()
-
-
-def save_deterministic(workbook: Any, path: Path) -> None:
-    """Save an openpyxl workbook with fixed properties and zip times."""
-    workbook.properties.creator = "fengqiao"
-    workbook.properties.created = FIXED_TIME
-    workbook.properties.modified = FIXED_TIME
-    workbook.properties.lastModifiedBy = "fengqiao"
-    from openpyxl.xml.functions import tostring
-
-    buf = io.BytesIO()
-    workbook.save(buf)
-    # openpyxl stamps "modified" with the wall clock while saving: put ours back
-    workbook.properties.modified = FIXED_TIME
-    core = tostring(workbook.properties.to_tree())
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_bytes(_deterministic_zip(buf.getvalue(), {"docProps/core.xml": core}))
-
-
 def _rows(frame: pd.DataFrame) -> Iterable[tuple[Any, ...]]:
     clean = _objects(frame)
     return clean.itertuples(index=False, name=None)
@@ -836,9 +803,8 @@ def write_workbook(tables: dict[str, pd.DataFrame], path: Path | str, *,
             wide = 24 if name in ("简要情况", "需求内容", "当事人", "备注") else max(len(str(name)) * 2 + 4, 12)
             ws.column_dimensions[column_letter(c)].width = wide
         ws.freeze_panes = ws.cell(row=hrow + 1, column=1)
-    out = Path(path)
-    save_deterministic(wb, out)
-    return out
+    # byte-stable: the same seed gives the same file on any day
+    return save_workbook(wb, Path(path), stamp=FIXED_TIME)
 
 
 def write_csv_folder(tables: dict[str, pd.DataFrame], directory: Path | str) -> list[Path]:

@@ -8,8 +8,9 @@ there. A folder is only ever written into when it does not exist yet, is
 empty, or carries our marker of the same kind; a replacing writer also
 refuses when files not listed in the marker have appeared since.
 
-This module only decides and records ownership; the writers keep their own
-atomic-write logic. It imports nothing but :mod:`fengqiao.errors`, so every
+This module only decides and records ownership (the marker itself is
+written with :func:`fengqiao.publish.atomic.write_atomic`). It imports
+nothing but :mod:`fengqiao.errors` and that stdlib-only helper, so every
 stage may use it.
 """
 
@@ -26,12 +27,18 @@ from importlib import metadata
 from pathlib import Path
 
 from .errors import FengqiaoError
+from .publish.atomic import TEMP_SUFFIX, shared_mode, write_atomic
 
 #: the file that says "fengqiao wrote this folder"; hidden, so MkDocs neither
 #: publishes nor cleans it and ``snapshots verify`` ignores it
 MARKER = ".fengqiao-output.json"
 MARKER_FORMAT = 1
-_MARKER_TMP = MARKER + ".tmp"
+_MARKER_TMP = MARKER + ".tmp"  # the temp name of versions before publish.atomic
+
+
+def _is_marker_temp(rel: str) -> bool:
+    """The temp file of a marker write cut short (ours, whatever it holds)."""
+    return rel == _MARKER_TMP or (rel.startswith(f".{MARKER}.") and rel.endswith(TEMP_SUFFIX))
 
 #: kind → how a message names such a folder
 KIND_TITLES = {
@@ -108,7 +115,7 @@ def _entries(folder: Path) -> Iterator[str]:
                 files.append(name)
         for name in files:
             rel = (base / name).relative_to(folder).as_posix()
-            if rel not in (MARKER, _MARKER_TMP):
+            if rel != MARKER and not _is_marker_temp(rel):
                 yield rel
 
 
@@ -178,7 +185,7 @@ def claim(folder: Path, kind: str, *, sources: Iterable[Path] = (), replacing: b
         raise _refuse(f"“{folder}”是一个文件，不是文件夹，不能用来存放{what}。", option)
     marker = read_marker(folder)
     if marker is None:
-        top = sorted(p.name for p in folder.iterdir() if p.name != _MARKER_TMP)
+        top = sorted(p.name for p in folder.iterdir() if not _is_marker_temp(p.name))
         if not top:
             return
         if owned is not None and all(owned(rel) for rel in _entries(folder)):
@@ -224,9 +231,9 @@ def write_marker(folder: Path, kind: str, files: Iterable[str] | None = None) ->
         "version": _version(),
         "files": {rel: _sha256(folder / rel) for rel in names if (folder / rel).is_file()},
     }
-    tmp = folder / _MARKER_TMP
-    tmp.write_text(json.dumps(body, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
-    os.replace(tmp, folder / MARKER)
+    write_atomic(folder / MARKER,
+                 (json.dumps(body, ensure_ascii=False, indent=1) + "\n").encode("utf-8"),
+                 mode=shared_mode())
 
 
 def make_own(folder: Path, kind: str) -> Path:

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from .errors import FengqiaoError
+from .errors import CATALOGUE, FengqiaoError
 
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "sheets_schema"
 
@@ -60,9 +60,25 @@ class FieldSpec:
 
 @dataclass(frozen=True)
 class ForeignKey:
+    """A column whose values must exist in a column of another tab (or of its
+    own tab). ``code`` is the finding a value that does not exist gives, and
+    ``self_code`` (references into the same tab only) the one for a row that
+    names itself; both are catalogue codes, so validation hard-codes none."""
+
     fields: tuple[str, ...]
     resource: str
     reference_fields: tuple[str, ...]
+    code: str
+    self_code: str | None = None
+
+    @property
+    def field(self) -> str:
+        """The referring column (references are single-column)."""
+        return self.fields[0]
+
+    @property
+    def reference_field(self) -> str:
+        return self.reference_fields[0]
 
 
 @dataclass(frozen=True)
@@ -158,15 +174,33 @@ def _field_from_yaml(raw: dict[str, Any], where: str) -> FieldSpec:
     )
 
 
-def _tab_from_yaml(raw: dict[str, Any], where: str) -> TabSpec:
-    fks = tuple(
-        ForeignKey(
-            fields=_as_tuple(fk["fields"]),
-            resource=fk["reference"]["resource"],
-            reference_fields=_as_tuple(fk["reference"]["fields"]),
-        )
-        for fk in raw.get("foreignKeys", ())
+def _foreign_key_from_yaml(raw: dict[str, Any], tab: str, where: str) -> ForeignKey:
+    fk = ForeignKey(
+        fields=_as_tuple(raw["fields"]),
+        resource=raw["reference"]["resource"],
+        reference_fields=_as_tuple(raw["reference"]["fields"]),
+        code=str(raw.get("code") or ""),
+        self_code=str(raw["selfCode"]) if raw.get("selfCode") else None,
     )
+    if len(fk.fields) != 1 or len(fk.reference_fields) != 1:
+        raise FengqiaoError(f"表结构文件 {where} 中的 foreignKeys 只能是单列对单列，"
+                            f"现在是 {list(fk.fields)} → {list(fk.reference_fields)}。")
+    if not fk.code:
+        raise FengqiaoError(f"表结构文件 {where} 中 {fk.field} 的 foreignKeys 缺少 code。",
+                            hint="code 是值在被引用的表里找不到时报告的问题代码，例如 unknown-grid。")
+    for key, code in (("code", fk.code), ("selfCode", fk.self_code)):
+        if code is not None and code not in CATALOGUE:
+            raise FengqiaoError(
+                f"表结构文件 {where} 中 {fk.field} 的 foreignKeys 的 {key} “{code}”不在问题目录里。",
+                hint="请写 errors.py 的 CATALOGUE 里已有的问题代码，例如 unknown-grid。")
+    if fk.self_code is not None and fk.resource != tab:
+        raise FengqiaoError(f"表结构文件 {where} 中 {fk.field} 的 selfCode 只适用于引用本表的 foreignKeys。")
+    return fk
+
+
+def _tab_from_yaml(raw: dict[str, Any], where: str) -> TabSpec:
+    fks = tuple(_foreign_key_from_yaml(fk, raw["name"], where)
+                for fk in raw.get("foreignKeys", ()))
     return TabSpec(
         name=raw["name"],
         title=raw["title"],

@@ -13,6 +13,7 @@ from typing import Any
 
 from .config import Config, load_config
 from .errors import column_letter
+from .publish.files import save_workbook, workbook_bytes
 from .schema import FieldSpec, Schema, TabSpec, load_schema
 
 GUIDE_SHEET = "填表说明"
@@ -258,12 +259,9 @@ def _write_tab(ws: Any, tab: TabSpec, rows: list[dict[str, Any]], options: _Opti
     ws.freeze_panes = "A2"
 
 
-def write_template(path: Path, *, schema: Schema | None = None,
-                   config: Config | None = None) -> None:
-    """A blank workbook: 填表说明 first, then one tab per schema tab."""
+def template_workbook(*, schema: Schema | None = None, config: Config | None = None) -> Any:
+    """A blank openpyxl workbook: 填表说明 first, then one tab per schema tab."""
     from openpyxl import Workbook
-
-    from .demo import save_deterministic
 
     schema = schema or load_schema()
     config = config or load_config()
@@ -280,4 +278,15 @@ def write_template(path: Path, *, schema: Schema | None = None,
         options.ws.sheet_state = "hidden"
     else:
         wb.remove(options.ws)
-    save_deterministic(wb, Path(path))
+    return wb
+
+
+def template_bytes(*, schema: Schema | None = None, config: Config | None = None) -> bytes:
+    """The blank template's bytes, byte-stable (the site's download)."""
+    return workbook_bytes(template_workbook(schema=schema, config=config))
+
+
+def write_template(path: Path, *, schema: Schema | None = None,
+                   config: Config | None = None) -> None:
+    """Write the blank template to ``path`` atomically."""
+    save_workbook(template_workbook(schema=schema, config=config), Path(path))

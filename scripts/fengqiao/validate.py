@@ -62,18 +62,6 @@ _CLOSING = {
     "needs": ("raised_date", "closed-before-raised", "办理中"),
 }
 
-#: (tab, field, referenced tab, referenced field, code) checked across tabs
-_REFERENCES = (
-    ("disputes", "grid_id", "grids", "grid_id", "unknown-grid"),
-    ("visits", "grid_id", "grids", "grid_id", "unknown-grid"),
-    ("key_persons", "grid_id", "grids", "grid_id", "unknown-grid"),
-    ("disputes", "responsible_unit", "responsibilities", "unit", "unknown-unit"),
-    ("visits", "dispute_id", "disputes", "id", "unknown-dispute"),
-    ("receptions", "dispute_id", "disputes", "id", "unknown-dispute"),
-    ("key_person_visits", "person_id", "key_persons", "person_id", "unknown-person"),
-)
-
-
 @dataclass
 class _Tab:
     """One located tab while it is being checked."""
@@ -434,23 +422,20 @@ class _Validator:
     # -- stage 4: cross-tab checks ---------------------------------------------------
 
     def check_references(self) -> None:
-        for name, fld, ref_tab, ref_field, code in _REFERENCES:
-            tab = self.tabs.get(name)
-            ref = self.tabs.get(ref_tab)
-            if tab is None or ref is None or not tab.has(fld) or not ref.has(ref_field):
-                continue  # the referenced tab or column is absent: nothing to compare with
-            vals = tab.current(fld)
-            mask = vals.notna().to_numpy() & ~_isin(vals, ref.values[ref_field])
-            self.emit(tab, fld, code, mask)
-        tab = self.tabs.get("disputes")
-        if tab is not None and tab.has("repeat_of") and tab.has("id"):
-            ids = tab.values["id"]
-            vals = tab.current("repeat_of")
-            present = vals.notna().to_numpy()
-            same = present & (vals == ids).fillna(False).to_numpy(dtype=bool)
-            self.emit(tab, "repeat_of", "self-repeat", same)
-            unknown = present & ~same & ~_isin(vals, ids)
-            self.emit(tab, "repeat_of", "unknown-repeat", unknown)
+        """Every foreign key the schema declares, each with its own finding code."""
+        for tab in self.tabs.values():
+            for fk in tab.spec.foreign_keys:
+                ref = self.tabs.get(fk.resource)
+                if ref is None or not tab.has(fk.field) or not ref.has(fk.reference_field):
+                    continue  # the referenced tab or column is absent: nothing to compare with
+                known = ref.values[fk.reference_field]
+                vals = tab.current(fk.field)
+                present = vals.notna().to_numpy()
+                same = np.zeros(len(present), dtype=bool)
+                if fk.self_code is not None:  # a row naming itself (the same tab only)
+                    same = present & (vals == known).fillna(False).to_numpy(dtype=bool)
+                    self.emit(tab, fk.field, fk.self_code, same)
+                self.emit(tab, fk.field, fk.code, present & ~same & ~_isin(vals, known))
 
     # -- assembly ------------------------------------------------------------------------
 

@@ -16,27 +16,30 @@ town's own machine and a late town could simply rebuild with an old date.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
 import re
-import tempfile
-import time
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from dataclasses import asdict, dataclass, replace
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import quote
 
 import requests
 
-from .. import outdir
+from .. import clock, outdir
+from ..config import load_config
 from ..errors import FengqiaoError
-from ..metrics.contract import validate_contract
+from ..metrics import compute_metrics
+from ..metrics.contract import dumps, validate_contract
 from ..metrics.periods import Period
-from .config import CountyConfig, FetchSettings, TownSource
+from ..publish.atomic import write_atomic
+from ..retry import GaveUp, RetryPolicy, send_with_retries
+from ..sources import WORKBOOK_SUFFIXES, is_remote, open_source, resolve_spec
+from ..validate import require_figures, validate_workbook
+from .config import CountyConfig, FetchSettings, TownSource, county_config
 
 SUPPORTED_MAJOR = "1"
 ReceiptStatus = Literal["valid", "invalid", "failed"]
@@ -82,37 +85,51 @@ def metrics_path(folder: str | Path, label: str) -> Path:
     return Path(folder) / "downloads" / label / "metrics.json"
 
 
+def fetch_policy(settings: FetchSettings) -> RetryPolicy:
+    """The county's ``fetch`` settings as the one retry policy every HTTP call
+    follows (see :mod:`fengqiao.retry`): ``retries`` further attempts after
+    the first, each wait up to ``backoff × 2^n`` seconds (jittered), and a
+    town server's ``Retry-After`` obeyed up to 30 seconds."""
+    return RetryPolicy(max_attempts=settings.retries + 1, base_delay=settings.backoff,
+                       timeout=(settings.timeout, settings.timeout))
+
+
 def _fetch_http(url: str, settings: FetchSettings, session: requests.Session) -> bytes:
-    """GET with a timeout and at most ``retries`` further attempts, waiting
-    ``backoff × 2^n`` between them. Only failures that may pass (no
-    connection, timeout, 5xx, 429) are retried; a 404 means "not published"."""
-    attempts = settings.retries + 1
-    last = ""
-    for n in range(attempts):
-        if n:
-            time.sleep(settings.backoff * (2 ** (n - 1)))
-        try:
-            with session.get(url, timeout=settings.timeout, stream=True,
-                             headers={"Accept": "application/json"}) as resp:
-                if resp.status_code == 200:
-                    body = bytearray()
-                    for chunk in resp.iter_content(64 * 1024):
-                        body.extend(chunk)
-                        if len(body) > settings.max_bytes:
-                            raise FetchFailed(f"{url} 返回的文件超过 {settings.max_bytes // (1024 * 1024)} MB，不像是指标文件。")
-                    return bytes(body)
-                if resp.status_code == 404:
-                    raise FetchFailed(f"网站上没有这一期的 metrics.json（{url} 返回 404），可能还没有发布。")
-                last = f"{url} 返回 HTTP {resp.status_code}"
-                if resp.status_code < 500 and resp.status_code != 429:
-                    raise FetchFailed(f"{last}，无法取得指标文件。")
-        except requests.Timeout:
+    """GET ``metrics.json`` under the retry policy. Only failures that may
+    pass (no connection, timeout, a broken transfer, 408, 429, 5xx gateway
+    errors) are retried; a 404 means "not published"."""
+
+    def send() -> requests.Response:
+        return session.get(url, timeout=settings.timeout, stream=True,
+                           headers={"Accept": "application/json"})
+
+    def read(resp: requests.Response) -> bytes:
+        with resp:
+            body = bytearray()
+            for chunk in resp.iter_content(64 * 1024):
+                body.extend(chunk)
+                if len(body) > settings.max_bytes:
+                    raise FetchFailed(f"{url} 返回的文件超过 {settings.max_bytes // (1024 * 1024)} MB，不像是指标文件。")
+            return bytes(body)
+
+    policy = fetch_policy(settings)
+    try:
+        return send_with_retries(send, method="GET", url=url, policy=policy, read=read,
+                                 label="metrics.json")
+    except GaveUp as gave:
+        if gave.kind == "status" and gave.status == 404:
+            raise FetchFailed(f"网站上没有这一期的 metrics.json（{url} 返回 404），可能还没有发布。") from None
+        if gave.kind == "status":
+            last = f"{url} 返回 HTTP {gave.status}"
+        elif gave.kind == "timeout":
             last = f"连接 {url} 超时（{settings.timeout:g} 秒）"
-        except requests.ConnectionError:
+        else:
             last = f"无法连接 {url}"
-        except requests.RequestException as exc:
-            raise FetchFailed(f"读取 {url} 失败：{exc.__class__.__name__}") from exc
-    raise FetchFailed(f"{last}，共尝试 {attempts} 次仍未成功。")
+        if not gave.retried:
+            raise FetchFailed(f"{last}，无法取得指标文件。") from None
+        raise FetchFailed(f"{last}，共尝试 {gave.attempts} 次仍未成功。") from None
+    except requests.RequestException as exc:
+        raise FetchFailed(f"读取 {url} 失败：{exc.__class__.__name__}") from exc
 
 
 def _fetch_path(folder: str, label: str, settings: FetchSettings) -> bytes:
@@ -130,23 +147,44 @@ def _fetch_path(folder: str, label: str, settings: FetchSettings) -> bytes:
         raise FetchFailed(f"无法读取 {path}：{exc.strerror or exc}") from exc
 
 
-def _fetch_workbook(town: TownSource, period: Period, now: datetime) -> bytes:
-    """Run the town pipeline on the workbook itself (for towns without a site)."""
-    from .pipeline import metrics_from_workbook
+def metrics_from_workbook(spec: str, period: Period, *, config_path: Path | None,
+                          town_name: str | None, today: date) -> dict[str, Any]:
+    """A workbook (xlsx, CSV folder, ``gsheets:``) run through open_source →
+    validate_workbook → compute_metrics, named as the county knows the town:
+    the town's own code, so a county figure is defined as on a town's site.
+    ``today`` is the county's report day (:func:`report_day`), never the
+    town's own clock."""
+    config = load_config(config_path)
+    if town_name:
+        config = replace(config, town=town_name)
+    raw = open_source(spec, config=config)
+    ledger = validate_workbook(raw, config=config)
+    require_figures(ledger)
+    return dict(compute_metrics(ledger, period, config=config, today=today))
 
+
+def _fetch_workbook(town: TownSource, period: Period, today: date) -> bytes:
+    """Run the town pipeline on the workbook itself (for towns without a
+    site), as of ``today`` (the county decides it: see :func:`report_day`)."""
     try:
         contract = metrics_from_workbook(town.location, period, config_path=town.config,
-                                         town_name=town.name)
+                                         town_name=town.name, today=today)
     except FengqiaoError as exc:
         raise FetchFailed(f"无法从台账 {town.location} 计算指标：{exc}") from exc
-    from .pipeline import dumps
-
     return dumps(contract).encode("utf-8")
+
+
+def report_day(config: CountyConfig, received: datetime) -> date:
+    """The day a figure the county computes itself is as of: county.yml's
+    ``report_date`` when it sets one, else the county's date at ``received``."""
+    return clock.today(config, fallback=received.astimezone(config.tz).date())
 
 
 def fetch_bytes(town: TownSource, period: Period, settings: FetchSettings, *,
                 session: requests.Session | None = None,
-                now: datetime | None = None) -> bytes:
+                today: date | None = None) -> bytes:
+    """A town's metrics.json for ``period``: fetched from its site or shared
+    folder, or computed from its workbook as of ``today`` (default: the clock)."""
     if town.kind == "url":
         own = session is None
         sess = session or requests.Session()
@@ -157,7 +195,7 @@ def fetch_bytes(town: TownSource, period: Period, settings: FetchSettings, *,
                 sess.close()
     if town.kind == "path":
         return _fetch_path(town.location, period.label, settings)
-    return _fetch_workbook(town, period, now or datetime.now(UTC))
+    return _fetch_workbook(town, period, today or clock.today())
 
 
 def origin_of(town: TownSource, period: Period) -> str:
@@ -212,7 +250,9 @@ def parse_and_check(data: bytes, period: Period, town: str | None) -> tuple[dict
 #: the files a collection holds (a store from before the ownership marker
 #: existed is recognised by these names and adopted)
 _COLLECTION_FILE = re.compile(
-    r"^[^/]+/(?:log\.jsonl|[^/]+/\d{8}T\d{6}Z-[0-9a-f]{12}\.json|[^/]+/\.incoming-[^/]*\.tmp)$")
+    r"^[^/]+/(?:log\.jsonl|[^/]+/\d{8}T\d{6}Z-[0-9a-f]{12}\.json"
+    # the temp file of an interrupted write (publish.atomic), or of an older version
+    r"|[^/]+/\.\d{8}T\d{6}Z-[0-9a-f]{12}\.json\.[^/]*\.tmp|[^/]+/\.incoming-[^/]*\.tmp)$")
 COLLECTION_OPTION = "--collection 或 county.yml 里的 collection_dir"
 
 
@@ -233,19 +273,6 @@ def claim_collection(collection: Path, towns: Iterable[TownSource]) -> None:
     outdir.make_own(collection, "county-collection")
 
 
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def store_copy(folder: Path, data: bytes, received: datetime) -> Path:
     """Keep ``data`` under a name made of the receipt time and its hash.
     The same bytes are stored once; a name that exists is never replaced."""
@@ -256,17 +283,7 @@ def store_copy(folder: Path, data: bytes, received: datetime) -> Path:
         return existing[0]
     stamp = received.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
     final = folder / f"{stamp}-{sha12}.json"
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".incoming-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        with contextlib.suppress(FileExistsError):
-            os.link(tmp, final)  # fails instead of replacing an existing file
-    finally:
-        os.unlink(tmp)
-    _fsync_dir(folder)
+    write_atomic(final, data, replace=False)  # a name that exists is kept as it is
     return final
 
 
@@ -315,14 +332,14 @@ def collect_town(config: CountyConfig, town: TownSource, period: Period, *,
                  prefetched: bytes | FetchFailed | None = None,
                  check_name: bool = True) -> Receipt:
     """Fetch, check, store and log one town's file for one period."""
-    received = (now or datetime.now(UTC)).astimezone(UTC)
+    received = (now or clock.now()).astimezone(UTC)
     origin = origin_of(town, period)
     base = dict(period=period.label, town=town.name, received_at=received.isoformat(), origin=origin)
     try:
         if isinstance(prefetched, FetchFailed):
             raise prefetched
         data = prefetched if prefetched is not None else fetch_bytes(
-            town, period, config.fetch, session=session, now=received)
+            town, period, config.fetch, session=session, today=report_day(config, received))
     except FetchFailed as exc:
         receipt = Receipt(status="failed", reason=exc.reason, **base)  # type: ignore[arg-type]
         append_log(config.collection_dir, receipt)
@@ -397,15 +414,16 @@ def classify(spec: str) -> TownSource:
     folder (it has ``downloads/``), or a workbook to compute from. The name is
     provisional until the town's own file names it."""
     text = spec.strip()
-    if text.startswith(("http://", "https://")):
+    if text.startswith(("http://", "https://")) and not is_remote(text):
         host = text.split("://", 1)[1].split("/", 1)[0]
         return TownSource(name=host, kind="url", location=text)
-    if text.startswith("gsheets:"):
-        return TownSource(name=text, kind="workbook", location=text)
-    path = Path(text).expanduser().resolve()
+    target = resolve_spec(text)  # the same rule as every command's SOURCE
+    if isinstance(target, str):  # a Google spreadsheet
+        return TownSource(name=text, kind="workbook", location=target)
+    path = target.resolve()
     if path.is_dir() and (path / "downloads").is_dir():
         return TownSource(name=path.name, kind="path", location=str(path))
-    from ..sources import WORKBOOK_SUFFIXES  # .et, .ods …: the reader decides by content
+    # .et, .ods …: the reader decides by content
 
     if path.is_dir() or path.suffix.lower() in (*WORKBOOK_SUFFIXES, ".csv", ".zip"):
         return TownSource(name=path.stem, kind="workbook", location=str(path))
@@ -428,7 +446,10 @@ def quick_collect(specs: list[str], period: Period, *, name: str, collection: Pa
     own file names it."""
     if not specs:
         raise FengqiaoError("没有给出任何乡镇。", hint="请在命令后列出乡镇网站文件夹、网址或台账文件，或用 --config 指定 county.yml。")
-    settings = settings or FetchSettings()
+    config = county_config(name, collection_dir=collection, judge_timeliness=False)
+    if settings is not None:
+        config = replace(config, fetch=settings)
+    today = report_day(config, now or clock.now())
     sources = [classify(s) for s in specs]
     claim_collection(collection, sources)
     fetched: list[bytes | FetchFailed] = []
@@ -438,10 +459,10 @@ def quick_collect(specs: list[str], period: Period, *, name: str, collection: Pa
             try:
                 # a workbook file is named after its file (东湖镇.xlsx → 东湖镇);
                 # a Google sheet keeps the default config's town name
-                as_named = src if not src.location.startswith("gsheets:") \
+                as_named = src if not is_remote(src.location) \
                     else TownSource("", src.kind, src.location)
-                data: bytes | FetchFailed = fetch_bytes(as_named, period, settings,
-                                                        session=session, now=now)
+                data: bytes | FetchFailed = fetch_bytes(as_named, period, config.fetch,
+                                                        session=session, today=today)
             except FetchFailed as exc:
                 data = exc
             town = src.name
@@ -458,10 +479,7 @@ def quick_collect(specs: list[str], period: Period, *, name: str, collection: Pa
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise FengqiaoError(f"给出的乡镇里有重名：{'、'.join(dupes)}。", hint="同一个乡镇只需要列一次。")
-    from .config import CountyConfig as _County
-
-    config = _County(name=name, collection_dir=collection, towns=tuple(named), fetch=settings,
-                     judge_timeliness=False)
+    config = replace(config, towns=tuple(named))
     for source, data in zip(named, fetched, strict=True):
         collect_town(config, source, period, now=now, prefetched=data, check_name=False)
     return config

@@ -1,36 +1,160 @@
 """The county office's own config: which towns, where to fetch, when reports are due.
 
 It is separate from a town's ``fengqiao.yml`` because the county never sees a
-ledger: it only knows where each town publishes its ``metrics.json``. Every
-bad value is named with its key so the office can fix the file without help.
+ledger: it only knows where each town publishes its ``metrics.json``.
+``sheets_schema/county_defaults.yml`` holds every default (targets come from
+the town defaults); ``county.yml`` is laid over it and validated as
+:class:`CountyFile`, a typed model with no defaults of its own, so every bad
+key or value stops with a Chinese message naming it. The rest of the county
+code reads the :class:`CountyConfig` built from it, with paths resolved.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from ..catalogue import RANKED, TARGET_KEYS
-from ..config import load_config, read_yaml
-from ..errors import FengqiaoError
+from pydantic import AfterValidator, Field, model_validator
+from pydantic.dataclasses import dataclass as model
+
+from ..catalogue import RANKED
+from ..config import Rate, TargetKey
+from ..config import defaults as town_defaults
+from ..configfile import (
+    RULES,
+    AnyText,
+    Day,
+    MustWrite,
+    NonNegativeInt,
+    NonNegativeNumber,
+    PositiveNumber,
+    Text,
+    merge,
+    problem,
+    read_yaml,
+    validate,
+)
 from ..metrics.periods import Period
+from ..schema import SCHEMA_DIR
+from ..sources.spec import in_folder
 
 TownKind = Literal["url", "path", "workbook"]
-
-#: days after the period's last day by which the town must have published
-DEFAULT_DUE_DAYS: dict[str, int] = {"month": 5, "quarter": 10, "half": 15, "year": 20, "custom": 10}
+KIND = "县级配置文件"
+COUNTY_DEFAULTS_FILE = SCHEMA_DIR / "county_defaults.yml"
 
 #: the rates towns are ranked by (the metric catalogue decides)
 RANKED_RATES = RANKED
 
 _UNSAFE_NAME = re.compile(r"[\\/:*?\"<>|\x00-\x1f]")
+_SITE_URL = re.compile(r"^https?://[^/\s]+")
 
 
-@dataclass(frozen=True)
+# -- what county.yml may say --------------------------------------------------------
+
+
+def _site_url(value: str) -> str:
+    if not _SITE_URL.match(value):
+        raise problem("应以 http:// 或 https:// 开头")
+    return value
+
+
+def _zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise problem("不是有效的时区名", "例如 timezone: Asia/Shanghai。") from None
+    return value
+
+
+@model(frozen=True, config=RULES)
+class TownEntry:
+    """One ``- name: …`` item of ``towns:``."""
+
+    name: Annotated[Text, MustWrite(), Field(examples=["东湖镇"])]
+    url: Annotated[Text, AfterValidator(_site_url), Field(examples=["http://127.0.0.1:8001/"])] \
+        | None = None
+    path: Text | None = None
+    workbook: Text | None = None
+    config: Text | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_place(cls, raw: Any) -> Any:
+        """Where the town's figures come from is judged first: a second
+        place is the mistake to name, not the form of either."""
+        if not isinstance(raw, dict):
+            return raw
+        name = raw.get("name") or "未填名称"
+        given = [k for k in ("url", "path", "workbook") if raw.get(k)]
+        if len(given) != 1:
+            raise problem(f"（{name}）必须且只能填写 url、path、workbook 中的一项")
+        if raw.get("config") and given != ["workbook"]:
+            raise problem(f"（{name}）只有用 workbook 直接统计的乡镇才需要 config")
+        return raw
+
+
+def _unique_towns(towns: list[TownEntry]) -> list[TownEntry]:
+    names = [t.name for t in towns]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise problem(f"中乡镇“{'、'.join(repeated)}”出现了不止一次", "同一个乡镇只需要列一次。")
+    return towns
+
+
+@model(frozen=True, config=RULES)
+class DueDays:
+    """Days after a period's last day by which a town must have published."""
+
+    month: NonNegativeInt
+    quarter: NonNegativeInt
+    half: NonNegativeInt
+    year: NonNegativeInt
+    custom: NonNegativeInt
+
+
+@model(frozen=True, config=RULES)
+class FetchSettings:
+    """How the county fetches a town's file over HTTP."""
+
+    timeout: PositiveNumber
+    retries: Annotated[int, Field(strict=True, ge=0, le=10)]
+    backoff: NonNegativeNumber
+    #: a larger file is not a metrics file (not a setting: a safety bound)
+    max_bytes: ClassVar[int] = 20 * 1024 * 1024
+
+
+@model(frozen=True, config=RULES)
+class Ranking:
+    #: towns whose denominator is below this are listed as 样本不足, not ranked
+    min_denominator: NonNegativeInt
+
+
+@model(frozen=True, config=RULES)
+class CountyFile:
+    """``county.yml`` with the defaults laid under it, as written."""
+
+    county: Annotated[Text, MustWrite(), Field(examples=["示范县"])]
+    title: AnyText
+    collection_dir: Text
+    timezone: Annotated[Text, AfterValidator(_zone)]
+    report_date: Annotated[Day | None, Field(examples=["2024-12-31"])]
+    due_days: DueDays
+    fetch: FetchSettings
+    ranking: Ranking
+    targets: dict[TargetKey, Rate]
+    towns: Annotated[list[TownEntry], AfterValidator(_unique_towns),
+                     Field(examples=[[{"name": "东湖镇", "url": "http://127.0.0.1:8001/"}]])]
+
+
+# -- what the county code reads ------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
 class TownSource:
     """Where one town's figures come from: its published site (``url``), a
     copy of that site in a shared folder (``path``), or its workbook, which
@@ -48,26 +172,20 @@ class TownSource:
         return _UNSAFE_NAME.sub("_", self.name).strip(". ") or "_"
 
 
-@dataclass(frozen=True)
-class FetchSettings:
-    timeout: float = 10.0
-    retries: int = 2
-    backoff: float = 1.0
-    max_bytes: int = 20 * 1024 * 1024
-
-
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class CountyConfig:
     name: str
     collection_dir: Path
     towns: tuple[TownSource, ...]
-    due_days: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_DUE_DAYS))
-    timezone: str = "Asia/Shanghai"
-    fetch: FetchSettings = field(default_factory=FetchSettings)
+    due_days: dict[str, int]
+    timezone: str
+    fetch: FetchSettings
     #: towns whose denominator is below this are listed as 样本不足, not ranked
-    min_denominator: int = 10
-    targets: dict[str, float] = field(default_factory=lambda: dict(load_config().targets))
-    title: str = ""
+    min_denominator: int
+    targets: dict[str, float]
+    title: str
+    #: the as-of day for figures the county computes from a workbook; None = the clock
+    report_date: date | None
     #: quick builds from towns given on the command line have no reporting
     #: deadline to judge: their files count as 已报, timeliness shows "—"
     judge_timeliness: bool = True
@@ -95,137 +213,44 @@ class CountyConfig:
         return local.astimezone(ZoneInfo("UTC"))
 
 
-def _err(where: Path | str, key: str, what: str) -> FengqiaoError:
-    return FengqiaoError(f"县级配置文件 {where} 中 {key} {what}")
+KNOWN_KEYS = tuple(f.name for f in dataclasses.fields(CountyFile))
 
 
-def _non_negative_int(value: Any, key: str, where: Path | str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise _err(where, key, f"应为不小于 0 的整数，实际是 {value!r}。")
-    return value
+def _town_source(entry: TownEntry, base: Path) -> TownSource:
+    if entry.url:
+        return TownSource(name=entry.name, kind="url", location=entry.url)
+    if entry.path:
+        return TownSource(name=entry.name, kind="path", location=str(in_folder(entry.path, base)))
+    assert entry.workbook is not None  # the model allows exactly one of the three
+    config = None if entry.config is None else Path(in_folder(entry.config, base))
+    return TownSource(name=entry.name, kind="workbook",
+                      location=str(in_folder(entry.workbook, base)), config=config)
 
 
-def _positive_number(value: Any, key: str, where: Path | str, *, allow_zero: bool = False) -> float:
-    ok = isinstance(value, int | float) and not isinstance(value, bool)
-    if not ok or value < 0 or (value == 0 and not allow_zero):
-        raise _err(where, key, f"应为{'不小于 0' if allow_zero else '大于 0'} 的数字，实际是 {value!r}。")
-    return float(value)
-
-
-def _town_from_dict(raw: Any, index: int, where: Path | str, base: Path) -> TownSource:
-    key = f"towns[{index + 1}]"
-    if not isinstance(raw, dict):
-        raise _err(where, key, "应写成“name: 镇名”加 url、path 或 workbook 之一。")
-    unknown = sorted(set(raw) - {"name", "url", "path", "workbook", "config"})
-    if unknown:
-        raise _err(where, key, f"有不认识的设置：{'、'.join(unknown)}（可用 name、url、path、workbook、config）。")
-    name = str(raw.get("name") or "").strip()
-    if not name:
-        raise _err(where, f"{key}.name", "没有填写乡镇名称。")
-    given = [k for k in ("url", "path", "workbook") if raw.get(k)]
-    if len(given) != 1:
-        raise _err(where, key, f"（{name}）必须且只能填写 url、path、workbook 中的一项。")
-    kind: TownKind = given[0]  # type: ignore[assignment]
-    location = str(raw[kind]).strip()
-    if kind == "url" and not re.match(r"^https?://[^/\s]+", location):
-        raise _err(where, f"{key}.url", f"（{name}）应以 http:// 或 https:// 开头，实际是 {location!r}。")
-    if kind in ("path", "workbook") and not location.startswith("gsheets:"):
-        p = Path(location).expanduser()
-        location = str(p if p.is_absolute() else (base / p))
-    town_config = None
-    if raw.get("config"):
-        if kind != "workbook":
-            raise _err(where, f"{key}.config", f"（{name}）只有用 workbook 直接统计的乡镇才需要 config。")
-        c = Path(str(raw["config"])).expanduser()
-        town_config = c if c.is_absolute() else base / c
-    return TownSource(name=name, kind=kind, location=location, config=town_config)
-
-
-KNOWN_KEYS = {"county", "collection_dir", "towns", "due_days", "timezone", "fetch",
-              "ranking", "targets", "title"}
+def defaults() -> dict[str, Any]:
+    """The county defaults as written, with the town defaults' targets under
+    the county's own (a target is written once, in defaults.yml)."""
+    county = read_yaml(COUNTY_DEFAULTS_FILE, "默认设置文件")
+    return merge({"targets": town_defaults().get("targets") or {}}, county)
 
 
 def county_from_dict(data: dict[str, Any], where: Path | str, base: Path) -> CountyConfig:
-    """Build a typed county config; every bad value is named with its key."""
-    unknown = sorted(set(data) - KNOWN_KEYS)
-    if unknown:
-        raise FengqiaoError(
-            f"县级配置文件 {where} 中有不认识的设置：{'、'.join(unknown)}。",
-            hint=f"可用的设置有：{'、'.join(sorted(KNOWN_KEYS))}。",
-        )
-    name = str(data.get("county") or "").strip()
-    if not name:
-        raise _err(where, "county", "没有填写县（旗）名称。")
-    towns_raw = data.get("towns")
-    if towns_raw is None:
-        towns_raw = []
-    if not isinstance(towns_raw, list):
-        raise _err(where, "towns", "应是乡镇列表（每项以“- name:”开头）。")
-    towns = tuple(_town_from_dict(t, i, where, base) for i, t in enumerate(towns_raw))
-    seen: set[str] = set()
-    for t in towns:
-        if t.name in seen:
-            raise _err(where, "towns", f"中乡镇“{t.name}”出现了不止一次。")
-        seen.add(t.name)
-
-    due = dict(DEFAULT_DUE_DAYS)
-    due_raw = data.get("due_days") or {}
-    if not isinstance(due_raw, dict):
-        raise _err(where, "due_days", "应写成“month: 5”这样的形式。")
-    for kind, value in due_raw.items():
-        if kind not in DEFAULT_DUE_DAYS:
-            raise _err(where, f"due_days.{kind}", f"不是统计期类型（可用 {'、'.join(DEFAULT_DUE_DAYS)}）。")
-        due[kind] = _non_negative_int(value, f"due_days.{kind}", where)
-
-    tz = str(data.get("timezone") or "Asia/Shanghai")
-    try:
-        ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise _err(where, "timezone", f"不是有效的时区名（例如 Asia/Shanghai），实际是 {tz!r}。") from exc
-
-    f = data.get("fetch") or {}
-    if not isinstance(f, dict):
-        raise _err(where, "fetch", "应写成“timeout: 10”这样的形式。")
-    unknown_f = sorted(set(f) - {"timeout", "retries", "backoff"})
-    if unknown_f:
-        raise _err(where, "fetch", f"中有不认识的设置：{'、'.join(unknown_f)}（可用 timeout、retries、backoff）。")
-    fetch = FetchSettings(
-        timeout=_positive_number(f.get("timeout", 10), "fetch.timeout", where),
-        retries=_non_negative_int(f.get("retries", 2), "fetch.retries", where),
-        backoff=_positive_number(f.get("backoff", 1.0), "fetch.backoff", where, allow_zero=True),
-    )
-    if fetch.retries > 10:
-        raise _err(where, "fetch.retries", f"最多为 10，实际是 {fetch.retries}。")
-
-    r = data.get("ranking") or {}
-    if not isinstance(r, dict):
-        raise _err(where, "ranking", "应写成“min_denominator: 10”这样的形式。")
-    min_den = _non_negative_int(r.get("min_denominator", 10), "ranking.min_denominator", where)
-
-    targets = dict(load_config().targets)
-    t_raw = data.get("targets") or {}
-    if not isinstance(t_raw, dict):
-        raise _err(where, "targets", "应写成“closure_rate: 0.9”这样的形式。")
-    for key, value in t_raw.items():
-        if key not in TARGET_KEYS:
-            raise FengqiaoError(
-                f"县级配置文件 {where} 中 targets.{key} 不是可以设目标的指标。",
-                hint=f"可以设目标的有：{'、'.join(TARGET_KEYS)}。")
-        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
-            raise _err(where, f"targets.{key}", f"应是 0 到 1 之间的小数（如 0.9 表示 90%），实际是 {value!r}。")
-        targets[str(key)] = float(value)
-
-    coll = Path(str(data.get("collection_dir") or "collection")).expanduser()
+    """A typed county config from a mapping, the defaults laid under it;
+    every bad value is named with its key."""
+    base_data = defaults()
+    f = validate(CountyFile, merge(base_data, data), kind=KIND, where=where,
+                 defaults=base_data, defaults_file=COUNTY_DEFAULTS_FILE)
     return CountyConfig(
-        name=name,
-        collection_dir=coll if coll.is_absolute() else base / coll,
-        towns=towns,
-        due_days=due,
-        timezone=tz,
-        fetch=fetch,
-        min_denominator=min_den,
-        targets=targets,
-        title=str(data.get("title") or ""),
+        name=f.county,
+        collection_dir=Path(in_folder(f.collection_dir, base)),
+        towns=tuple(_town_source(t, base) for t in f.towns),
+        due_days=dataclasses.asdict(f.due_days),
+        timezone=f.timezone,
+        fetch=f.fetch,
+        min_denominator=f.ranking.min_denominator,
+        targets=dict(f.targets),
+        title=f.title.strip(),
+        report_date=f.report_date,
         path=Path(where) if isinstance(where, Path) else None,
     )
 
@@ -233,5 +258,15 @@ def county_from_dict(data: dict[str, Any], where: Path | str, base: Path) -> Cou
 def load_county_config(path: Path | str) -> CountyConfig:
     """Read ``county.yml``; relative paths in it are relative to its folder."""
     path = Path(path)
-    data = read_yaml(path, "县级配置文件")
+    data = read_yaml(path, KIND)
     return county_from_dict(data, path, path.resolve().parent)
+
+
+def county_config(name: str, *, collection_dir: Path, towns: Iterable[TownSource] = (),
+                  **changes: Any) -> CountyConfig:
+    """A county config from the defaults alone, for a county that has no
+    county.yml (a quick build from towns named on the command line, tests),
+    with ``changes`` applied."""
+    config = county_from_dict({"county": name}, COUNTY_DEFAULTS_FILE, Path.cwd())
+    return dataclasses.replace(config, collection_dir=collection_dir, towns=tuple(towns),
+                               **changes)

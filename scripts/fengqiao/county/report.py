@@ -30,9 +30,9 @@ import pandas as pd
 
 from ..catalogue import title
 from ..metrics.periods import Period, parse_period
+from ..metrics.rollup import combine
 from .collect import Receipt, collected_periods, load_copy, read_log
 from .config import RANKED_RATES, CountyConfig
-from .pipeline import combine
 
 ON_TIME = "按时"
 LATE = "迟报"

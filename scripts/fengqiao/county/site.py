@@ -1,56 +1,31 @@
-"""The county site: Markdown pages from the period reports, then the same
-site engine as the town site (MkDocs Material), built into a temp folder and
-moved into place so a half-built site is never served.
+"""The county site: render the period reports to pages, then publish them
+with the same engine and atomic swap as the town site, so a half-built site
+is never served.
 
-Everything published here comes from the towns' published contract files, so
-the county site holds no personal data beyond what towns already publish.
+This module only wires the steps together: the reports come from
+:mod:`fengqiao.county.report`, the pages and downloads from
+:mod:`fengqiao.render.county`, the engine run and the swap from
+:mod:`fengqiao.publish`.
 """
 
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time
 from pathlib import Path
-from typing import Any
 
-import pandas as pd
-import yaml
-
-from .. import catalogue, outdir
+from .. import outdir
 from ..errors import FengqiaoError
+from ..metrics import validate_contract
 from ..metrics.periods import Period
-from ..render import fmt, render_generated
+from ..publish import engine
+from ..publish.stage import publish_site
+from ..render.county import write_docs
 from .collect import local_paths
-from .config import RANKED_RATES, CountyConfig, TownSource
-from .pipeline import dumps, validate_contract
-from .report import (
-    INVALID,
-    LATE,
-    MISSING,
-    ON_TIME,
-    REPORTED,
-    SMALL,
-    PeriodReport,
-    status_table,
-    title_of,
-    trend_reports,
-)
-
-ASSETS = Path(__file__).resolve().parents[1] / "assets"
-
-#: the figures the overview leads with, as on a town's home page
-KEY_FIGURES = catalogue.KEY_FIGURES
-
-STATUS_COLUMNS = {"town": "乡镇", "status": "报送情况", "due": "截止时间", "first_valid_at": "首次收到有效文件",
-                  "latest_at": "最近一次收取", "last_good": "使用上一份有效文件", "reason": "说明"}
-RANKING_COLUMNS = {"rank": "名次", "group": "分组", "town": "乡镇", "numerator": "分子",
-                   "denominator": "分母", "value_text": "比率", "wilson_text": "置信下限"}
-SUPERVISION_COLUMNS = {"town": "乡镇", "id": "编号", "village": "村(社区)", "dispute_type": "纠纷类型",
-                       "star": "星级", "received_date": "受理日期", "deadline": "办结期限",
-                       "days_open": "已办天数", "days_overdue": "逾期天数",
-                       "responsible_unit": "责任单位", "lead_official": "包案领导"}
+from .config import CountyConfig, TownSource
+from .report import PeriodReport, trend_reports
 
 
 @dataclass
@@ -59,199 +34,6 @@ class CountyBuildResult:
     report: PeriodReport
     pages: list[str] = field(default_factory=list)
     downloads: list[str] = field(default_factory=list)
-
-
-def _pct_series(values: pd.Series) -> pd.Series:
-    return values.map(lambda v: fmt.pct(None if pd.isna(v) else float(v)))
-
-
-def _ranking_display(table: pd.DataFrame) -> pd.DataFrame:
-    out = table.copy()
-    out["value_text"] = _pct_series(out["value"])
-    out["wilson_text"] = _pct_series(out["wilson_lower"])
-    out["rank"] = out["rank"].astype("string").fillna("—")
-    return out
-
-
-def _figure_rows(contract: dict[str, Any] | None, targets: dict[str, float]) -> list[dict[str, str]]:
-    if contract is None:
-        return []
-    rows = fmt.metric_rows(contract["metrics"], targets)
-    order = {k: i for i, k in enumerate(KEY_FIGURES)}
-    return sorted((r for r in rows if r["id"] in order), key=lambda r: order[r["id"]])
-
-
-def _export_frames(report: PeriodReport) -> dict[str, pd.DataFrame]:
-    """The tables offered for download, with Chinese headers."""
-    ranking = []
-    for metric in RANKED_RATES:
-        t = report.rankings[metric]
-        ranking.append(pd.DataFrame({
-            "指标": title_of(metric), "名次": t["rank"], "分组": t["group"], "乡镇": t["town"],
-            "分子": t["numerator"], "分母": t["denominator"], "比率": t["value"],
-            "置信下限": t["wilson_lower"].round(6),
-        }))
-    status = status_table(report).rename(columns={**STATUS_COLUMNS, "sha256": "文件 SHA-256"})
-    supervision = report.supervision.rename(columns={**SUPERVISION_COLUMNS, "grid_id": "网格编号"})
-    return {"ranking": pd.concat(ranking, ignore_index=True), "reporting": status,
-            "supervision": supervision}
-
-
-def _write_downloads(report: PeriodReport, folder: Path) -> list[str]:
-    """county metrics.json (+ latest/) and xlsx/CSV of the published tables,
-    written by the town site's own writers (BOM CSV, formula-safe cells,
-    byte-stable xlsx)."""
-    from ..sitebuild import _csv_bytes, _xlsx_bytes
-
-    label = report.period.label
-    target = folder / label
-    target.mkdir(parents=True, exist_ok=True)
-    written: list[str] = []
-    if report.contract is not None:
-        text = dumps(report.contract)
-        for sub in (label, "latest"):
-            (folder / sub).mkdir(parents=True, exist_ok=True)
-            (folder / sub / "metrics.json").write_text(text, encoding="utf-8")
-            written.append(f"{sub}/metrics.json")
-    sheets = {"ranking": "排名", "reporting": "报送情况", "supervision": "督办清单"}
-    for key, frame in _export_frames(report).items():
-        (target / f"{key}.csv").write_bytes(_csv_bytes(frame, {}))
-        (target / f"{key}.xlsx").write_bytes(_xlsx_bytes(frame, {}, sheets[key]))
-        written += [f"{label}/{key}.csv", f"{label}/{key}.xlsx"]
-    return written
-
-
-def _town_slug(index: int) -> str:
-    return f"town-{index + 1:02d}"
-
-
-def _charts(reports: list[PeriodReport], folder: Path, targets: dict[str, float]) -> dict[str, Any]:
-    from ..charts import ChartMaker
-
-    maker = ChartMaker(folder)
-    main = reports[-1]
-    bars = []
-    for metric in RANKED_RATES:
-        t = main.rankings[metric]
-        if t.empty:
-            continue
-        values = [None if pd.isna(v) else float(v) for v in t["value"]]
-        bars.append(maker.bar(f"county-{metric}", f"各乡镇{title_of(metric)}", t["town"].tolist(),
-                              values, percent=True, target=targets.get(metric)))
-    trends = []
-    if len(reports) > 1:
-        labels = [fmt.period_title(r.period.as_dict()) for r in reports]
-        towns = [s.town for s in main.statuses]
-        for metric in ("closure_rate", "on_time_rate"):
-            series: dict[str, Sequence[float | None]] = {"全县": [
-                None if r.contract is None else r.contract["metrics"][metric]["value"] for r in reports]}
-            for town in towns:
-                vals: list[float | None] = []
-                for r in reports:
-                    s = next((x for x in r.statuses if x.town == town), None)
-                    vals.append(None if s is None or s.contract is None
-                                else s.contract["metrics"][metric]["value"])
-                series[town] = vals
-            trends.append(maker.line(f"county-trend-{metric}", f"{title_of(metric)}变化", labels,
-                                     series, percent=True, target=targets.get(metric)))
-        received: dict[str, Sequence[float | None]] = {"全县": [None if r.contract is None else float(r.contract["metrics"]["received"])
-                           for r in reports]}
-        trends.append(maker.line("county-trend-received", "受理数变化", labels, received))
-    maker.prune()
-    return {"bars": bars, "trends": trends}
-
-
-def _pages(config: CountyConfig, reports: list[PeriodReport], downloads: list[str],
-           charts: dict[str, Any]) -> dict[str, str]:
-    main = reports[-1]
-    period = main.period.as_dict()
-    ptitle = fmt.period_title(period)
-    slugs = {s.town: _town_slug(i) for i, s in enumerate(main.statuses)}
-    base = {
-        "county": config.name, "site_title": config.site_title, "period": period,
-        "period_title": ptitle, "counts": main.counts, "expected": len(main.statuses),
-        "completeness": main.completeness, "timeliness": main.timeliness,
-        "ON_TIME": ON_TIME, "LATE": LATE, "REPORTED": REPORTED, "MISSING": MISSING, "INVALID": INVALID,
-    }
-    statuses = status_table(main)
-    problems = statuses[statuses["reason"] != ""]
-    c = main.contract
-    pages: dict[str, str] = {}
-    pages["index.md"] = render_generated("county/index.md.j2", base | {
-        "contract": c, "rows": _figure_rows(c, config.targets),
-        "not_counted": [s.town for s in main.statuses if s.contract is None],
-        "last_good": [s.town for s in main.statuses if s.last_good],
-        "towns": [{"name": s.town, "status": s.status, "slug": slugs[s.town],
-                   "received": None if s.contract is None else s.contract["metrics"]["received"],
-                   "closure": None if s.contract is None else s.contract["metrics"]["closure_rate"],
-                   "overdue": None if s.contract is None else s.contract["metrics"]["overdue_open"]}
-                  for s in main.statuses],
-        "supervision_count": len(main.supervision),
-    })
-    for s in main.statuses:
-        src = config.town(s.town)
-        pages[f"towns/{slugs[s.town]}.md"] = render_generated("county/town.md.j2", base | {
-            "town": s.town, "status": s, "reason": s.reason,
-            "rows": [] if s.contract is None else fmt.metric_rows(s.contract["metrics"], config.targets),
-            "as_of": None if s.contract is None else s.contract.get("as_of"),
-            "site_url": src.location if src is not None and src.kind == "url" else None,
-            "received_at": s.local(s.used.received) if s.used else "",
-            "sha256": s.used.sha256 if s.used else "",
-            "overdue": fmt.frame_table(main.supervision[main.supervision["town"] == s.town],
-                                       {k: v for k, v in SUPERVISION_COLUMNS.items() if k != "town"},
-                                       empty="本期没有逾期在办的纠纷。"),
-        })
-    rankings = []
-    for metric in RANKED_RATES:
-        t = _ranking_display(main.rankings[metric])
-        rankings.append({"title": title_of(metric), "target": config.targets.get(metric),
-                         "table": fmt.frame_table(t, RANKING_COLUMNS, empty="没有可比较的乡镇。"),
-                         "small": t.loc[t["group"] == SMALL, "town"].tolist()})
-    pages["compare.md"] = render_generated("county/compare.md.j2", base | {
-        "rankings": rankings, "min_denominator": config.min_denominator,
-        "bars": charts["bars"], "trends": charts["trends"],
-        "trend_labels": [fmt.period_title(r.period.as_dict()) for r in reports],
-    })
-    pages["supervision.md"] = render_generated("county/supervision.md.j2", base | {
-        "count": len(main.supervision),
-        "table": fmt.html_table(main.supervision, SUPERVISION_COLUMNS, empty="本期各乡镇都没有逾期在办的纠纷。"),
-    })
-    pages["reporting.md"] = render_generated("county/reporting.md.j2", base | {
-        "table": fmt.frame_table(statuses, {k: v for k, v in STATUS_COLUMNS.items() if k != "reason"}),
-        "problems": problems.to_dict(orient="records"),
-        "due": main.statuses[0].local(main.statuses[0].due_at) if main.statuses else "",
-        "due_days": config.due_days.get(main.period.kind),
-        "history": [{"title": fmt.period_title(r.period.as_dict()), "counts": r.counts,
-                     "completeness": r.completeness, "timeliness": r.timeliness} for r in reports],
-    })
-    pages["downloads.md"] = render_generated("county/downloads.md.j2", base | {
-        "label": main.period.label, "files": downloads, "has_contract": c is not None,
-    })
-    return pages
-
-
-def _engine_config(config: CountyConfig, work: Path, docs: Path, site_dir: Path,
-                   slugs: list[tuple[str, str]]) -> Path:
-    """The repository's mkdocs.yml (the town site's settings: offline, no
-    outside hosts, Chinese search) with the county's name and navigation."""
-    from ..sitebuild import MKDOCS_BASE
-
-    base = yaml.safe_load(MKDOCS_BASE.read_text(encoding="utf-8"))
-    base["site_name"] = config.site_title
-    base["docs_dir"] = str(docs)
-    base["site_dir"] = str(site_dir)
-    base["nav"] = [
-        {"概览": "index.md"},
-        {"各乡镇": [{name: f"towns/{slug}.md"} for name, slug in slugs]},
-        {"对比": "compare.md"},
-        {"督办清单": "supervision.md"},
-        {"报送情况": "reporting.md"},
-        {"数据下载": "downloads.md"},
-    ]
-    path = work / "mkdocs.yml"
-    path.write_text("# generated by fengqiao county build from the repository's mkdocs.yml\n"
-                    + yaml.safe_dump(base, allow_unicode=True, sort_keys=False), encoding="utf-8")
-    return path
 
 
 def _epoch(report: PeriodReport) -> int:
@@ -273,8 +55,6 @@ def claim_site(out: Path, towns: Iterable[TownSource]) -> None:
 def build_county_site(config: CountyConfig, period: Period, out: Path) -> CountyBuildResult:
     """Build the county site for ``period`` from what has been collected,
     atomically: the old site stays in place until the new one is complete."""
-    from ..sitebuild import _drop_source_maps, run_engine, staging_folder, swap_into_place
-
     if not config.towns:
         raise FengqiaoError("县级配置里没有登记任何乡镇（towns 为空），无法生成网站。")
     out = Path(out).resolve()
@@ -286,35 +66,16 @@ def build_county_site(config: CountyConfig, period: Period, out: Path) -> County
         if problems:  # pragma: no cover - a roll-up of valid parts is valid
             raise FengqiaoError("县级汇总文件没有通过格式检查：" + "；".join(problems[:5]))
     work = outdir.make_own(outdir.work_dir(out), "work")
-    docs = work / "docs"
+    docs = work / engine.DOCS_DIR
     if docs.exists():
         shutil.rmtree(docs)
-    site_dir: Path | None = None
-    try:
-        (docs / "assets" / "javascripts").mkdir(parents=True)
-        shutil.copyfile(ASSETS / "fengqiao.css", docs / "assets" / "fengqiao.css")
-        shutil.copyfile(ASSETS / "iframe-worker-shim.js",
-                        docs / "assets" / "javascripts" / "iframe-worker-shim.js")
-        downloads = _write_downloads(main, docs / "downloads")
-        charts = _charts(reports, work / "charts", config.targets)
-        (docs / "charts").mkdir()
-        for chart in charts["bars"] + charts["trends"]:
-            shutil.copyfile(work / "charts" / chart.filename, docs / "charts" / chart.filename)
-        pages = _pages(config, reports, downloads, charts)
-        for rel, text in pages.items():
-            (docs / rel).parent.mkdir(parents=True, exist_ok=True)
-            (docs / rel).write_text(text, encoding="utf-8")
-        slugs = [(s.town, _town_slug(i)) for i, s in enumerate(main.statuses)]
-        site_dir = staging_folder(out, "county-site")
-        engine_file = _engine_config(config, work, docs, site_dir, slugs)
-        run_engine(engine_file, site_dir, source_epoch=_epoch(main))
-        _drop_source_maps(site_dir)
-        outdir.write_marker(site_dir, "county-site")
-        claim_site(out, config.towns)  # again: a file may have been added during the build
-        swap_into_place(site_dir, out)
-    except BaseException:
-        if site_dir is not None:
-            shutil.rmtree(site_dir, ignore_errors=True)
-        raise
+    docs.mkdir(parents=True)
+    engine.copy_assets(docs)
+    written = write_docs(config, reports, docs, work / "charts")
+    engine_file = engine.write_config(work, site_name=config.site_title, nav=written.nav,
+                                      command="fengqiao county build")
+    publish_site(engine_file, out, "county-site", source_epoch=_epoch(main),
+                 reclaim=lambda: claim_site(out, config.towns))  # a file may have been added
     outdir.write_marker(work, "work")
-    return CountyBuildResult(out=out, report=main, pages=sorted(pages), downloads=downloads)
+    return CountyBuildResult(out=out, report=main, pages=written.pages,
+                             downloads=written.downloads)

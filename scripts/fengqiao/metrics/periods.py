@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Literal
 
+from .. import clock
 from ..errors import FengqiaoError
 from ..normalize import DATE_MAX, DATE_MIN
 
@@ -107,7 +108,7 @@ class Period:
     def default_as_of(self, today: date | None = None) -> date:
         """The period's end once it is over; before that, today (so a running
         month reports what is known so far)."""
-        today = today or date.today()
+        today = today or clock.today()
         return self.end if today >= self.end else today
 
 

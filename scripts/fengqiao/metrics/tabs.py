@@ -23,7 +23,8 @@ Rules the DOMAIN table leaves to us (also in the JSON Schema descriptions):
   with a configured quota that have a record dated in the 365 days up to the
   window's end; a leader meets the quota when their distinct reception days in
   the window reach ``min_days × (number of calendar months, or Monday–Sunday
-  weeks, the window touches, whole or partial)``.
+  weeks, the window touches, whole or partial, or of its days)`` as the
+  quota's ``per`` says (month, week or day).
 * ``needs_closure_rate``: needs with 提出日期 in the window whose 状态 is a
   closed value and whose 办结日期 (not earlier than 提出日期) is on or before
   the as-of date ÷ needs raised in the window.
@@ -171,7 +172,8 @@ def reception_compliance(ledger: Ledger, w: Window, config: Config) -> dict[str,
     days = (in_w.drop_duplicates(["leader", "rank", "date"]).groupby(["leader", "rank"]).size()
             .rename("done").reset_index())
     start, end = from_day_number(w.start), from_day_number(w.end)
-    units = {"month": months_touched(start, end), "week": weeks_touched(start, end)}
+    units = {"month": months_touched(start, end), "week": weeks_touched(start, end),
+             "day": (end - start).days + 1}
     lead = leaders.merge(days, on=["leader", "rank"], how="left")
     required = lead["rank"].map({r: q.min_days * units[q.per] for r, q in quotas.items()})
     met = (lead["done"].fillna(0).to_numpy(dtype=np.int64)

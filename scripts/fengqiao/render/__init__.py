@@ -64,7 +64,7 @@ def config_context(config: Config) -> dict[str, Any]:
         "day_unit": "个工作日" if d.day_count == "working" else "天（自然日）",
         "day_mode": "工作日（按国家法定节假日和调休安排计算）" if d.day_count == "working"
         else "自然日（节假日照常计算）",
-        "period_words": {"month": "每月", "week": "每周"},
+        "period_words": {"month": "每月", "week": "每周", "day": "每天"},
     }
 
 

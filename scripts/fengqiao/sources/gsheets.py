@@ -1,4 +1,5 @@
-"""Google Sheets source: read a town's ledger spreadsheet, and set one up.
+"""Google Sheets source: read a town's ledger spreadsheet (``sheets init``,
+which sets one up, is :mod:`fengqiao.sheets_init` over :func:`sheets_api`).
 
 Setting up Google access (once per town)
 ----------------------------------------
@@ -39,12 +40,13 @@ the same epoch as Excel), which the normaliser already reads for date columns.
 Formatted values would hand us whatever display format a clerk chose,
 including formats that drop the year (``3月5日``).
 
-Retries are ours (:class:`RetryPolicy`): bounded attempts, exponential
-backoff with full jitter, ``Retry-After`` honoured up to a cap. gspread's own
-``BackOffHTTPClient`` retries without a bound, which turned thirty 429s into
-nearly an hour of waiting. Writes (``sheets init``) are only retried when the
-server says it did nothing (429, 503) or the connection never opened, because
-replaying an ``addSheet`` that did run would fail.
+Retries follow the one policy of :mod:`fengqiao.retry` (also used by county
+collect): bounded attempts, exponential backoff with full jitter,
+``Retry-After`` honoured up to a cap. gspread's own ``BackOffHTTPClient``
+retries without a bound, which turned thirty 429s into nearly an hour of
+waiting. Writes (``sheets init``) are only retried when the server says it did
+nothing (429, 503) or the connection never opened, because replaying an
+``addSheet`` that did run would fail.
 
 The raw JSON of both responses is kept as the *payload* (see
 :func:`read_gsheet_payload`); the snapshot layer stores it and rebuilds the
@@ -55,16 +57,11 @@ re-reads exactly like the live sheet. Both functions are a stable contract.
 from __future__ import annotations
 
 import json
-import logging
 import os
-import random
 import re
-import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
+from datetime import datetime
 from typing import Any, Literal, cast
 from urllib.parse import urlsplit
 
@@ -77,11 +74,17 @@ from gspread import Client
 from gspread.http_client import HTTPClient
 from requests.adapters import HTTPAdapter
 
-from ..errors import FengqiaoError, SourceError, column_letter
-from ..schema import FieldSpec, Schema, TabSpec
+from .. import clock
+from ..errors import SourceError
+from ..retry import (
+    RETRY_STATUSES,
+    GaveUp,
+    NotSent,
+    RetryPolicy,
+    UnusableBody,
+    send_with_retries,
+)
 from .base import RawTable, RawWorkbook, SourceInfo
-
-log = logging.getLogger(__name__)
 
 READONLY_SCOPES = ("https://www.googleapis.com/auth/spreadsheets.readonly",)
 WRITE_SCOPES = ("https://www.googleapis.com/auth/spreadsheets",)
@@ -109,60 +112,6 @@ _URL_ID = re.compile(r"/spreadsheets/d/([A-Za-z0-9_-]+)")
 _BARE_ID = re.compile(r"^[A-Za-z0-9_-]+$")
 _CELL = re.compile(r"^\$?([A-Za-z]*)\$?(\d*)$")
 
-_RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
-#: statuses that mean "nothing was done", so even a write may be replayed
-_WRITE_RETRY_STATUSES = frozenset({429, 503})
-
-
-# --- retry policy -----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How hard to try before telling the user the sheet cannot be read.
-
-    ``max_attempts`` counts every request sent, the first included. The wait
-    before attempt ``n + 1`` is uniform in ``[0, min(max_delay, base_delay *
-    2**(n-1))]`` (full jitter, so twenty towns retrying at once do not march
-    in step), unless the server sent ``Retry-After``, which is obeyed up to
-    ``retry_after_cap`` seconds. ``sleep`` and ``random`` are injectable so
-    tests run instantly and deterministically.
-    """
-
-    max_attempts: int = 5
-    base_delay: float = 1.0
-    max_delay: float = 30.0
-    retry_after_cap: float = 30.0
-    timeout: tuple[float, float] = (10, 60)
-    sleep: Callable[[float], None] = field(default=time.sleep, repr=False, compare=False)
-    random: Callable[[], float] = field(default=random.random, repr=False, compare=False)
-
-    def delay(self, attempt: int, retry_after: float | None) -> float:
-        """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
-        if retry_after is not None:
-            return max(0.0, min(retry_after, self.retry_after_cap))
-        ceiling = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
-        return self.random() * ceiling
-
-
-def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
-    """``Retry-After`` is either delta-seconds or an HTTP date (RFC 9110)."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
-
-
 Kind = Literal[
     "auth-rejected", "auth-unavailable", "forbidden", "api-disabled", "not-found",
     "bad-request", "quota", "server", "timeout", "network", "bad-json", "http",
@@ -174,13 +123,12 @@ class _RequestFailed(Exception):
     Google's own error message, so nothing secret can leak into the text."""
 
     def __init__(self, kind: Kind, *, status: int | None = None, attempts: int = 1,
-                 api_message: str = "", retry_after: float | None = None) -> None:
+                 api_message: str = "") -> None:
         super().__init__(kind)
         self.kind = kind
         self.status = status
         self.attempts = attempts
         self.api_message = api_message
-        self.retry_after = retry_after
 
 
 def _api_error(response: requests.Response) -> tuple[str, str]:
@@ -198,14 +146,13 @@ def _api_error(response: requests.Response) -> tuple[str, str]:
     return status, str(err.get("message", ""))[:300]
 
 
-def _failure_for_status(response: requests.Response) -> _RequestFailed:
+def _failure_for_status(response: requests.Response, attempts: int) -> _RequestFailed:
     code = response.status_code
     api_status, api_message = _api_error(response)
-    retry_after = parse_retry_after(response.headers.get("Retry-After"))
     kind: Kind
     if code == 429:
         kind = "quota"
-    elif code in _RETRY_STATUSES:
+    elif code in RETRY_STATUSES:
         kind = "server"
     elif code == 401:
         kind = "auth-rejected"
@@ -217,7 +164,16 @@ def _failure_for_status(response: requests.Response) -> _RequestFailed:
         kind = "bad-request"
     else:
         kind = "http"
-    return _RequestFailed(kind, status=code, api_message=api_message, retry_after=retry_after)
+    return _RequestFailed(kind, status=code, attempts=attempts, api_message=api_message)
+
+
+def _failure(gave: GaveUp) -> _RequestFailed:
+    """The retry loop's verdict in this module's terms (worded by ``_source_error``)."""
+    if gave.kind == "status":
+        assert gave.response is not None
+        return _failure_for_status(gave.response, gave.attempts)
+    kind: Kind = "bad-json" if gave.kind == "bad-body" else gave.kind
+    return _RequestFailed(kind, status=gave.status, attempts=gave.attempts)
 
 
 class _TimedRequest(Request):
@@ -261,60 +217,34 @@ class _BoundedHTTPClient(HTTPClient):
     def request(self, method: str, endpoint: str, params: Any = None, data: Any = None,
                 json: Any = None, files: Any = None, headers: Any = None) -> requests.Response:
         policy = self.policy
-        write = method.lower() != "get"
-        attempts = max(1, policy.max_attempts)
-        failure = _RequestFailed("network")
-        for attempt in range(1, attempts + 1):
+
+        def send() -> requests.Response:
             try:
-                response = self.session.request(
+                return self.session.request(
                     method=method, url=endpoint, json=json, params=params, data=data,
                     files=files, headers=headers, timeout=policy.timeout,
                 )
-            except requests.exceptions.ConnectTimeout:
-                failure = _RequestFailed("timeout")
-            except requests.exceptions.Timeout:
-                failure = _RequestFailed("timeout")
-                if write:
-                    raise self._final(failure, attempt) from None
-            except (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError,
-                    requests.exceptions.ContentDecodingError):
-                failure = _RequestFailed("network")
-                if write:
-                    raise self._final(failure, attempt) from None
             except google.auth.exceptions.RefreshError as exc:
+                # Google answered the token request: asking again cannot help
                 kind: Kind = "auth-unavailable" if exc.retryable else "auth-rejected"
-                raise self._final(_RequestFailed(kind), attempt) from None
+                raise _RequestFailed(kind) from None
             except google.auth.exceptions.TransportError as exc:
+                # the token request failed, so the API request never left
                 cause = exc.__cause__ or exc.__context__
-                failure = _RequestFailed(
-                    "timeout" if isinstance(cause, requests.exceptions.Timeout) else "network")
-            else:
-                if response.ok:
-                    try:
-                        response.json()
-                    except ValueError:
-                        failure = _RequestFailed("bad-json", status=response.status_code)
-                        if write:
-                            raise self._final(failure, attempt) from None
-                    else:
-                        return response
-                else:
-                    failure = _failure_for_status(response)
-                    retryable = (_WRITE_RETRY_STATUSES if write else _RETRY_STATUSES)
-                    if response.status_code not in retryable:
-                        raise self._final(failure, attempt) from None
-            if attempt == attempts:
-                break
-            wait = policy.delay(attempt, failure.retry_after)
-            log.info("Sheets request failed (%s, HTTP %s), attempt %d/%d, retrying in %.2fs",
-                        failure.kind, failure.status, attempt, attempts, wait)
-            policy.sleep(wait)
-        raise self._final(failure, attempts) from None
+                raise NotSent(timeout=isinstance(cause, requests.exceptions.Timeout)) from None
 
-    @staticmethod
-    def _final(failure: _RequestFailed, attempts: int) -> _RequestFailed:
-        failure.attempts = attempts
-        return failure
+        def read(response: requests.Response) -> requests.Response:
+            try:
+                response.json()
+            except ValueError:
+                raise UnusableBody() from None
+            return response
+
+        try:
+            return send_with_retries(send, method=method, url=endpoint, policy=policy,
+                                     read=read, label="Sheets")
+        except GaveUp as gave:
+            raise _failure(gave) from None
 
 
 class EmulatorAdapter(HTTPAdapter):
@@ -468,11 +398,21 @@ def _source_error(f: _RequestFailed, *, sid: str, email: str, role: str) -> Sour
 
 
 @contextmanager
-def _translated(sid: str, email: str, role: str) -> Iterator[None]:
+def sheets_api(spreadsheet: str, *, credentials_path: str | None, write: bool = False,
+               session: requests.Session | None = None, retry: RetryPolicy | None = None,
+               ) -> Iterator[tuple[str, HTTPClient]]:
+    """An authorised Sheets API client for one spreadsheet: ``(id, client)``.
+
+    The key file is checked first; every API failure inside the block
+    becomes a Chinese :class:`SourceError` that names the service account
+    and the role it needs (``write`` asks for 编辑者, else 查看者)."""
+    sid = spreadsheet_id(spreadsheet)
+    creds, email = _load_credentials(credentials_path, WRITE_SCOPES if write else READONLY_SCOPES)
+    http = _client(creds, session, retry).http_client
     try:
-        yield
+        yield sid, http
     except _RequestFailed as f:
-        raise _source_error(f, sid=sid, email=email, role=role) from None
+        raise _source_error(f, sid=sid, email=email, role="编辑者" if write else "查看者") from None
 
 
 # --- reading ----------------------------------------------------------------------------------
@@ -498,7 +438,8 @@ def quote_sheet(title: str) -> str:
     return "'" + title.replace("'", "''") + "'"
 
 
-def _grid_sheets(metadata: dict[str, Any]) -> list[dict[str, Any]]:
+def grid_sheets(metadata: dict[str, Any]) -> list[dict[str, Any]]:
+    """The metadata's grid sheets (charts and object sheets hold no cells)."""
     sheets = metadata.get("sheets") or []
     return [s for s in sheets
             if (s.get("properties") or {}).get("sheetType", "GRID") == "GRID"]
@@ -520,13 +461,11 @@ def read_gsheet_payload(
     ``values`` (the values:batchGet response; ``valueRanges`` are in the
     order of the grid sheets in ``metadata``).
     """
-    sid = spreadsheet_id(spreadsheet)
-    creds, email = _load_credentials(credentials_path, READONLY_SCOPES)
-    http = _client(creds, session, retry).http_client
-    with _translated(sid, email, "查看者"):
+    with sheets_api(spreadsheet, credentials_path=credentials_path, session=session,
+                    retry=retry) as (sid, http):
         metadata = dict(http.fetch_sheet_metadata(
             sid, params={"includeGridData": "false", "fields": METADATA_FIELDS}))
-        titles = [s["properties"]["title"] for s in _grid_sheets(metadata)]
+        titles = [s["properties"]["title"] for s in grid_sheets(metadata)]
         values: dict[str, Any] = {"spreadsheetId": sid, "valueRanges": []}
         if titles:
             values = http.values_batch_get(
@@ -535,7 +474,7 @@ def read_gsheet_payload(
         "kind": PAYLOAD_KIND,
         "version": PAYLOAD_VERSION,
         "spreadsheetId": sid,
-        "readAt": datetime.now(UTC).isoformat(),
+        "readAt": clock.now().isoformat(),
         "valueParams": dict(VALUE_PARAMS),
         "metadata": metadata,
         "values": values,
@@ -598,7 +537,7 @@ def workbook_from_payload(payload: dict[str, Any]) -> RawWorkbook:
         sid = str(payload.get("spreadsheetId") or metadata.get("spreadsheetId", ""))
         read_at = datetime.fromisoformat(payload["readAt"]) if payload.get("readAt") else None
         tables: dict[str, RawTable] = {}
-        for i, sheet in enumerate(_grid_sheets(metadata)):
+        for i, sheet in enumerate(grid_sheets(metadata)):
             title = str(sheet["properties"]["title"])
             value_range = ranges[i] if i < len(ranges) else {}
             tables[title] = _table(title, value_range, list(sheet.get("merges") or []))
@@ -625,313 +564,3 @@ def read_gsheet(
     """Read every tab of a live spreadsheet (two API calls, see module doc)."""
     return workbook_from_payload(read_gsheet_payload(
         spreadsheet, credentials_path=credentials_path, session=session, retry=retry))
-
-
-# --- sheets init -----------------------------------------------------------------------------
-
-OPTIONS_SHEET = "选项"
-#: enum lists longer than this get a range on the hidden options sheet: a long
-#: inline list is cramped in the dropdown and cannot be edited by staff
-INLINE_LIST_MAX = 8
-HEADER_SCAN_ROWS = 10
-
-TabAction = Literal["created", "header-written", "verified", "no-header"]
-
-
-@dataclass(frozen=True)
-class TabInit:
-    tab: str
-    sheet: str
-    action: TabAction
-    header_row: int | None = None
-    missing_required: tuple[str, ...] = ()
-    missing_optional: tuple[str, ...] = ()
-
-
-@dataclass
-class InitReport:
-    spreadsheet_id: str
-    title: str
-    tabs: list[TabInit]
-    options_sheet: Literal["created", "updated", "unchanged", "none"]
-    batch_updates: int
-    requests: int
-
-    def summary_lines(self) -> list[str]:
-        """What ``fengqiao sheets init`` prints: one line per tab, in Chinese."""
-        lines = [f"表格“{self.title}”（{self.spreadsheet_id}）："]
-        for t in self.tabs:
-            if t.action == "created":
-                lines.append(f"  新建工作表“{t.sheet}”，已写好表头、下拉选项和日期格式。")
-            elif t.action == "header-written":
-                lines.append(f"  工作表“{t.sheet}”原来是空的，已写好表头、下拉选项和日期格式。")
-            elif t.action == "no-header":
-                lines.append(f"  工作表“{t.sheet}”已有内容，但前 {HEADER_SCAN_ROWS} 行里找不到表头，"
-                             "没有改动，请对照模板检查。")
-            else:
-                parts = [f"  工作表“{t.sheet}”已存在（表头在第 {t.header_row} 行），未改动"]
-                if t.missing_required:
-                    parts.append(f"；缺少必填列：{'、'.join(t.missing_required)}")
-                if t.missing_optional:
-                    parts.append(f"；缺少可选列：{'、'.join(t.missing_optional)}")
-                lines.append("".join(parts) + "。")
-        if self.options_sheet == "created":
-            lines.append(f"  新建隐藏工作表“{OPTIONS_SHEET}”，存放较长的下拉选项。")
-        elif self.options_sheet == "updated":
-            lines.append(f"  已更新隐藏工作表“{OPTIONS_SHEET}”里的下拉选项。")
-        if self.batch_updates == 0:
-            lines.append("没有需要修改的地方。")
-        else:
-            lines.append(f"共提交 {self.requests} 项修改。")
-        return lines
-
-
-def _enum_values(f: FieldSpec) -> list[str] | None:
-    if f.enum is not None:
-        return [str(v) for v in f.enum]
-    if f.type == "boolean":
-        return [f.true_values[0] if f.true_values else "是",
-                f.false_values[0] if f.false_values else "否"]
-    return None
-
-
-def _cell_text(value: Any) -> str:
-    return "" if value is None else str(value).strip()
-
-
-def _find_header(rows: list[list[Any]], tab: TabSpec) -> tuple[int | None, set[str]]:
-    """The row (0-based) among the first few with the most known headers."""
-    best, best_hits, found = None, 0, set()
-    for i, row in enumerate(rows[:HEADER_SCAN_ROWS]):
-        texts = {_cell_text(v) for v in row}
-        hits = {f.name for f in tab.fields if texts & set(f.headers)}
-        if len(hits) > best_hits:
-            best, best_hits, found = i, len(hits), hits
-    return best, found
-
-
-def _note(f: FieldSpec) -> str:
-    note = f.description
-    if f.required:
-        note = (note + "（必填）") if note else "必填"
-    return note
-
-
-def _grid(sheet_id: int, r0: int | None = None, r1: int | None = None,
-          c0: int | None = None, c1: int | None = None) -> dict[str, int]:
-    out = {"sheetId": sheet_id}
-    for key, value in (("startRowIndex", r0), ("endRowIndex", r1),
-                       ("startColumnIndex", c0), ("endColumnIndex", c1)):
-        if value is not None:
-            out[key] = value
-    return out
-
-
-def _string_cell(text: str) -> dict[str, Any]:
-    return {"userEnteredValue": {"stringValue": text}}
-
-
-def _tab_requests(tab: TabSpec, sheet_id: int, option_ranges: dict[tuple[str, str], str]
-                  ) -> list[dict[str, Any]]:
-    """Header, notes, formats, dropdowns, freeze and protection for a tab
-    whose first row we are allowed to write."""
-    header = [{**_string_cell(f.title), "note": _note(f),
-               "userEnteredFormat": {"textFormat": {"bold": True},
-                                     "backgroundColor": {"red": 0.9, "green": 0.93, "blue": 0.98}}}
-              for f in tab.fields]
-    reqs: list[dict[str, Any]] = [
-        {"updateCells": {
-            "start": {"sheetId": sheet_id, "rowIndex": 0, "columnIndex": 0},
-            "rows": [{"values": header}],
-            "fields": "userEnteredValue,note,userEnteredFormat(textFormat,backgroundColor)",
-        }},
-        {"updateSheetProperties": {
-            "properties": {"sheetId": sheet_id, "gridProperties": {"frozenRowCount": 1}},
-            "fields": "gridProperties.frozenRowCount",
-        }},
-    ]
-    for col, f in enumerate(tab.fields):
-        column = _grid(sheet_id, r0=1, c0=col, c1=col + 1)
-        if f.type == "date":
-            reqs.append({"repeatCell": {
-                "range": column,
-                "cell": {"userEnteredFormat": {"numberFormat": {"type": "DATE",
-                                                                "pattern": "yyyy-mm-dd"}}},
-                "fields": "userEnteredFormat.numberFormat",
-            }})
-        values = _enum_values(f)
-        if values is None:
-            continue
-        formula = option_ranges.get((tab.name, f.name))
-        if formula is not None:
-            condition = {"type": "ONE_OF_RANGE", "values": [{"userEnteredValue": formula}]}
-        else:
-            condition = {"type": "ONE_OF_LIST",
-                         "values": [{"userEnteredValue": v} for v in values]}
-        # strict=False: the normaliser accepts the aliases staff type (一星,
-        # 婚姻...) and the validator reports the rest with the cell named;
-        # rejecting input outright would only push staff to paste around it
-        reqs.append({"setDataValidation": {
-            "range": column,
-            "rule": {"condition": condition, "strict": False, "showCustomUi": True,
-                     "inputMessage": f"请从下拉框里选择{f.title}。"},
-        }})
-    reqs.append({"addProtectedRange": {"protectedRange": {
-        "range": _grid(sheet_id, r0=0, r1=1),
-        "description": "表头行：改动列名会导致台账无法识别",
-        "warningOnly": True,
-    }}})
-    return reqs
-
-
-def _options_columns(tabs: list[TabSpec]) -> list[tuple[str, str, list[str]]]:
-    cols = []
-    for tab in tabs:
-        for f in tab.fields:
-            values = _enum_values(f)
-            if values is not None and len(values) > INLINE_LIST_MAX:
-                cols.append((tab.name, f.name, [f"{tab.title}·{f.title}", *values]))
-    return cols
-
-
-def init_spreadsheet(
-    spreadsheet: str,
-    *,
-    credentials_path: str | None,
-    schema: Schema,
-    session: requests.Session | None = None,
-    retry: RetryPolicy | None = None,
-    tabs: Iterable[str] | None = None,
-) -> InitReport:
-    """Prepare a spreadsheet for staff: every schema tab with its header row,
-    dropdowns, date format, frozen and (warning-only) protected header.
-
-    Existing data is never touched: a tab that already has a header is only
-    checked and reported; a tab with content but no recognisable header is
-    left alone. The whole change is one metadata read, one values read and
-    at most one ``batchUpdate``, so it is all-or-nothing on Google's side.
-    """
-    sid = spreadsheet_id(spreadsheet)
-    creds, email = _load_credentials(credentials_path, WRITE_SCOPES)
-    http = _client(creds, session, retry).http_client
-    names = list(dict.fromkeys(tabs)) if tabs is not None else list(schema.tabs)
-    unknown = [n for n in names if n not in schema.tabs]
-    if unknown:
-        raise FengqiaoError(f"不认识的工作表 id：{'、'.join(unknown)}。",
-                            hint=f"可用的 id 有：{'、'.join(schema.tabs)}。")
-    wanted = [schema[name] for name in names]
-    with _translated(sid, email, "编辑者"):
-        metadata = dict(http.fetch_sheet_metadata(
-            sid, params={"includeGridData": "false", "fields": METADATA_FIELDS}))
-        props = [s["properties"] for s in _grid_sheets(metadata)]
-        by_title = {str(p["title"]).strip(): p for p in props}
-        existing: dict[str, dict[str, Any]] = {}
-        for tab in wanted:
-            for name in (tab.title, *tab.aliases):
-                if name in by_title:
-                    existing[tab.name] = by_title[name]
-                    break
-        options_prop = by_title.get(OPTIONS_SHEET)
-        ranges = [f"{quote_sheet(p['title'])}!1:{HEADER_SCAN_ROWS}" for p in existing.values()]
-        if options_prop is not None:
-            ranges.append(quote_sheet(options_prop["title"]))
-        value_ranges: list[dict[str, Any]] = []
-        if ranges:
-            got = http.values_batch_get(sid, ranges, params=dict(VALUE_PARAMS))
-            value_ranges = list(got.get("valueRanges") or [])
-
-        next_id = max((int(p.get("sheetId", 0)) for p in props), default=0) + 1
-        # decide first, write second: the options sheet is only worth creating
-        # when a tab we write points at it
-        reports: list[TabInit] = []
-        to_write: list[tuple[TabSpec, int, bool, int]] = []  # tab, sheetId, new, columns to add
-        header_values = iter(value_ranges)
-        for tab in wanted:
-            prop = existing.get(tab.name)
-            if prop is None:
-                to_write.append((tab, next_id, True, 0))
-                next_id += 1
-                reports.append(TabInit(tab.name, tab.title, "created", header_row=1))
-                continue
-            rows = next(header_values).get("values") or []
-            title = str(prop["title"])
-            if not any(_cell_text(v) for row in rows for v in row):
-                columns = int((prop.get("gridProperties") or {}).get("columnCount", 26))
-                to_write.append((tab, int(prop["sheetId"]), False,
-                                 max(0, len(tab.fields) - columns)))
-                reports.append(TabInit(tab.name, title, "header-written", header_row=1))
-                continue
-            row, found = _find_header(rows, tab)
-            if row is None:
-                reports.append(TabInit(tab.name, title, "no-header"))
-                continue
-            missing = [f for f in tab.fields if f.name not in found]
-            reports.append(TabInit(
-                tab.name, title, "verified", header_row=row + 1,
-                missing_required=tuple(f.title for f in missing if f.required),
-                missing_optional=tuple(f.title for f in missing if not f.required),
-            ))
-
-        # the options layout comes from the whole schema, never from --tab, so
-        # ranges written by an earlier run keep pointing at the right column
-        option_cols = _options_columns(list(schema))
-        option_ranges = {
-            (tab_name, field_name): (f"={quote_sheet(OPTIONS_SHEET)}!${column_letter(i)}$2:"
-                                     f"${column_letter(i)}${len(values)}")
-            for i, (tab_name, field_name, values) in enumerate(option_cols)
-        }
-        needs_options = any((tab.name, f.name) in option_ranges
-                            for tab, *_ in to_write for f in tab.fields)
-        reqs: list[dict[str, Any]] = []
-        options_state: Literal["created", "updated", "unchanged", "none"] = "none"
-        if option_cols and (needs_options or options_prop is not None):
-            height = max(len(c[2]) for c in option_cols)
-            want = [[c[2][r] if r < len(c[2]) else "" for c in option_cols] for r in range(height)]
-            desired = [[_string_cell(v) if v else {} for v in row] for row in want]
-            if options_prop is None:
-                options_id = next_id
-                next_id += 1
-                options_state = "created"
-                reqs.append({"addSheet": {"properties": {
-                    "sheetId": options_id, "title": OPTIONS_SHEET, "hidden": True,
-                    "gridProperties": {"rowCount": max(height, 100),
-                                       "columnCount": max(len(option_cols), 26)}}}})
-                reqs.append({"addProtectedRange": {"protectedRange": {
-                    "range": _grid(options_id),
-                    "description": "下拉选项：由 fengqiao sheets init 维护",
-                    "warningOnly": True,
-                }}})
-            else:
-                options_id = int(options_prop["sheetId"])
-                current = (value_ranges[-1].get("values") or []) if value_ranges else []
-                have = [[_cell_text(v) for v in row][:len(option_cols)]
-                        + [""] * (len(option_cols) - len(row)) for row in current]
-                extra = any(len(row) > len(option_cols) for row in current)
-                options_state = "unchanged" if have == want and not extra else "updated"
-            if options_state != "unchanged":
-                reqs.append({"updateCells": {
-                    "range": _grid(options_id),
-                    "rows": [{"values": row} for row in desired],
-                    "fields": "userEnteredValue",
-                }})
-        for tab, sheet_id, new, add_columns in to_write:
-            if new:
-                reqs.append({"addSheet": {"properties": {
-                    "sheetId": sheet_id, "title": tab.title,
-                    "gridProperties": {"rowCount": 1000,
-                                       "columnCount": max(len(tab.fields), 26),
-                                       "frozenRowCount": 1}}}})
-            elif add_columns:
-                reqs.append({"appendDimension": {"sheetId": sheet_id, "dimension": "COLUMNS",
-                                                 "length": add_columns}})
-            reqs.extend(_tab_requests(tab, sheet_id, option_ranges))
-        if reqs:
-            http.batch_update(sid, {"requests": reqs})
-    return InitReport(
-        spreadsheet_id=sid,
-        title=str((metadata.get("properties") or {}).get("title") or sid),
-        tabs=reports,
-        options_sheet=options_state,
-        batch_updates=1 if reqs else 0,
-        requests=len(reqs),
-    )

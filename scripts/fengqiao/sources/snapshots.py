@@ -12,12 +12,9 @@ rebuilt, marked stale, instead of publishing nothing.
 from __future__ import annotations
 
 import contextlib
-import json
-import os
-import re
-import tempfile
+import importlib
+import sys
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,68 +22,25 @@ from typing import Any
 from .. import outdir
 from ..config import Config
 from ..errors import FengqiaoError, SourceError
-from . import (
-    Clock,
-    FetchedSource,
-    fetch_source,
-    gsheets_id,
-    sha256_hex,
-    source_location,
-    utc_now,
-    workbook_from_bytes,
-)
+from ..publish.atomic import write_atomic
 from .base import RawWorkbook
+from .fetch import fetch_source
+from .fetched import Clock, FetchedSource, sha256_hex, utc_now
 from .guard import read_regular_file
+from .manifest import (
+    MANIFEST,
+    SnapshotRecord,
+    is_snapshot_name,
+    load_manifest,
+    manifest_bytes,
+    open_snapshot_bytes,
+)
+from .spec import gsheets_id, source_location
 
-try:  # POSIX only; on Windows concurrent writers are simply not expected
-    import fcntl
-except ImportError:  # pragma: no cover
-    fcntl = None  # type: ignore[assignment]
+# flock is POSIX only; on Windows concurrent writers are simply not expected
+fcntl = None if sys.platform == "win32" else importlib.import_module("fcntl")
 
-MANIFEST = "manifest.json"
-MANIFEST_FORMAT = 1
 _LOCK = ".lock"
-_NAME = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{12}\.(xlsx|xlsm|ods|zip|json)$")
-_KIND_BY_EXT = {"xlsx": "xlsx", "xlsm": "xlsx", "ods": "ods", "zip": "csv", "json": "gsheets"}
-
-
-@dataclass(frozen=True)
-class SnapshotRecord:
-    """One manifest entry. ``read_at`` is the first read that produced these
-    bytes from this location, ``last_read_at`` the latest one (an unchanged
-    sheet read again reuses the file and only moves ``last_read_at``)."""
-
-    file: str
-    sha256: str
-    size: int
-    kind: str
-    location: str
-    name: str
-    read_at: datetime
-    last_read_at: datetime
-    rows: dict[str, int] = field(default_factory=dict)
-    directory: Path = Path(".")
-
-    @property
-    def path(self) -> Path:
-        return self.directory / self.file
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "file": self.file,
-            "sha256": self.sha256,
-            "size": self.size,
-            "kind": self.kind,
-            "location": self.location,
-            "name": self.name,
-            "read_at": _iso(self.read_at),
-            "last_read_at": _iso(self.last_read_at),
-            "rows": dict(self.rows),
-        }
-
-
-def is_snapshot_name(name: str) -> bool:
-    return _NAME.match(name) is not None
 
 
 def _store_file(rel: str) -> bool:
@@ -96,48 +50,8 @@ def _store_file(rel: str) -> bool:
                                or (rel.startswith(".") and rel.endswith(".tmp")))
 
 
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _stamp(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
-
-
-def _parse_time(text: Any) -> datetime:
-    if not isinstance(text, str):
-        raise ValueError(f"不是时间：{text!r}")
-    moment = datetime.fromisoformat(text)
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:  # pragma: no cover  (Windows cannot open a directory)
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover
-        pass
-    finally:
-        os.close(fd)
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Temp file in the same directory → flush → fsync → rename → fsync dir."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(path.parent)
 
 
 @contextlib.contextmanager
@@ -154,43 +68,6 @@ def _locked(directory: Path) -> Iterator[None]:
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
-def _record(entry: dict[str, Any], directory: Path) -> SnapshotRecord:
-    rows = entry.get("rows") or {}
-    if not isinstance(rows, dict):
-        raise ValueError("rows 应为对象")
-    read_at = _parse_time(entry["read_at"])
-    return SnapshotRecord(
-        file=str(entry["file"]),
-        sha256=str(entry["sha256"]),
-        size=int(entry["size"]),
-        kind=str(entry["kind"]),
-        location=str(entry["location"]),
-        name=str(entry.get("name", entry["file"])),
-        read_at=read_at,
-        last_read_at=_parse_time(entry.get("last_read_at", entry["read_at"])),
-        rows={str(k): int(v) for k, v in rows.items()},
-        directory=directory,
-    )
-
-
-def _load_manifest(directory: Path) -> list[SnapshotRecord]:
-    """The manifest's entries; raises ``ValueError`` with a Chinese reason
-    when the file is there but cannot be trusted."""
-    path = directory / MANIFEST
-    if not path.exists():
-        return []
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"不是有效的 JSON（{exc}）") from exc
-    if not isinstance(data, dict) or not isinstance(data.get("snapshots"), list):
-        raise ValueError("缺少 snapshots 列表")
-    try:
-        return [_record(e, directory) for e in data["snapshots"]]
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ValueError(f"有一条记录不完整（{exc}）") from exc
-
-
 def _manifest_error(directory: Path, reason: str) -> FengqiaoError:
     return FengqiaoError(
         f"快照清单“{directory / MANIFEST}”无法读取：{reason}。",
@@ -203,16 +80,14 @@ def list_snapshots(directory: Path) -> list[SnapshotRecord]:
     """Every manifest entry, oldest first; an absent directory has none."""
     directory = Path(directory)
     try:
-        records = _load_manifest(directory)
+        records = load_manifest(directory)
     except ValueError as exc:
         raise _manifest_error(directory, str(exc)) from exc
     return sorted(records, key=lambda r: (r.last_read_at, r.read_at, r.file))
 
 
 def _write_manifest(directory: Path, records: list[SnapshotRecord]) -> None:
-    body = {"format": MANIFEST_FORMAT, "snapshots": [r.as_json() for r in records]}
-    text = json.dumps(body, ensure_ascii=False, indent=2) + "\n"
-    _write_atomic(directory / MANIFEST, text.encode("utf-8"))
+    write_atomic(directory / MANIFEST, manifest_bytes(records))
 
 
 def save_snapshot(source: FetchedSource, directory: Path, *,
@@ -238,7 +113,7 @@ def save_snapshot(source: FetchedSource, directory: Path, *,
     rows = {name: int(t.frame.shape[0]) for name, t in source.workbook.tables.items()}
     with _locked(directory):
         try:
-            records = _load_manifest(directory)
+            records = load_manifest(directory)
         except ValueError as exc:
             raise _manifest_error(directory, str(exc)) from exc
         same = [r for r in records if r.sha256 == sha and r.path.exists()
@@ -255,7 +130,7 @@ def save_snapshot(source: FetchedSource, directory: Path, *,
                         hint="请运行 fengqiao snapshots verify 检查快照目录。",
                     )
             else:
-                _write_atomic(target, source.data)
+                write_atomic(target, source.data)
         old = next((r for r in records if r.file == file and r.location == info.location),
                    None)
         if old is not None:
@@ -284,7 +159,7 @@ def verify_snapshots(directory: Path) -> list[str]:
     if not directory.is_dir():
         return [f"快照目录“{directory}”不存在。"]
     try:
-        records = _load_manifest(directory)
+        records = load_manifest(directory)
     except ValueError as exc:
         return [f"快照清单 {MANIFEST} 无法读取：{exc}。"]
     problems: list[str] = []
@@ -316,7 +191,7 @@ def latest_snapshot(directory: Path, location: str | None = None) -> SnapshotRec
     if location is not None and (sid := gsheets_id(location)) is not None:
         location = sid
     try:
-        records = _load_manifest(directory)
+        records = load_manifest(directory)
     except ValueError:
         return None
     candidates = [r for r in records if location is None or r.location == location]
@@ -324,30 +199,6 @@ def latest_snapshot(directory: Path, location: str | None = None) -> SnapshotRec
         if r.path.is_file() and sha256_hex(r.path.read_bytes()) == r.sha256:
             return r
     return None
-
-
-def open_snapshot_bytes(path: Path, data: bytes) -> RawWorkbook:
-    """Parse a snapshot's bytes; the manifest beside it (when there is one)
-    gives back the original kind, location and read time."""
-    ext = path.suffix.lower().lstrip(".")
-    sha = sha256_hex(data)
-    record: SnapshotRecord | None = None
-    with contextlib.suppress(ValueError):
-        record = next((r for r in _load_manifest(path.parent) if r.file == path.name), None)
-    if record is not None and record.sha256 != sha:
-        raise SourceError(
-            f"快照“{path}”的内容与清单记录不一致，文件可能被改动或损坏，不能用来复核数字。",
-            hint="请运行 fengqiao snapshots verify 检查快照目录。",
-        )
-    kind = record.kind if record else _KIND_BY_EXT.get(ext)
-    location = record.location if record else str(path.resolve())
-    name = record.name if record else path.name
-    workbook = workbook_from_bytes(data, ext, name=name, location=location, kind=kind)
-    workbook.info.sha256 = sha
-    workbook.info.snapshot_path = str(path)
-    if record is not None:
-        workbook.info.read_at = record.read_at
-    return workbook
 
 
 def open_snapshot(path: Path | str) -> RawWorkbook:

@@ -1,0 +1,259 @@
+"""The county site's pages and download files, from the period reports.
+
+:func:`write_docs` writes into a docs folder everything the county site
+shows: the overview, a page per town, the comparison with rankings and
+charts, the supervision list, who reported and when, and the downloads
+(county metrics.json, rankings, reporting and supervision tables as CSV and
+xlsx, byte-stable). Everything comes from the towns' published contract
+files, so the county site holds no personal data beyond what towns publish.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .. import catalogue
+from ..charts import ChartMaker
+from ..county.config import RANKED_RATES, CountyConfig
+from ..county.report import (
+    INVALID,
+    LATE,
+    MISSING,
+    ON_TIME,
+    REPORTED,
+    SMALL,
+    PeriodReport,
+    status_table,
+    title_of,
+)
+from ..metrics import dumps
+from ..publish.files import csv_bytes, xlsx_bytes
+from . import fmt, render_generated
+
+#: the figures the overview leads with, as on a town's home page
+KEY_FIGURES = catalogue.KEY_FIGURES
+
+STATUS_COLUMNS = {"town": "乡镇", "status": "报送情况", "due": "截止时间", "first_valid_at": "首次收到有效文件",
+                  "latest_at": "最近一次收取", "last_good": "使用上一份有效文件", "reason": "说明"}
+RANKING_COLUMNS = {"rank": "名次", "group": "分组", "town": "乡镇", "numerator": "分子",
+                   "denominator": "分母", "value_text": "比率", "wilson_text": "置信下限"}
+SUPERVISION_COLUMNS = {"town": "乡镇", "id": "编号", "village": "村(社区)", "dispute_type": "纠纷类型",
+                       "star": "星级", "received_date": "受理日期", "deadline": "办结期限",
+                       "days_open": "已办天数", "days_overdue": "逾期天数",
+                       "responsible_unit": "责任单位", "lead_official": "包案领导"}
+
+
+def _pct_series(values: pd.Series) -> pd.Series:
+    return values.map(lambda v: fmt.pct(None if pd.isna(v) else float(v)))
+
+
+def _ranking_display(table: pd.DataFrame) -> pd.DataFrame:
+    out = table.copy()
+    out["value_text"] = _pct_series(out["value"])
+    out["wilson_text"] = _pct_series(out["wilson_lower"])
+    out["rank"] = out["rank"].astype("string").fillna("—")
+    return out
+
+
+def _figure_rows(contract: dict[str, Any] | None, targets: dict[str, float]) -> list[dict[str, str]]:
+    if contract is None:
+        return []
+    rows = fmt.metric_rows(contract["metrics"], targets)
+    order = {k: i for i, k in enumerate(KEY_FIGURES)}
+    return sorted((r for r in rows if r["id"] in order), key=lambda r: order[r["id"]])
+
+
+def _export_frames(report: PeriodReport) -> dict[str, pd.DataFrame]:
+    """The tables offered for download, with Chinese headers."""
+    ranking = []
+    for metric in RANKED_RATES:
+        t = report.rankings[metric]
+        ranking.append(pd.DataFrame({
+            "指标": title_of(metric), "名次": t["rank"], "分组": t["group"], "乡镇": t["town"],
+            "分子": t["numerator"], "分母": t["denominator"], "比率": t["value"],
+            "置信下限": t["wilson_lower"].round(6),
+        }))
+    status = status_table(report).rename(columns={**STATUS_COLUMNS, "sha256": "文件 SHA-256"})
+    supervision = report.supervision.rename(columns={**SUPERVISION_COLUMNS, "grid_id": "网格编号"})
+    return {"ranking": pd.concat(ranking, ignore_index=True), "reporting": status,
+            "supervision": supervision}
+
+
+def _write_downloads(report: PeriodReport, folder: Path) -> list[str]:
+    """county metrics.json (+ latest/) and xlsx/CSV of the published tables,
+    written by the town site's own writers (BOM CSV, formula-safe cells,
+    byte-stable xlsx)."""
+    label = report.period.label
+    target = folder / label
+    target.mkdir(parents=True, exist_ok=True)
+    written: list[str] = []
+    if report.contract is not None:
+        text = dumps(report.contract)
+        for sub in (label, "latest"):
+            (folder / sub).mkdir(parents=True, exist_ok=True)
+            (folder / sub / "metrics.json").write_text(text, encoding="utf-8")
+            written.append(f"{sub}/metrics.json")
+    sheets = {"ranking": "排名", "reporting": "报送情况", "supervision": "督办清单"}
+    for key, frame in _export_frames(report).items():
+        (target / f"{key}.csv").write_bytes(csv_bytes(frame, {}))
+        (target / f"{key}.xlsx").write_bytes(xlsx_bytes(frame, {}, sheets[key]))
+        written += [f"{label}/{key}.csv", f"{label}/{key}.xlsx"]
+    return written
+
+
+def _town_slug(index: int) -> str:
+    return f"town-{index + 1:02d}"
+
+
+def _charts(reports: list[PeriodReport], folder: Path, targets: dict[str, float]) -> dict[str, Any]:
+    maker = ChartMaker(folder)
+    main = reports[-1]
+    bars = []
+    for metric in RANKED_RATES:
+        t = main.rankings[metric]
+        if t.empty:
+            continue
+        values = [None if pd.isna(v) else float(v) for v in t["value"]]
+        bars.append(maker.bar(f"county-{metric}", f"各乡镇{title_of(metric)}", t["town"].tolist(),
+                              values, percent=True, target=targets.get(metric)))
+    trends = []
+    if len(reports) > 1:
+        labels = [fmt.period_title(r.period.as_dict()) for r in reports]
+        towns = [s.town for s in main.statuses]
+        for metric in ("closure_rate", "on_time_rate"):
+            series: dict[str, Sequence[float | None]] = {"全县": [
+                None if r.contract is None else r.contract["metrics"][metric]["value"] for r in reports]}
+            for town in towns:
+                vals: list[float | None] = []
+                for r in reports:
+                    s = next((x for x in r.statuses if x.town == town), None)
+                    vals.append(None if s is None or s.contract is None
+                                else s.contract["metrics"][metric]["value"])
+                series[town] = vals
+            trends.append(maker.line(f"county-trend-{metric}", f"{title_of(metric)}变化", labels,
+                                     series, percent=True, target=targets.get(metric)))
+        received: dict[str, Sequence[float | None]] = {"全县": [None if r.contract is None else float(r.contract["metrics"]["received"])
+                           for r in reports]}
+        trends.append(maker.line("county-trend-received", "受理数变化", labels, received))
+    maker.prune()
+    return {"bars": bars, "trends": trends}
+
+
+def _pages(config: CountyConfig, reports: list[PeriodReport], downloads: list[str],
+           charts: dict[str, Any]) -> dict[str, str]:
+    main = reports[-1]
+    period = main.period.as_dict()
+    ptitle = fmt.period_title(period)
+    slugs = {s.town: _town_slug(i) for i, s in enumerate(main.statuses)}
+    base = {
+        "county": config.name, "site_title": config.site_title, "period": period,
+        "period_title": ptitle, "counts": main.counts, "expected": len(main.statuses),
+        "completeness": main.completeness, "timeliness": main.timeliness,
+        "ON_TIME": ON_TIME, "LATE": LATE, "REPORTED": REPORTED, "MISSING": MISSING, "INVALID": INVALID,
+    }
+    statuses = status_table(main)
+    problems = statuses[statuses["reason"] != ""]
+    c = main.contract
+    pages: dict[str, str] = {}
+    pages["index.md"] = render_generated("county/index.md.j2", base | {
+        "contract": c, "rows": _figure_rows(c, config.targets),
+        "not_counted": [s.town for s in main.statuses if s.contract is None],
+        "last_good": [s.town for s in main.statuses if s.last_good],
+        "towns": [{"name": s.town, "status": s.status, "slug": slugs[s.town],
+                   "received": None if s.contract is None else s.contract["metrics"]["received"],
+                   "closure": None if s.contract is None else s.contract["metrics"]["closure_rate"],
+                   "overdue": None if s.contract is None else s.contract["metrics"]["overdue_open"]}
+                  for s in main.statuses],
+        "supervision_count": len(main.supervision),
+    })
+    for s in main.statuses:
+        src = config.town(s.town)
+        pages[f"towns/{slugs[s.town]}.md"] = render_generated("county/town.md.j2", base | {
+            "town": s.town, "status": s, "reason": s.reason,
+            "rows": [] if s.contract is None else fmt.metric_rows(s.contract["metrics"], config.targets),
+            "as_of": None if s.contract is None else s.contract.get("as_of"),
+            "site_url": src.location if src is not None and src.kind == "url" else None,
+            "received_at": s.local(s.used.received) if s.used else "",
+            "sha256": s.used.sha256 if s.used else "",
+            "overdue": fmt.frame_table(main.supervision[main.supervision["town"] == s.town],
+                                       {k: v for k, v in SUPERVISION_COLUMNS.items() if k != "town"},
+                                       empty="本期没有逾期在办的纠纷。"),
+        })
+    rankings = []
+    for metric in RANKED_RATES:
+        t = _ranking_display(main.rankings[metric])
+        rankings.append({"title": title_of(metric), "target": config.targets.get(metric),
+                         "table": fmt.frame_table(t, RANKING_COLUMNS, empty="没有可比较的乡镇。"),
+                         "small": t.loc[t["group"] == SMALL, "town"].tolist()})
+    pages["compare.md"] = render_generated("county/compare.md.j2", base | {
+        "rankings": rankings, "min_denominator": config.min_denominator,
+        "bars": charts["bars"], "trends": charts["trends"],
+        "trend_labels": [fmt.period_title(r.period.as_dict()) for r in reports],
+    })
+    pages["supervision.md"] = render_generated("county/supervision.md.j2", base | {
+        "count": len(main.supervision),
+        "table": fmt.html_table(main.supervision, SUPERVISION_COLUMNS, empty="本期各乡镇都没有逾期在办的纠纷。"),
+    })
+    pages["reporting.md"] = render_generated("county/reporting.md.j2", base | {
+        "table": fmt.frame_table(statuses, {k: v for k, v in STATUS_COLUMNS.items() if k != "reason"}),
+        "problems": problems.to_dict(orient="records"),
+        "due": main.statuses[0].local(main.statuses[0].due_at) if main.statuses else "",
+        "due_days": config.due_days.get(main.period.kind),
+        "history": [{"title": fmt.period_title(r.period.as_dict()), "counts": r.counts,
+                     "completeness": r.completeness, "timeliness": r.timeliness} for r in reports],
+    })
+    pages["downloads.md"] = render_generated("county/downloads.md.j2", base | {
+        "label": main.period.label, "files": downloads, "has_contract": c is not None,
+    })
+    return pages
+
+
+
+
+def _nav(slugs: list[tuple[str, str]]) -> list[Any]:
+    return [
+        {"概览": "index.md"},
+        {"各乡镇": [{name: f"towns/{slug}.md"} for name, slug in slugs]},
+        {"对比": "compare.md"},
+        {"督办清单": "supervision.md"},
+        {"报送情况": "reporting.md"},
+        {"数据下载": "downloads.md"},
+    ]
+
+
+@dataclass(frozen=True)
+class CountyDocs:
+    """What :func:`write_docs` wrote: page and download paths (relative to
+    the docs folder and to ``downloads/``) and the site navigation."""
+
+    pages: list[str]
+    downloads: list[str]
+    nav: list[Any]
+
+
+def write_docs(config: CountyConfig, reports: list[PeriodReport], docs: Path,
+               chart_dir: Path) -> CountyDocs:
+    """Every page and download of the county site for ``reports[-1]`` (the
+    earlier reports feed the trends) into ``docs``; charts are drawn into
+    ``chart_dir`` (a cache kept between builds) and copied beside the pages."""
+    main = reports[-1]
+    downloads = _write_downloads(main, docs / "downloads")
+    charts = _charts(reports, chart_dir, config.targets)
+    (docs / "charts").mkdir(parents=True, exist_ok=True)
+    for chart in charts["bars"] + charts["trends"]:
+        (docs / "charts" / chart.filename).write_bytes((chart_dir / chart.filename).read_bytes())
+    pages = _pages(config, reports, downloads, charts)
+    for rel, text in pages.items():
+        (docs / rel).parent.mkdir(parents=True, exist_ok=True)
+        (docs / rel).write_text(text, encoding="utf-8")
+    slugs = [(s.town, _town_slug(i)) for i, s in enumerate(main.statuses)]
+    return CountyDocs(pages=sorted(pages), downloads=downloads, nav=_nav(slugs))
+
+
+__all__ = ["KEY_FIGURES", "RANKING_COLUMNS", "STATUS_COLUMNS", "SUPERVISION_COLUMNS", "CountyDocs",
+           "write_docs"]

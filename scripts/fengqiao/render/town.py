@@ -1,0 +1,386 @@
+"""The town site's pages and download files, as Markdown and bytes in a docs folder.
+
+:func:`render_docs` writes every page of a town site from :class:`SiteData`
+(already public: no sensitive field) and returns the navigation;
+:func:`write_downloads` writes the files the 数据下载 page links to
+(metrics.json per period, the four lists as CSV and xlsx, the template).
+The hand-written pages under ``site/`` are rendered here too, and
+re-rendered alone while ``fengqiao serve`` runs. Nothing here knows the
+site engine: the publish stage turns the folder into a site.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ..config import PROJECT_ROOT, Config
+from ..errors import CATALOGUE, Finding
+from ..metrics import dumps
+from ..metrics.lists import LIST_TITLES
+from ..privacy import scrub
+from ..publish.files import csv_bytes, xlsx_bytes
+from ..schema import TAB_ORDER, load_schema
+from ..template import guide_rows
+from . import fmt, render_generated, render_site_page
+
+#: the hand-written pages (jinja2 templates over the config)
+SITE_PAGES = PROJECT_ROOT / "site"
+#: nav of the hand-written pages (file under site/ → title)
+PROCEDURES = (
+    ("procedures/index.md", "概述"),
+    ("procedures/intake.md", "受理登记"),
+    ("procedures/star-grading.md", "星级评定与办理时限"),
+    ("procedures/three-levels.md", "三级调处"),
+    ("procedures/five-steps.md", "五步工作法"),
+    ("procedures/supervision.md", "督办与销号"),
+    ("procedures/followup.md", "回访与满意度"),
+    ("procedures/key-persons.md", "重点人员服务管理"),
+    ("procedures/receptions.md", "领导接访下访"),
+    ("procedures/grid-visits.md", "网格走访"),
+)
+
+#: downloadable tables: name → title (also the xlsx sheet name)
+TABLES = {
+    "problems": "问题清单",
+    "solutions": "解决清单",
+    "responsibilities": "责任清单",
+    "needs": "需求清单",
+}
+
+KIND_WORDS = {"month": "本月", "quarter": "本季度", "year": "本年"}
+
+
+@dataclass
+class SiteData:
+    """Everything the pages are made of, already public (no sensitive field)."""
+
+    town: str
+    as_of: date
+    #: the metrics contract "source" block (kind, name, sha256, read_at, stale_since)
+    source: dict[str, Any]
+    #: metrics contract dicts, months oldest first, then quarters, then years
+    periods: list[dict[str, Any]]
+    #: kind → label of the period containing ``as_of`` ("month" → "2024-03")
+    current: dict[str, str]
+    findings: list[Finding] = field(default_factory=list)
+    #: sheet title → rows left out of every figure
+    excluded: dict[str, int] = field(default_factory=dict)
+    #: "problems", "solutions", "responsibilities", "needs" → public frames
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    #: label of the period the solution list covers
+    solutions_period: str | None = None
+    #: the blank template workbook, when it could be generated
+    template: bytes | None = None
+
+
+def period_url(label: str, root: str = "") -> str:
+    """The statistics page of a period, relative to ``root``."""
+    return f"{root}stats/{label}.md"
+
+
+def quality_context(data: SiteData) -> dict[str, Any]:
+    """Findings by sheet and code; cell references and messages only for
+    fields that are not sensitive (a sensitive tab shows its title only)."""
+    schema = load_schema()
+    sensitive_tabs = {t.name for t in schema if t.sensitive}
+    per_sheet: dict[str, list[dict[str, str]]] = {}
+    counts: dict[tuple[str, str], int] = {}
+    for f in data.findings:
+        hidden = f.field is not None and (f.tab in sensitive_tabs or (
+            f.tab in schema.tabs and f.field in schema[f.tab].field_names
+            and schema[f.tab].is_sensitive(f.field)))
+        counts[(f.sheet, f.code)] = counts.get((f.sheet, f.code), 0) + 1
+        entry = CATALOGUE.get(f.code)
+        title = entry.title if entry else f.code
+        per_sheet.setdefault(f.sheet, []).append({
+            "cell": f.sheet if hidden else f.cell,
+            "title": title,
+            "message": (f"{title}（敏感字段，具体位置请在台账中查看）{entry.hint if entry else ''}"
+                        if hidden else scrub(f.message)),
+        })
+    summary = []
+    for (sheet, code), n in sorted(counts.items()):
+        entry = CATALOGUE.get(code)
+        summary.append({"sheet": sheet, "code": code, "count": n,
+                        "title": entry.title if entry else code,
+                        "severity": "错误" if entry is None or entry.severity == "error" else "提醒"})
+    limit = 300
+    details = [{"sheet": s, "rows": rows[:limit], "count": len(rows), "truncated": len(rows) > limit}
+               for s, rows in per_sheet.items()]
+    return {
+        "errors": sum(1 for f in data.findings if f.severity == "error"),
+        "warnings": sum(1 for f in data.findings if f.severity == "warning"),
+        "summary": summary,
+        "details": details,
+        "excluded": [{"sheet": s, "count": n} for s, n in data.excluded.items()],
+    }
+
+
+def guide_context() -> dict[str, Any]:
+    """The fill-in guide reads the same rows as the template's 填表说明 tab
+    (:func:`fengqiao.template.guide_rows`), so the two cannot disagree."""
+    schema = load_schema()
+    rows = guide_rows(schema)
+    tabs = []
+    for name in TAB_ORDER:
+        tab = schema[name]
+        tabs.append({
+            "title": tab.title, "description": tab.description, "required": tab.required,
+            "sensitive": tab.sensitive,
+            "fields": [{"title": r["title"], "description": r["description"],
+                        "type": r["type"], "required": r["required"],
+                        "sensitive": r["sensitive"],
+                        "enum": "、".join(str(v) for v in r["allowed"]),
+                        "aliases": "、".join(r["aliases"])}
+                       for r in rows if r["tab"] == name],
+        })
+    codes = [{"code": c.code, "title": c.title,
+              "hint": c.hint.format(column="相应的列名", detail="见上面各表“可选的值”一栏"),
+              "severity": "错误" if c.severity == "error" else "提醒"} for c in CATALOGUE.values()]
+    return {"tabs": tabs, "codes": codes}
+
+
+def table_titles(name: str) -> dict[str, str]:
+    """Column titles: the schema's for ledger tabs, the lists' own otherwise."""
+    if name in ("responsibilities", "needs"):
+        tab = load_schema()[name]
+        return {f.name: f.title for f in tab.fields}
+    return dict(LIST_TITLES)
+
+
+def problem_table(frame: pd.DataFrame, config: Config) -> tuple[str, int, int]:
+    titles = table_titles("problems")
+    shown = frame.copy()
+    left = pd.to_numeric(shown.get("days_left", pd.Series(pd.NA, index=shown.index)),
+                         errors="coerce")
+    overdue = (left < 0).fillna(False).astype(bool)
+    near = ((left >= 0) & (left <= config.deadlines.warn_days)).fillna(False).astype(bool)
+    row_class = pd.Series("", index=shown.index, dtype="string")
+    row_class[near] = "fq-near"
+    row_class[overdue] = "fq-overdue"
+    # a reader wants "逾期 3 天", not "-3"
+    status = pd.Series("", index=shown.index, dtype="string")
+    left_text = left.astype("Int64").astype("string")
+    status[overdue] = "逾期 " + (-left[overdue]).astype("Int64").astype("string") + " 天"
+    status[~overdue & left.notna()] = "剩余 " + left_text[~overdue & left.notna()] + " 天"
+    shown["days_left"] = status.where(status != "", pd.NA)
+    columns = {c: titles.get(c, c) for c in shown.columns}
+    columns["days_left"] = "剩余/逾期"
+    html = fmt.html_table(shown, columns, row_class=row_class, table_class="fq-table fq-problems",
+                          empty="截至统计日没有未办结的事项。")
+    return html, int(overdue.sum()), int(near.sum())
+
+
+def render_docs(data: SiteData, config: Config, docs: Path, charts: Any) -> list[Any]:
+    """Write every page into ``docs``; returns the MkDocs nav."""
+    def write(rel: str, text: str) -> None:
+        path = docs / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+
+    by_label = {c["period"]["label"]: c for c in data.periods}
+    months = [c for c in data.periods if c["period"]["kind"] == "month"]
+    targets = dict(config.targets)
+    base = {"town": data.town, "config": config, "as_of": data.as_of.isoformat(),
+            "day_unit": "个工作日" if config.deadlines.day_count == "working" else "天"}
+
+    # statistics pages
+    nav_stats: dict[str, list[Any]] = {"month": [], "quarter": [], "year": []}
+    for c in data.periods:
+        p = c["period"]
+        title = fmt.period_title(p)
+        chart_list = []
+        bd = c.get("breakdowns") or {}
+        for key, what in (("village", "村(社区)"), ("dispute_type", "纠纷类型")):
+            groups = bd.get(key) or {}
+            if groups:
+                names = sorted(groups)
+                chart_list.append(charts.bar(
+                    f"{p['label']}-{key}-received", f"{title}各{what}受理数", names,
+                    [groups[n].get("received") for n in names]))
+        sections = []
+        for key, what in (("village", "村(社区)"), ("dispute_type", "纠纷类型"), ("source", "来源")):
+            if bd.get(key):
+                sections.append({"title": what, "table": fmt.breakdown_table(bd[key], what)})
+        excluded_total = sum(int(v.get("count", 0)) for v in (c.get("excluded_rows") or {}).values()
+                             if isinstance(v, Mapping))
+        write(f"stats/{p['label']}.md", render_generated("stats.md.j2", base | {
+            "period": p, "period_title": title, "rows": fmt.metric_rows(c["metrics"], targets),
+            "level_mix": c["metrics"].get("level_mix") or {}, "charts": chart_list,
+            "breakdowns": sections, "excluded_total": excluded_total,
+            "as_of": c["as_of"], "partial": c["as_of"] < p["end"],
+        }))
+        nav_stats[p["kind"]].append({title: f"stats/{p['label']}.md"})
+
+    labels = [fmt.period_title(m["period"]) for m in months]
+    trend_charts = []
+    if months:
+        trend_charts.append(charts.line(
+            "trend-counts", "每月受理数与办结数", labels,
+            {"受理数": [m["metrics"].get("received") for m in months],
+             "办结数": [m["metrics"].get("closed") for m in months]}))
+        for rate_id in ("closure_rate", "on_time_rate", "first_try_rate"):
+            trend_charts.append(charts.line(
+                f"trend-{rate_id}", f"每月{fmt.title(rate_id)}", labels,
+                {fmt.title(rate_id): [(m["metrics"].get(rate_id) or {}).get("value")
+                                      for m in months]},
+                percent=True, target=targets.get(rate_id)))
+    write("stats/trend.md", render_generated("trend.md.j2", base | {
+        "charts": trend_charts,
+        "months": [{"title": t, "url": f"{m['period']['label']}.md", "metrics": m["metrics"]}
+                   for t, m in zip(labels, months, strict=True)],
+    }))
+    groups = [{"title": t, "entries": [{"title": fmt.period_title(c["period"]),
+                                      "url": f"{c['period']['label']}.md"}
+                                     for c in reversed(data.periods) if c["period"]["kind"] == k]}
+              for k, t in (("month", "月度"), ("quarter", "季度"), ("year", "年度"))]
+    write("stats/index.md", render_generated("stats_index.md.j2", {"groups": groups}))
+
+    # home page
+    quality = quality_context(data)
+    current = []
+    for kind in ("month", "quarter", "year"):
+        label = data.current.get(kind)
+        if label is None or label not in by_label:
+            continue
+        c = by_label[label]
+        rows = [r for r in fmt.metric_rows(c["metrics"], targets) if r["id"] in fmt.KEY_FIGURES]
+        rows.sort(key=lambda r: fmt.KEY_FIGURES.index(r["id"]))
+        current.append({"kind_word": KIND_WORDS[kind], "title": fmt.period_title(c["period"]),
+                        "rows": rows, "url": period_url(label)})
+    spark = charts.sparkline("home-received", "近几个月受理数", labels,
+                             [m["metrics"].get("received") for m in months]) if months else None
+    write("index.md", render_generated("index.md.j2", base | {
+        "current": current, "spark": spark, "source": data.source,
+        "quality": quality | {"excluded_total": sum(data.excluded.values())},
+    }))
+
+    # lists
+    problems = data.tables.get("problems", pd.DataFrame())
+    problem_html, n_overdue, n_near = problem_table(problems, config)
+    write("lists/problems.md", render_generated("list_problems.md.j2", base | {
+        "table": problem_html, "total": len(problems), "overdue": n_overdue, "near": n_near,
+        "warn_days": config.deadlines.warn_days}))
+    solutions = data.tables.get("solutions", pd.DataFrame())
+    sol_title = fmt.period_title(by_label[data.solutions_period]["period"]) \
+        if data.solutions_period in by_label else "本期"
+    write("lists/solutions.md", render_generated("list_solutions.md.j2", base | {
+        "table": fmt.frame_table(solutions, table_titles("solutions"),
+                                 empty="本期没有办结的事项。"),
+        "total": len(solutions), "period_title": sol_title}))
+    for name, template in (("responsibilities", "list_responsibilities.md.j2"),
+                           ("needs", "list_needs.md.j2")):
+        frame = data.tables.get(name)
+        table = "" if frame is None else fmt.frame_table(frame, table_titles(name))
+        write(f"lists/{name}.md", render_generated(template, base | {"table": table}))
+    write("lists/index.md", render_generated("lists_index.md.j2", base | {
+        "open_total": len(problems), "overdue_total": n_overdue, "solved_total": len(solutions),
+        "period_title": sol_title}))
+
+    # quality, guide, downloads
+    write("quality.md", render_generated("quality.md.j2", base | quality | {
+        "source_name": data.source.get("name") or "", "read_at": data.source.get("read_at")}))
+    template_url = "downloads/template.xlsx" if data.template is not None else ""
+    write("guide.md", render_generated("guide.md.j2", guide_context() | {
+        "template_url": template_url}))
+    latest = data.current.get("month")
+    write("downloads.md", render_generated("downloads.md.j2", {
+        "latest_title": fmt.period_title(by_label[latest]["period"]) if latest in by_label else "—",
+        "periods": [{"label": c["period"]["label"], "title": fmt.period_title(c["period"])}
+                    for c in data.periods],
+        "tables": [{"name": n, "title": t} for n, t in TABLES.items() if n in data.tables],
+        "template_url": template_url}))
+
+    # hand-written pages
+    for path in sorted(SITE_PAGES.rglob("*.md")):
+        rel = path.relative_to(SITE_PAGES).as_posix()
+        write(rel, render_site_page(path, config))
+
+    return [
+        {"首页": "index.md"},
+        {"工作规程": [{t: p} for p, t in PROCEDURES]},
+        {"四张清单": [{"概述": "lists/index.md"}, {"责任清单": "lists/responsibilities.md"},
+                  {"需求清单": "lists/needs.md"}, {"问题清单": "lists/problems.md"},
+                  {"解决清单": "lists/solutions.md"}]},
+        {"统计": [{"概述": "stats/index.md"}, {"趋势": "stats/trend.md"},
+                {"月度": nav_stats["month"][::-1]}, {"季度": nav_stats["quarter"][::-1]},
+                {"年度": nav_stats["year"][::-1]}]},
+        {"填表说明": "guide.md"},
+        {"数据质量": "quality.md"},
+        {"数据下载": "downloads.md"},
+        {"关于本站": "about.md"},
+    ]
+
+
+def write_downloads(data: SiteData, docs: Path) -> None:
+    """The files behind the 数据下载 page, at stable URLs: each period's
+    metrics.json (and latest/), index.json, the lists as CSV and xlsx, and the
+    blank template; every table file is byte-stable (:mod:`fengqiao.publish.files`)."""
+    root = docs / "downloads"
+    index = []
+    for c in data.periods:
+        label = c["period"]["label"]
+        path = root / label / "metrics.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(dumps(c), encoding="utf-8")
+        index.append({"label": label, "kind": c["period"]["kind"],
+                      "path": f"downloads/{label}/metrics.json"})
+    latest = data.current.get("month")
+    by_label = {c["period"]["label"]: c for c in data.periods}
+    if latest in by_label:
+        (root / "latest").mkdir(parents=True, exist_ok=True)
+        (root / "latest" / "metrics.json").write_text(dumps(by_label[latest]),
+                                                      encoding="utf-8")
+    (root / "index.json").write_text(json.dumps(
+        {"town": data.town, "as_of": data.as_of.isoformat(), "latest": latest, "periods": index},
+        ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    tables = root / "tables"
+    tables.mkdir(parents=True, exist_ok=True)
+    for name, title in TABLES.items():
+        frame = data.tables.get(name)
+        if frame is None:
+            continue
+        titles = table_titles(name)
+        (tables / f"{name}.csv").write_bytes(csv_bytes(frame, titles))
+        (tables / f"{name}.xlsx").write_bytes(xlsx_bytes(frame, titles, title))
+    if data.template is not None:
+        (root / "template.xlsx").write_bytes(data.template)
+
+
+def rerender_site_pages(config: Config, docs: Path) -> list[str]:
+    """Re-render only the hand-written pages into an existing build folder
+    (``fengqiao serve`` calls this when someone edits site/)."""
+    changed = []
+    for path in sorted(SITE_PAGES.rglob("*.md")):
+        rel = path.relative_to(SITE_PAGES).as_posix()
+        text = render_site_page(path, config)
+        target = docs / rel
+        if not target.exists() or target.read_text(encoding="utf-8") != text:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+            changed.append(rel)
+    return changed
+
+
+def site_fingerprint() -> str:
+    """Changes whenever a file under site/ changes (for the serve loop)."""
+    h = hashlib.sha256()
+    for path in sorted(SITE_PAGES.rglob("*")):
+        if path.is_file():
+            st = path.stat()
+            h.update(f"{path}:{st.st_mtime_ns}:{st.st_size}".encode())
+    return h.hexdigest()
+
+
+
+__all__ = ["KIND_WORDS", "PROCEDURES", "SITE_PAGES", "TABLES", "SiteData", "guide_context",
+           "period_url", "problem_table", "quality_context", "render_docs", "rerender_site_pages",
+           "site_fingerprint", "table_titles", "write_downloads"]

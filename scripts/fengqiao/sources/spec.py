@@ -1,0 +1,74 @@
+"""What a source spec names, told from the text alone (no file is opened).
+
+A spec is what a user writes after a command or on the ``source:`` line of
+a config: a path, ``gsheets:<id>`` or a spreadsheet's browser address. The
+snapshot store files reads under :func:`source_location`, so that the URL
+and the ``gsheets:`` forms of one spreadsheet share their snapshots.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..errors import FengqiaoError
+
+if TYPE_CHECKING:
+    from ..config import Config
+
+#: names a workbook file goes by; its bytes decide how it is read (a WPS .et
+#: is an .xlsx inside, a file called .xls may be one too), and a file with
+#: any other name is read when its bytes are a spreadsheet
+WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xltx", ".xltm", ".et", ".ett", ".xls", ".ods", ".ots")
+_SHEET_URL = re.compile(r"^https?://docs\.google\.com/spreadsheets/d/([A-Za-z0-9_-]+)")
+_GSHEETS_PREFIX = "gsheets:"
+
+
+def gsheets_id(spec: str | Path) -> str | None:
+    """The spreadsheet id when the spec names a Google spreadsheet."""
+    text = str(spec).strip()
+    if text.startswith(_GSHEETS_PREFIX):
+        return text[len(_GSHEETS_PREFIX):].strip() or None
+    m = _SHEET_URL.match(text)
+    return m.group(1) if m else None
+
+
+def source_location(spec: str | Path) -> str:
+    """The stable key snapshots are filed under: the spreadsheet id for
+    Google (so the URL and ``gsheets:`` forms match), else the absolute path."""
+    sid = gsheets_id(spec)
+    if sid is not None:
+        return sid
+    return str(Path(spec).expanduser().resolve())
+
+
+def is_remote(spec: str | Path) -> bool:
+    """Whether reading the spec needs the network (and may fall back to a snapshot)."""
+    return gsheets_id(spec) is not None
+
+
+def in_folder(spec: str, folder: Path) -> str | Path:
+    """A spec written inside a config file: a path is relative to the
+    config's folder; a Google spreadsheet passes through untouched."""
+    text = spec.strip()
+    if is_remote(text):
+        return text
+    path = Path(text).expanduser()
+    return path if path.is_absolute() else folder / path
+
+
+def resolve_spec(cli_value: str | Path | None, config: Config | None = None) -> str | Path:
+    """The ledger a command reads, decided the same way by every command:
+    a SOURCE typed on the command line is relative to the current folder (and
+    kept as typed, so messages show it so); else the config's ``source:``,
+    relative to the config file's folder. ``gsheets:`` specs and Google
+    addresses pass through untouched from either."""
+    if cli_value is not None and str(cli_value).strip():
+        text = str(cli_value).strip()
+        return text if is_remote(text) else Path(text).expanduser()
+    if config is not None and config.source:
+        return in_folder(config.source, config.base_dir)
+    raise FengqiaoError("没有指定台账。",
+                        hint="请在命令后写上台账文件、CSV 文件夹或 Google 表格地址（gsheets:表格ID），"
+                             "或在配置文件 fengqiao.yml 里设置 source。")
