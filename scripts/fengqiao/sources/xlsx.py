@@ -486,7 +486,7 @@ def workbook_format(data: bytes, display: str, limits: Limits = DEFAULT_LIMITS) 
         raise _corrupt(display) from exc
 
 
-def read_xlsx_bytes(data: bytes, display: str, *,
+def read_xlsx_bytes(data: bytes, display: str, *,  # noqa: C901 (to be split by format)
                     limits: Limits = DEFAULT_LIMITS) -> dict[str, RawTable]:
     """Every worksheet of a workbook given as bytes, in workbook order: an
     .xlsx/.xlsm/.et (OOXML) or an .ods, told apart by content.
