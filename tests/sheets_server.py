@@ -7,12 +7,15 @@ What it serves (enough for fengqiao's reads and ``sheets init``):
   (the test generates it; no key is ever committed), with ``aud`` equal to the
   token URI and a ``scope`` claim. It returns a fresh fake access token.
 * ``GET /v4/spreadsheets/{id}``: metadata (``includeGridData=false``; the
-  ``fields`` mask is honoured loosely: merges are left out unless asked for).
+  ``fields`` mask is honoured loosely: merges are left out unless asked for;
+  conditional formats and every cell's note come when the mask names them).
 * ``GET /v4/spreadsheets/{id}/values:batchGet?ranges=...``: A1 ranges with
   quoted sheet names (``'Sheet ''1'''!A1:C``, ``'x'!1:10``, a bare sheet).
 * ``POST /v4/spreadsheets/{id}:batchUpdate``: addSheet, updateSheetProperties,
-  updateCells, repeatCell, setDataValidation, addProtectedRange,
-  appendDimension, deleteSheet; atomic like Google's (all or nothing).
+  updateCells (values, notes, formats), repeatCell, setDataValidation,
+  addProtectedRange, appendDimension, add/deleteConditionalFormatRule,
+  updateDimensionProperties, deleteSheet; atomic like Google's (all or
+  nothing).
 * ``POST /v4/spreadsheets/{id}/values:batchUpdate`` and
   ``PUT /v4/spreadsheets/{id}/values/{range}``.
 
@@ -103,6 +106,8 @@ class FakeSheet:
     repeats: list[dict[str, Any]] = field(default_factory=list)
     validations: list[dict[str, Any]] = field(default_factory=list)
     protected: list[dict[str, Any]] = field(default_factory=list)
+    conditional: list[dict[str, Any]] = field(default_factory=list)
+    dimensions: list[dict[str, Any]] = field(default_factory=list)
 
     def cell(self, row: int, col: int) -> Any:
         if row < len(self.rows) and col < len(self.rows[row]):
@@ -186,6 +191,10 @@ class FakeSpreadsheet:
                 entry["merges"] = copy.deepcopy(s.merges)
             if s.protected and (not fields or "protectedRanges" in fields):
                 entry["protectedRanges"] = copy.deepcopy(s.protected)
+            if s.conditional and fields and "conditionalFormats" in fields:
+                entry["conditionalFormats"] = copy.deepcopy(s.conditional)
+            if fields and "note" in fields:
+                entry["data"] = [_note_grid(s)]
             sheets.append(entry)
         return {
             "spreadsheetId": self.spreadsheet_id,
@@ -194,6 +203,24 @@ class FakeSpreadsheet:
             "sheets": sheets,
             "spreadsheetUrl": f"https://docs.google.com/spreadsheets/d/{self.spreadsheet_id}/edit",
         }
+
+
+def _note_grid(sheet: FakeSheet) -> dict[str, Any]:
+    """GridData as Google returns it for a ``data(rowData(values(note)))``
+    mask: a row per sheet row up to the last with a note, ``{}`` for cells
+    without one, trailing empties left out."""
+    if not sheet.notes:
+        return {}
+    last = max(r for r, _ in sheet.notes)
+    rows = []
+    for r in range(last + 1):
+        cols = [c for rr, c in sheet.notes if rr == r]
+        if not cols:
+            rows.append({})
+            continue
+        rows.append({"values": [({"note": sheet.notes[(r, c)]} if (r, c) in sheet.notes else {})
+                                for c in range(max(cols) + 1)]})
+    return {"rowData": rows}
 
 
 def spreadsheet_from_xlsx(path: Path, spreadsheet_id: str, title: str) -> FakeSpreadsheet:
@@ -552,6 +579,9 @@ def _apply(book: FakeSpreadsheet, i: int, req: dict[str, Any]) -> dict[str, Any]
         sheet.row_count = int(grid.get("rowCount", 1000))
         sheet.column_count = int(grid.get("columnCount", 26))
         sheet.frozen_rows = int(grid.get("frozenRowCount", 0))
+        if "index" in props:  # as Google: the new tab goes to that position
+            book.sheets.remove(sheet)
+            book.sheets.insert(int(props["index"]), sheet)
         return {"addSheet": {"properties": sheet.properties()}}
     if kind == "updateSheetProperties":
         props = spec.get("properties") or {}
@@ -585,8 +615,12 @@ def _apply(book: FakeSpreadsheet, i: int, req: dict[str, Any]) -> dict[str, Any]
                 r, c = r0 + di, c0 + dj
                 if "userEnteredValue" in fields:
                     sheet.set_cell(r, c, _user_value(cell))
-                if "note" in fields and cell.get("note") is not None:
-                    sheet.notes[(r, c)] = cell["note"]
+                if "note" in fields:
+                    # as Google: a masked field left out of the cell clears it
+                    if cell.get("note"):
+                        sheet.notes[(r, c)] = cell["note"]
+                    else:
+                        sheet.notes.pop((r, c), None)
                 if "userEnteredFormat" in fields and "userEnteredFormat" in cell:
                     sheet.formats[(r, c)] = cell["userEnteredFormat"]
         return {}
@@ -614,6 +648,32 @@ def _apply(book: FakeSpreadsheet, i: int, req: dict[str, Any]) -> dict[str, Any]
             sheet.column_count += int(spec.get("length", 0))
         else:
             sheet.row_count += int(spec.get("length", 0))
+        return {}
+    if kind == "addConditionalFormatRule":
+        rule = copy.deepcopy(spec.get("rule") or {})
+        ranges = rule.get("ranges") or []
+        if not ranges:
+            raise _APIError(400, "INVALID_ARGUMENT", f"Invalid requests[{i}]: rule without ranges")
+        sheet = sheet_of(ranges[0].get("sheetId"))
+        if any(r.get("sheetId") != sheet.sheet_id for r in ranges):
+            raise _APIError(400, "INVALID_ARGUMENT",
+                            f"Invalid requests[{i}]: all ranges must be on the same sheet")
+        index = int(spec.get("index", 0))
+        if not 0 <= index <= len(sheet.conditional):
+            raise _APIError(400, "INVALID_ARGUMENT", f"Invalid requests[{i}]: index {index}")
+        sheet.conditional.insert(index, rule)
+        return {}
+    if kind == "deleteConditionalFormatRule":
+        sheet = sheet_of(spec.get("sheetId"))
+        index = int(spec.get("index", -1))
+        if not 0 <= index < len(sheet.conditional):
+            raise _APIError(400, "INVALID_ARGUMENT",
+                            f"Invalid requests[{i}]: No conditional format on sheet "
+                            f"{sheet.sheet_id} at index {index}")
+        return {"deleteConditionalFormatRule": {"rule": sheet.conditional.pop(index)}}
+    if kind == "updateDimensionProperties":
+        sheet = sheet_of((spec.get("range") or {}).get("sheetId"))
+        sheet.dimensions.append(copy.deepcopy(spec))
         return {}
     if kind == "deleteSheet":
         sheet = sheet_of(spec.get("sheetId"))

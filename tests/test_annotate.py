@@ -75,10 +75,11 @@ def test_marks_cells_and_keeps_source(tmp_path: Path) -> None:
     assert ws["A4"].fill.start_color.rgb == WARNING_COLOR
     assert ws["A3"].fill.fill_type is None
     assert ws["B3"].comment.text == (
+        "【fengqiao 校验】\n"
         "【错误】纠纷台账!B3（受理日期）的“2024-02-30”不是有效日期。"
         "请写成 2024-03-05、2024/3/5 或 2024年3月5日 这样的日期。")
-    assert ws["C3"].comment.text.count("\n") == 1  # two messages on one cell
-    assert ws["C3"].comment.text.splitlines()[1].startswith("【提醒】纠纷台账!C3：纠纷已办结")
+    assert ws["C3"].comment.text.count("\n") == 2  # two messages on one cell
+    assert ws["C3"].comment.text.splitlines()[2].startswith("【提醒】纠纷台账!C3：纠纷已办结")
     # merged title: the mark goes to the range's top-left cell
     assert ws["A1"].fill.start_color.rgb == WARNING_COLOR
     assert ws["B4"].value == "=1/0"  # formulas are kept as formulas
@@ -91,12 +92,17 @@ def test_result_sheet_lists_everything_with_links(tmp_path: Path) -> None:
     annotate_workbook(src, _findings(), out)
     ws = load_workbook(out)[RESULT_SHEET]
     rows = list(ws.iter_rows(values_only=True))
-    assert rows[0] == ("序号", "工作表", "单元格", "列名", "类别", "代码", "说明")
-    assert len(rows) == 1 + len(_findings())
-    assert rows[1][:6] == (1, SHEET, "B3", "受理日期", "错误", "bad-date")
-    assert rows[5][:6] == (5, SHEET, "（整张表）", "备注", "提醒", "missing-optional-column")
-    assert ws["C2"].hyperlink.location == "'纠纷台账'!B3"
-    assert ws["C6"].hyperlink is None
+    assert rows[0][0].endswith("检查“台账.xlsx”：错误 2 个，提醒 4 个。"
+                               "点“单元格”一列的链接可以跳到那一格；改好后重新检查，标记会自动去掉。")
+    assert rows[1] == ("序号", "工作表", "单元格", "列名", "类别", "代码", "说明", "修改方法")
+    assert len(rows) == 2 + len(_findings())
+    assert rows[2] == (1, SHEET, "B3", "受理日期", "错误", "bad-date",
+                       "纠纷台账!B3（受理日期）的“2024-02-30”不是有效日期。",
+                       "请写成 2024-03-05、2024/3/5 或 2024年3月5日 这样的日期。")
+    assert rows[6][:6] == (5, SHEET, "（整张表）", "备注", "提醒", "missing-optional-column")
+    assert ws["C3"].hyperlink.location == "'纠纷台账'!B3"
+    assert ws["C7"].hyperlink is None
+    assert ws.freeze_panes == "A3"
 
 
 def test_reannotating_replaces_result_sheet(tmp_path: Path) -> None:
@@ -107,7 +113,9 @@ def test_reannotating_replaces_result_sheet(tmp_path: Path) -> None:
     annotate_workbook(first, _findings()[:1], second)
     wb = load_workbook(second)
     assert wb.sheetnames.count(RESULT_SHEET) == 1
-    assert wb[RESULT_SHEET].max_row == 2
+    assert wb[RESULT_SHEET].max_row == 3
+    # our own comment from the first run is replaced, not stacked
+    assert wb[SHEET]["B3"].comment.text.count("【fengqiao 校验】") == 1
 
 
 def test_refuses_to_overwrite_source(tmp_path: Path) -> None:
@@ -128,7 +136,8 @@ def test_no_findings_still_writes_a_result_sheet(tmp_path: Path) -> None:
     out = tmp_path / "o.xlsx"
     annotate_workbook(_source(tmp_path / "a.xlsx"), [], out)
     rows = list(load_workbook(out)[RESULT_SHEET].iter_rows(values_only=True))
-    assert rows[1][-1] == "没有发现问题。"
+    assert rows[0][0].endswith("检查“a.xlsx”：没有发现问题。")
+    assert rows[2][6] == "没有发现问题。"
 
 
 def _raw_workbook(location: str, kind: str = "csv") -> RawWorkbook:
@@ -145,7 +154,7 @@ def test_fresh_workbook_for_csv_sources(tmp_path: Path) -> None:
     assert ws["A2"].value == "编号" and ws["B3"].value == "2024-02-30"  # first_row = 2
     assert ws["B4"].value == "坏字"  # characters Excel cannot store are dropped
     assert ws["B3"].fill.start_color.rgb == ERROR_COLOR
-    assert ws["B3"].comment.text.startswith("【错误】纠纷台账!B3（受理日期）")
+    assert ws["B3"].comment.text.startswith("【fengqiao 校验】\n【错误】纠纷台账!B3（受理日期）")
     assert wb.sheetnames == [RESULT_SHEET, SHEET]
 
 

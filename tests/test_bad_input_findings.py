@@ -32,7 +32,8 @@ COL = {h: chr(ord("A") + i) for i, h in enumerate(HEADERS)}
 ALL_TIME = "1990-01-01..2100-12-31"
 #: key fields: an error in one of these excludes the row (DOMAIN.md §4)
 KEY_COLUMNS = {"编号", "受理日期", "星级"}
-OPTIONAL_TABS = {"网格", "走访记录", "重点人员", "重点人员随访", "领导接访", "责任清单", "需求清单"}
+OPTIONAL_TABS = {"网格", "走访记录", "重点人员", "重点人员随访", "领导接访", "责任清单",
+                 "需求清单"}
 
 
 def record(i: int, **values: Any) -> list[Any]:

@@ -94,7 +94,7 @@ def test_every_figure_has_the_shape_the_catalogue_gives(demo_contract: dict[str,
 def test_breakdowns_carry_the_figures_the_catalogue_lists(demo_contract: dict[str, Any]) -> None:
     breakdowns = demo_contract["breakdowns"]
     assert set(DISPUTE_KEYS) == set(DISPUTE_BREAKDOWNS)
-    for name in (*DISPUTE_BREAKDOWNS, "reception_rank"):
+    for name in (*DISPUTE_BREAKDOWNS, "reception_rank", "key_person_category"):
         want = {m.id for m in METRICS.values() if name in m.breakdowns}
         units = breakdowns[name]
         assert units, name
@@ -102,7 +102,7 @@ def test_breakdowns_carry_the_figures_the_catalogue_lists(demo_contract: dict[st
             assert set(body) == want, (name, unit)
     assert OPTIONAL_BY_BREAKDOWN["village"] == ("visit_coverage", "key_person_followup_rate",
                                                 "needs_closure_rate")
-    assert OPTIONAL_BY_BREAKDOWN["grid"] == ("visit_coverage",)
+    assert OPTIONAL_BY_BREAKDOWN["grid"] == ("visit_coverage", "key_person_followup_rate")
 
 
 def test_optional_figures_are_null_exactly_when_their_tab_is_missing(
@@ -213,6 +213,8 @@ def _described_nodes(schema: dict[str, Any]) -> Iterator[tuple[str, dict[str, An
         yield from where.items()
     rank = schema["properties"]["breakdowns"]["properties"]["reception_rank"]
     yield from rank["additionalProperties"]["properties"].items()
+    category = schema["properties"]["breakdowns"]["properties"]["key_person_category"]
+    yield from category["additionalProperties"]["properties"].items()
 
 
 def test_schema_descriptions_are_the_catalogues(request: pytest.FixtureRequest) -> None:
@@ -253,7 +255,10 @@ def test_a_description_states_the_definition_and_any_interim_rule() -> None:
         "办结率：统计期内受理、且到截止日已办结的纠纷件数 ÷ 统计期内受理的纠纷件数。")
     followup = METRICS["followup_rate"].description()
     assert followup.startswith("回访率：统计期内办结、且回访日期不早于办结日期、不晚于截止日的纠纷件数 ÷ ")
-    assert "本版本暂按以下方法计算：" in followup
+    # the figure now follows DOMAIN.md 4.1, so no interim rule is stated
+    assert "本版本暂按以下方法计算：" not in followup
+    interim = catalogue.Metric("x", "某率", "rate", "rate", "%", "甲", "乙", interim="丙")
+    assert interim.description() == "某率：甲 ÷ 乙。本版本暂按以下方法计算：丙。"
 
 
 # -- one contract checker, for the town and the county ---------------------------

@@ -57,7 +57,7 @@ def test_metrics_table(workbook: Path) -> None:
     code, out, err = run("metrics", str(workbook), "--period", "2024-03")
     assert code == 0, err
     lines = out.splitlines()
-    assert lines[0] == "示范镇 2024-03（2024-03-01 至 2024-03-31）统计指标，截至 2024-03-31"
+    assert lines[0] == "本镇 2024-03（2024-03-01 至 2024-03-31）统计指标，截至 2024-03-31"
     by_title = {line.split()[0]: line.split()[1:] for line in lines[4:] if line.strip()}
     assert by_title["受理数"] == ["4", "件"]
     assert by_title["按期办结率"] == ["1/2", "50.0%", "90.0%", "未达标"]
@@ -116,7 +116,7 @@ def test_overdue_table(workbook: Path) -> None:
     code, out, err = run("overdue", str(workbook), "--as-of", "2024-03-31")
     assert code == 0, err
     lines = out.splitlines()
-    assert lines[0] == "示范镇截至 2024-03-31：逾期未办结 1 件，临近期限 0 件（逾期最久的在前）。"
+    assert lines[0] == "本镇截至 2024-03-31：逾期未办结 1 件，临近期限 0 件（逾期最久的在前）。"
     assert lines[4].split() == ["D3", "西坡村", "劳资", "★", "2024-03-10", "2024-03-15", "21",
                                 "逾期", "16", "天", "劳动保障所", "钱科长"]
     assert len(lines) == 5
@@ -127,7 +127,7 @@ def test_overdue_near(workbook: Path) -> None:
     code, out, _ = run("overdue", str(workbook), "--as-of", "2024-04-10", "--near")
     assert code == 0
     lines = out.splitlines()
-    assert lines[0] == "示范镇截至 2024-04-10：逾期未办结 1 件，临近期限 1 件（逾期最久的在前）。"
+    assert lines[0] == "本镇截至 2024-04-10：逾期未办结 1 件，临近期限 1 件（逾期最久的在前）。"
     assert [ln.split()[0] for ln in lines[4:]] == ["D3", "D4"]
     assert "还剩 2 天" in lines[5]
 
@@ -135,7 +135,7 @@ def test_overdue_near(workbook: Path) -> None:
 def test_overdue_none(workbook: Path) -> None:
     code, out, _ = run("overdue", str(workbook), "--as-of", "2024-03-12")
     assert code == 0
-    assert out == "示范镇截至 2024-03-12 没有逾期或临近期限的在办纠纷。\n"
+    assert out == "本镇截至 2024-03-12 没有逾期或临近期限的在办纠纷。\n"
 
 
 def test_missing_source_file_is_exit_2(tmp_path: Path) -> None:

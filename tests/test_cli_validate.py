@@ -26,6 +26,7 @@ OTHER = {
     "重点人员": [["人员编号", "类别", "网格编号", "包联人", "随访频次"]],
     "重点人员随访": [["人员编号", "日期", "随访人", "方式"]],
     "领导接访": [["日期", "领导", "职务类别", "方式", "接待人次", "关联纠纷编号"]],
+    "领导名册": [["领导", "职务类别", "到岗日期", "离岗日期"]],
     "责任清单": [["事项类别", "责任单位", "责任领导", "职务", "办公电话", "备注"],
              ["邻里", "司法所", "周", "所长", "0471-1234567", None]],
     "需求清单": [["编号", "提出日期", "来源", "村(社区)", "需求内容", "类别", "接单单位", "领单党员",
@@ -145,7 +146,7 @@ def test_annotate_xlsx(tmp_path: Path) -> None:
     assert hashlib.sha256(src.read_bytes()).hexdigest() == before
     wb = load_workbook(out)
     assert wb["纠纷台账"]["B4"].fill.start_color.rgb == ERROR_COLOR
-    assert wb[RESULT_SHEET]["F2"].value == "bad-date"
+    assert wb[RESULT_SHEET]["F3"].value == "bad-date"
 
 
 def test_annotate_refuses_source_path(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ from click.testing import CliRunner, Result
 from pydantic.dataclasses import dataclass as pydantic_dataclass
 
 from fengqiao.cli import cli
-from fengqiao.config import DEFAULTS_FILE, Config, load_config
+from fengqiao.config import DEFAULTS_FILE, Config, Quota, load_config
 from fengqiao.county.collect import classify
 from fengqiao.county.config import COUNTY_DEFAULTS_FILE, CountyFile, load_county_config
 from fengqiao.errors import FengqiaoError
@@ -80,11 +80,11 @@ BAD_TOWN = [
     ("deadlines:\n  warn_days: abc", "deadlines.warn_days 应是整数，实际写的是“abc”。例如 warn_days: 2。"),
     ("report_date: 2024-02-30", "report_date 不是真实存在的日期，实际写的是“2024-02-30”。"
      "请检查月份和日子，例如 2024-12-31。"),
-    ("site: yes", "site 应是几行设置，写在下一行、缩进两格（可写 title、months），实际写的是 true。"),
+    ("site: yes", "site 应是几行设置，写在下一行、缩进两格（可写 title、months、pages），实际写的是 true。"),
     ("targets: 0.9", "targets 应是几行设置，写在下一行、缩进两格（每行“名称: 值”），实际写的是 0.9。"),
     ("reception_quotas: {书记: 3}", "reception_quotas.书记 应是几行设置，写在下一行、缩进两格"
-     "（可写 per、min_days），实际写的是 3。"),
-    ("town: [1, 2]", "town 应是一段文字，实际写的是 [1, 2]。例如 town: 示范镇。"),
+     "（可写 per、min_days、modes），实际写的是 3。"),
+    ("town: [1, 2]", "town 应是一段文字，实际写的是 [1, 2]。例如 town: 枫溪镇。"),
 ]
 
 
@@ -115,7 +115,8 @@ def test_good_values_arrive_typed(tmp_path: Path) -> None:
         "key_person_intervals:\n  每两月: 61\n")))
     assert config.town == "东湖镇" and config.report_date == date(2024, 2, 29)
     assert config.deadlines.for_star(3) == 30 and config.deadlines.for_star(1) == 5  # default kept
-    assert config.reception_quotas["县处级领导"].per == "day"
+    # one mapping is one quota; `modes` left out counts all four 方式
+    assert config.reception_quotas["县处级领导"] == (Quota("day", 1, ("接访", "下访", "约访", "走访")),)
     assert set(config.reception_quotas) == {"党政主要领导", "科级领导", "村两委", "县处级领导"}
     assert config.key_person_intervals["每两月"] == 61 and config.key_person_intervals["每周"] == 7
 
@@ -127,7 +128,7 @@ def test_a_typo_gets_the_nearest_key_at_any_depth(tmp_path: Path) -> None:
     assert top.value.hint.startswith("您是不是想写 source？可用的有：town、source、")
     with pytest.raises(FengqiaoError) as nested:
         load_config(write(tmp_path / "b.yml", "site:\n  titel: 东湖镇平台\n"))
-    assert nested.value.hint == "您是不是想写 site.title？可用的有：title、months。"
+    assert nested.value.hint == "您是不是想写 site.title？可用的有：title、months、pages。"
     with pytest.raises(FengqiaoError) as value:
         load_config(write(tmp_path / "c.yml", "deadlines:\n  day_count: workin\n"))
     assert str(value.value).endswith("只能是 calendar 或 working，实际写的是“workin”。"
@@ -171,7 +172,8 @@ def test_an_empty_section_keeps_its_defaults_and_an_empty_source_means_none(
     assert config.source == ""
     with pytest.raises(FengqiaoError) as err:
         resolve_spec(None, config)
-    assert err.value.message == "没有指定台账。"
+    assert err.value.message.startswith("没有指定台账：配置文件 ")
+    assert err.value.message.endswith("里的 source 是空的。")
 
 
 def test_replace_revalidates_so_a_test_cannot_build_a_bad_config() -> None:

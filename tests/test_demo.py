@@ -83,7 +83,7 @@ def _dates(series: pd.Series) -> pd.Series:
 
 def test_sizes(town: dict[str, pd.DataFrame]) -> None:
     assert list(town) == ["disputes", "grids", "visits", "key_persons", "key_person_visits",
-                          "receptions", "responsibilities", "needs"]
+                          "receptions", "leaders", "responsibilities", "needs"]
     assert len(town["disputes"]) == 700
     assert len(town["visits"]) == 15_000
     assert len(town["needs"]) == 150
@@ -100,7 +100,7 @@ def test_sizes(town: dict[str, pd.DataFrame]) -> None:
 def test_columns_are_the_sheet_headers(town: dict[str, pd.DataFrame]) -> None:
     schema = load_schema()
     assert list(town["disputes"].columns)[:3] == ["序号", "案件编号", "受理日期"]
-    for tab in ("grids", "visits", "key_persons", "key_person_visits", "receptions",
+    for tab in ("grids", "visits", "key_persons", "key_person_visits", "receptions", "leaders",
                 "responsibilities", "needs"):
         assert list(town[tab].columns) == [f.title for f in schema[tab].fields]
 
@@ -162,7 +162,7 @@ def test_title_rows_and_layout(demo_wb: openpyxl.Workbook, town: dict[str, pd.Da
                                tmp_path: Path) -> None:
     wb = demo_wb
     assert wb.sheetnames == ["纠纷台账", "网格", "走访记录", "重点人员", "重点人员随访",
-                             "领导接访", "责任清单", "需求清单"]
+                             "领导接访", "领导名册", "责任清单", "需求清单"]
     rows = list(wb["纠纷台账"].iter_rows(max_row=4, values_only=True))
     assert rows[0][0] == "枫溪镇矛盾纠纷调处化解台账（2023—2024年）"
     assert all(v is None for v in rows[1])

@@ -141,11 +141,11 @@ def test_cli_schema_export(tmp_path: Path) -> None:
     out = tmp_path / "schema"
     result = CliRunner().invoke(cli, ["schema", "export", "--out", str(out), "--by-title"])
     assert result.exit_code == 0, result.output
-    assert result.output.splitlines()[0] == f"已导出 9 个文件到 {out}："
+    assert result.output.splitlines()[0] == f"已导出 10 个文件到 {out}："  # 9 tabs + package
     assert result.output.splitlines()[1:] == [f"  {t}.schema.json" for t in TAB_ORDER] + [
         "  datapackage.json"]
     pkg = json.loads((out / "datapackage.json").read_text(encoding="utf-8"))
-    assert pkg["title"] == "示范镇矛盾纠纷调处化解台账"
+    assert pkg["title"] == "本镇矛盾纠纷调处化解台账"
     assert pkg["resources"][0]["schema"]["fields"][0]["name"] == "编号"
     disputes = json.loads((out / "disputes.schema.json").read_text(encoding="utf-8"))
     assert frictionless.Schema.from_descriptor(disputes).field_names[0] == "编号"
@@ -247,7 +247,7 @@ def test_cli_schema_export_with_data(tmp_path: Path) -> None:
                                       "--out", str(out)])
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert lines[0] == f"已导出 13 个文件到 {out}："
+    assert lines[0] == f"已导出 15 个文件到 {out}："  # 领导名册 added a schema and a CSV
     assert "  纠纷台账.csv" in lines and "  datapackage.json" in lines
     assert lines[-1] == "导出了哪些内容、没有导出什么，写在 datapackage.json 的 description 里。"
     errors = _frictionless_errors(out / "datapackage.json")

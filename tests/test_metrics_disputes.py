@@ -132,7 +132,7 @@ def test_overdue_list_most_overdue_first_without_sensitive_fields(q1: dict) -> N
 
 
 def test_header_blocks(q1: dict) -> None:
-    assert q1["schema_version"] == "1.0"
+    assert q1["schema_version"] == "1.1"  # 1.1 added reception_basis
     assert q1["generator"] == "fengqiao 0.1.0"
     assert q1["town"] == "枫溪镇"
     assert q1["period"] == {"start": "2024-01-01", "end": "2024-03-31", "label": "2024-Q1",

@@ -135,7 +135,7 @@ def test_parts_roll_up_to_the_whole(cases: list[dict[str, Any]], period: Period,
     assert validate_contract(county) == []
     assert county["metrics"] == whole["metrics"]
     assert county["distributions"] == whole["distributions"]
-    for key in ("dispute_type", "source", "reception_rank"):
+    for key in ("dispute_type", "source", "reception_rank", "key_person_category"):
         assert county["breakdowns"][key] == whole["breakdowns"][key]
     assert _strip(county["breakdowns"]["village"]) == whole["breakdowns"]["village"]
     assert _strip(county["breakdowns"]["grid"]) == whole["breakdowns"]["grid"]

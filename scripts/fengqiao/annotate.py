@@ -16,7 +16,6 @@ is deleted, never left half written.
 
 from __future__ import annotations
 
-import re
 import warnings
 import zipfile
 from collections.abc import Iterable
@@ -28,33 +27,34 @@ from openpyxl import Workbook, load_workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.comments import Comment
 from openpyxl.styles import Font, PatternFill
+from openpyxl.utils import get_column_letter
 from openpyxl.utils.exceptions import InvalidFileException
 from openpyxl.worksheet.hyperlink import Hyperlink
 from openpyxl.worksheet.worksheet import Worksheet
 
+from . import clock
 from .errors import FengqiaoError, Finding
+from .marks import (
+    ERROR_COLOR,
+    LINK_COLOR,
+    NO_FINDINGS,
+    RESULT_HEADERS,
+    RESULT_SHEET,
+    RESULT_TOP_ROWS,
+    RESULT_WIDTHS,
+    WARNING_COLOR,
+    Marks,
+    describe,
+    is_own_note,
+)
 from .publish.atomic import atomic_path, shared_mode
 from .sources.base import RawWorkbook, UnsavedFormula
 
-RESULT_SHEET = "校验结果"
-ERROR_COLOR = "FFFF9C9C"
-WARNING_COLOR = "FFFFC680"
 AUTHOR = "fengqiao"
-
-_SEVERITY_TEXT = {"error": "错误", "warning": "提醒"}
-_REF = re.compile(r"^\$?([A-Z]{1,3})\$?(\d+)$")
 
 
 def _fill(color: str) -> PatternFill:
     return PatternFill(fill_type="solid", start_color=color, end_color=color)
-
-
-def _cell_ref(finding: Finding) -> str | None:
-    """The ``F12`` part of a finding's cell, or None for tab-level findings."""
-    if finding.row is None or "!" not in finding.cell:
-        return None
-    ref = finding.cell.rsplit("!", 1)[1]
-    return ref if _REF.match(ref) else None
 
 
 def _anchor(ws: Worksheet, ref: str) -> str:
@@ -65,52 +65,48 @@ def _anchor(ws: Worksheet, ref: str) -> str:
     return ref
 
 
-def _mark(wb: Workbook, findings: list[Finding]) -> None:
-    per_cell: dict[tuple[str, str], list[Finding]] = {}
-    for f in findings:
-        ref = _cell_ref(f)
-        if ref is not None and f.sheet in wb.sheetnames:
-            ws = wb[f.sheet]
-            per_cell.setdefault((f.sheet, _anchor(ws, ref)), []).append(f)
-    for (sheet, ref), items in per_cell.items():
-        cell = wb[sheet][ref]
-        worst = "error" if any(f.severity == "error" for f in items) else "warning"
-        cell.fill = _fill(ERROR_COLOR if worst == "error" else WARNING_COLOR)
-        text = "\n".join(f"【{_SEVERITY_TEXT[f.severity]}】{f.message}" for f in items)
-        if cell.comment is not None and cell.comment.text:
+def _describe(wb: Workbook, findings: list[Finding], source: str) -> Marks:
+    return describe(findings, sheets=wb.sheetnames, checked_at=clock.now(), source=source,
+                    anchor=lambda sheet, ref: _anchor(wb[sheet], ref))
+
+
+def _mark(wb: Workbook, marks: Marks) -> None:
+    for mark in marks.cells:
+        cell = wb[mark.sheet][mark.ref]
+        cell.fill = _fill(mark.color)
+        text = mark.note
+        if cell.comment is not None and cell.comment.text and not is_own_note(cell.comment.text):
+            # a copy: the user's own comment stays first, ours follows
             text = f"{cell.comment.text}\n——\n{text}"
         comment = Comment(text, AUTHOR)
         comment.width = 320
-        comment.height = 40 + 60 * len(items)
+        comment.height = 40 + 60 * text.count("\n")
         cell.comment = comment
 
 
-def _result_sheet(wb: Workbook, findings: list[Finding]) -> None:
+def _result_sheet(wb: Workbook, marks: Marks) -> None:
     if RESULT_SHEET in wb.sheetnames:  # annotating an already annotated copy
         del wb[RESULT_SHEET]
     ws = wb.create_sheet(RESULT_SHEET, 0)
-    headers = ("序号", "工作表", "单元格", "列名", "类别", "代码", "说明")
-    ws.append(headers)
-    for cell in ws[1]:
+    ws.append((marks.summary,))
+    ws.append(RESULT_HEADERS)
+    for cell in ws[2]:
         cell.font = Font(bold=True)
-    for i, f in enumerate(findings, start=1):
-        ref = _cell_ref(f)
-        where = f.cell.rsplit("!", 1)[1] if "!" in f.cell else ""
-        ws.append((i, f.sheet, where or "（整张表）", f.column or "",
-                   _SEVERITY_TEXT[f.severity], f.code, f.message))
-        row = i + 1
-        if ref is not None and f.sheet in wb.sheetnames:
+    for i, item in enumerate(marks.rows):
+        ws.append(item.values())
+        row = RESULT_TOP_ROWS + 1 + i
+        if item.ref:
             link = ws.cell(row=row, column=3)
-            quoted = "'" + f.sheet.replace("'", "''") + "'"
-            link.hyperlink = Hyperlink(ref=link.coordinate, location=f"{quoted}!{ref}")
-            link.font = Font(color="FF0563C1", underline="single")
-        fill = ERROR_COLOR if f.severity == "error" else WARNING_COLOR
-        ws.cell(row=row, column=5).fill = _fill(fill)
-    if not findings:
-        ws.append(("", "", "", "", "", "", "没有发现问题。"))
-    for letter, width in zip("ABCDEFG", (6, 14, 10, 14, 6, 24, 90), strict=True):
-        ws.column_dimensions[letter].width = width
-    ws.freeze_panes = "A2"
+            quoted = "'" + item.sheet.replace("'", "''") + "'"
+            link.hyperlink = Hyperlink(ref=link.coordinate, location=f"{quoted}!{item.ref}")
+            link.font = Font(color=LINK_COLOR, underline="single")
+        ws.cell(row=row, column=5).fill = _fill(
+            ERROR_COLOR if item.severity == "error" else WARNING_COLOR)
+    if not marks.rows:
+        ws.append(("", "", "", "", "", "", NO_FINDINGS))
+    for i, width in enumerate(RESULT_WIDTHS, start=1):
+        ws.column_dimensions[get_column_letter(i)].width = width
+    ws.freeze_panes = f"A{RESULT_TOP_ROWS + 1}"
 
 
 def _sheets_in(path: Path) -> list[str]:
@@ -203,8 +199,9 @@ def annotate_workbook(source_xlsx: Path, findings: list[Finding], out: Path, *,
     source_xlsx, out = Path(source_xlsx), Path(out)
     _check_out(out, [source_xlsx])
     wb = _load(source_xlsx, tabs)
-    _mark(wb, findings)
-    _result_sheet(wb, findings)
+    marks = _describe(wb, findings, source_xlsx.name)
+    _mark(wb, marks)
+    _result_sheet(wb, marks)
     _save(wb, out)
 
 
@@ -240,8 +237,9 @@ def write_raw_workbook(workbook: RawWorkbook, findings: list[Finding], out: Path
                     ws.cell(row=offset + i, column=j + 1, value=cleaned)  # type: ignore[arg-type]
     if default is not None:
         wb.remove(default)
-    _mark(wb, findings)
-    _result_sheet(wb, findings)
+    marks = _describe(wb, findings, workbook.info.name)
+    _mark(wb, marks)
+    _result_sheet(wb, marks)
     _save(wb, out)
 
 

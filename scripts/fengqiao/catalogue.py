@@ -172,15 +172,13 @@ _METRICS = [
            "统计期内办结、且回访日期不早于办结日期、不晚于截止日的纠纷件数", _CLOSED,
            needs=(*_DATES, "disputes.followup_date"), target_key="followup_rate",
            denominator_is="closed",
-           interim="分子是统计期内办结、且有回访日期的件数（早于办结日期的回访日期在检查时作废），"
-                   "截止日以后的回访日期也计入"),
+           note="截止日以后的回访在截止日还没有发生，不计入，所以过去的统计期以后再算，数字也不变。"),
     Metric("satisfaction_rate", "满意率", "rate", "rate", "%",
            "计入回访率分子、且满意度为满意或基本满意的纠纷件数",
            "计入回访率分子、且填了满意度的纠纷件数",
-           needs=(*_DATES, "disputes.satisfaction"), target_key="satisfaction_rate",
-           ranked=True,
-           interim="分子是统计期内办结、且满意度为满意或基本满意的件数，"
-                   "分母是统计期内办结、且填了满意度的件数，不看有没有有效的回访"),
+           needs=(*_DATES, "disputes.followup_date", "disputes.satisfaction"),
+           target_key="satisfaction_rate", ranked=True,
+           note="回访日期空白、早于办结日期或晚于截止日的，即使填了满意度，也不计入分子和分母。"),
     Metric("median_days", "办结天数中位数", "days", "number", "天",
            "统计期内办结的纠纷从受理到办结的自然日数的中位数（件数为偶数时取中间两个数的平均）",
            needs=_DATES, breakdowns=(),
@@ -201,36 +199,45 @@ _METRICS = [
            needs=("disputes.received_date", "disputes.source", "disputes.persons_involved"),
            note=_YOY),
     Metric("visit_coverage", "走访覆盖率", "rate", "rate", "%",
-           "统计期内走访到的、网格编号在网格表里的不同（网格编号, 户编号）组合数",
+           "统计期内走访到的不同（网格编号, 户编号）组合数（户编号只在本网格内区分住户，"
+           "不同网格里相同的户编号是不同的户；网格编号空白或不在网格表里的走访记录归不到任何网格，"
+           "不计入任何网格，也不计入全镇和各村）",
            "网格表里各网格的户数之和",
            needs=("visits.date", "visits.grid_id", "visits.household",
                   "grids.grid_id", "grids.village", "grids.households"),
            target_key="visit_coverage", breakdowns=("village", "grid"), may_exceed_one=True,
-           note="网格表的户数少填时可能超过 100%。缺走访记录或网格表（或所需的列）时整体为 null。",
-           interim="分子按户编号去重，不区分网格，两个网格里相同的户编号只算一户"),
+           note="全镇和各村的分子、分母都恰好等于所辖各网格之和。"
+                "网格表的户数少填时可能超过 100%。缺走访记录或网格表（或所需的列）时整体为 null。"),
     Metric("key_person_followup_rate", "重点人员随访达标率", "rate", "rate", "%",
-           "统计期内没有一段随访间隔超过其随访频次所允许天数的重点人员数",
-           "统计期内在重点人员表上的人数",
-           needs=("key_persons.person_id", "key_persons.frequency",
-                  "key_person_visits.person_id", "key_person_visits.date"),
-           target_key="key_person_followup_rate", breakdowns=("village",),
-           note="随访间隔指：从统计期开始（或更晚的列管之日）到第一次有效随访、相邻两次有效随访之间、"
-                "最后一次有效随访到统计期末（或更早的截止日）；各频次允许的天数取 "
-                "config.key_person_intervals，有效随访的方式可以按类别限定，默认不限。"
-                "只发布人数。缺重点人员表或随访表时为 null。",
-           interim="统计期内随访的不同日期数不少于 max(1, floor(统计期天数 ÷ 间隔天数)) 即为达标，"
-                   "间隔天数取 config.key_person_intervals[随访频次]，随访频次空白或不认识时按最严的间隔；"
-                   "分母是重点人员表上的全部人数"),
+           "统计期内没有一段随访间隔超过其随访频次允许天数的重点人员数（间隔是前后两次有效随访的日期"
+           "相减所得的天数，统计期第一天（列入日期更晚的，为列入日期）的前一天和统计期最后一天"
+           "（截止日更早的，为截止日）的后一天都当作有过一次随访，也就是统计期内不能连续达到允许天数"
+           "都没有有效随访；有效随访指方式符合该人员类别要求的随访，没有要求的类别任何方式都算；"
+           "随访频次空白或不认识的，按最短的允许天数）",
+           "统计期内在重点人员表上的人数（列入日期晚于统计期最后一天或截止日的不算）",
+           needs=("key_persons.person_id", "key_persons.category", "key_persons.frequency",
+                  "key_persons.listed_date", "key_person_visits.person_id",
+                  "key_person_visits.date", "key_person_visits.method"),
+           target_key="key_person_followup_rate",
+           breakdowns=("village", "grid", "key_person_category"),
+           note="允许天数取 config.key_person_intervals，各类别认可的方式取 "
+                "config.key_person_methods。只发布人数（按村、网格和类别），不发布人员编号。"
+                "缺重点人员表或随访表，或者配置限定了方式而随访表没有方式列时为 null。"),
     Metric("reception_compliance", "领导接访达标率", "rate", "rate", "%",
-           "按职务类别逐一判断，在统计期内每个完整的定额周期（日、周或月）里，"
-           "以定额认可的方式接待群众的不同日期数都达到定额的领导人数",
-           "统计期内在岗的领导名册上的领导人数（没有领导名册时为统计期内有接访记录的领导人数）",
+           "按职务类别逐一判断：本类别的每一项接访定额（config.reception_quotas），"
+           "在统计期内每一个完整周期（按定额为一天、周一至周日的一周或一个自然月）里，"
+           "以定额认可的方式（接访、下访、约访、走访中的几种）接待群众的不同日期数"
+           "都不少于定额天数的领导人数",
+           "领导名册上统计期内在岗、职务类别配置了定额、且至少有一个完整周期可判断的领导人数"
+           "（没有领导名册时，改为统计期内有接访记录的领导人数）",
            needs=("receptions.date", "receptions.leader", "receptions.rank"),
            target_key="reception_compliance", breakdowns=("reception_rank",),
-           note="缺领导接访表时为 null。",
-           interim="领导是截至统计期最后一天的 365 天内有接访记录、且职务类别配置了定额的（领导, 职务类别）；"
-                   "统计期内接访的不同日期数不少于 min_days × 统计期涉及的自然月数（per: month）"
-                   "或周一至周日的周数（per: week，不足整月整周也算一个）即为达标，不区分接访方式"),
+           note="完整周期指整个落在统计期（截至截止日）之内、也整个落在这位领导在岗期间"
+                "（到岗日期至离岗日期，空白表示不限）之内的周期；同一天接待多次只算一天。"
+                "名册上在岗却没有任何接访记录的领导也计入分母，算作未达标。"
+                "方式空白或写错的接访，只计入不限方式的定额。"
+                "reception_basis 写明分母的依据：roster（领导名册）或 records（接访记录）。"
+                "缺领导接访表时为 null。"),
     Metric("needs_closure_rate", "需求办结率", "rate", "rate", "%",
            "统计期内提出、状态为已办结或无法办理、且办结日期不早于提出日期、不晚于截止日的需求数",
            "统计期内提出的需求数",

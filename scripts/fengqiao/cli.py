@@ -17,10 +17,10 @@ from typing import Any
 
 import click
 
-from . import clock
-from .cli_frame import ChineseGroup, version_option
+from . import clock, resources
+from .cli_frame import ChineseGroup, display_width, version_option
 from .cli_progress import working
-from .config import Config, load_config
+from .config import Config, find_config, load_config
 from .errors import FengqiaoError
 
 EXIT_FINDINGS = 1
@@ -39,12 +39,16 @@ def _handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _config(path: str | None) -> Config:
-    return load_config(Path(path) if path else None)
+    """The --config file; else the fengqiao.yml of the town folder the
+    command runs in (this folder or one above it); else the defaults."""
+    if path:
+        return load_config(Path(path))
+    return load_config(find_config(Path.cwd()))
 
 
 config_option = click.option(
     "--config", "config_path", type=click.Path(dir_okay=False), default=None,
-    help="项目配置文件 fengqiao.yml（不填则用默认配置）。",
+    help="配置文件 fengqiao.yml（不填则用当前文件夹或上级文件夹里的 fengqiao.yml）。",
 )
 
 
@@ -55,6 +59,30 @@ def cli() -> None:
 
 
 # --- schema / template (template.py, export.py) -------------------------------
+
+
+@cli.command("init")
+@click.argument("folder", type=click.Path(file_okay=False), metavar="文件夹")
+@click.option("--town", default=None, help="乡镇名称，例如 枫溪镇（不填则用文件夹名）。")
+@click.option("--source", default=None,
+              help="台账已经在别处时写上它：Excel/WPS 文件、CSV 文件夹或 gsheets:表格ID；"
+                   "不填则在文件夹里放一个空白台账 台账.xlsx。")
+@click.option("--demo", is_flag=True, help="建立演示文件夹：虚构的枫溪镇台账，数据截至 2024-12-31。")
+@_handle_errors
+def init_cmd(folder: str, town: str | None, source: str | None, demo: bool) -> None:
+    """建立本镇的工作文件夹：设置文件、工作规程页面、空白台账和使用说明。
+
+    之后在这个文件夹里运行的命令都会自动使用它的设置文件 fengqiao.yml。
+    """
+    from .townfolder import DEMO_TOWN, README_NAME, create_town_folder
+
+    path = Path(folder)
+    name = town or (DEMO_TOWN if demo else path.resolve().name)
+    made = create_town_folder(path, town=name, source=source, demo=demo)
+    click.echo(f"已建立{name}的工作文件夹：{made.folder}")
+    for item in made.files:
+        click.echo(f"  {item}")
+    click.echo(f"下一步：cd {made.folder}，然后运行 fengqiao validate；详见 {README_NAME}。")
 
 
 @cli.command("template")
@@ -106,6 +134,7 @@ def schema_export_cmd(source: str | None, out: str, by_title: bool, with_data: b
     这时各个表结构描述的就是这些 CSV，用 frictionless 等标准工具可以直接校验。
     """
     from .export import claim_folder, write_schemas
+    from .townschema import schema_for
 
     config = _config(config_path)
     ledger = None
@@ -119,6 +148,7 @@ def schema_export_cmd(source: str | None, out: str, by_title: bool, with_data: b
                                        config=config)
     try:
         written = write_schemas(Path(out), by_title=by_title, ledger=ledger,
+                                schema=schema_for(config),
                                 title=f"{config.town}矛盾纠纷调处化解台账")
     except OSError as exc:
         raise FengqiaoError(f"无法写入文件夹 {out}：{exc.strerror or exc}。") from exc
@@ -184,9 +214,13 @@ def _echo_findings_table(ledger: Any, source_name: str) -> None:
 @click.option("--annotate", "annotate_out", type=click.Path(dir_okay=False), default=None,
               help="另存一份标注过的 Excel：有问题的单元格标红（错误）或标橙（提醒），"
                    "并附上说明和“校验结果”表。原台账不会被改动。")
+@click.option("--annotate-sheet", "annotate_sheet", is_flag=True, default=False,
+              help="把检查结果直接写进 Google 表格：有问题的单元格加颜色和批注，并更新“校验结果”"
+                   "工作表；不改动任何数据。服务账号需要“编辑者”权限。配置里写 annotate_sheet: true "
+                   "也会这样做。")
 @_handle_errors
 def validate_cmd(source: str | None, config_path: str | None, fmt: str,
-                 annotate_out: str | None) -> None:
+                 annotate_out: str | None, annotate_sheet: bool) -> None:
     """校验台账 SOURCE（Excel 文件、CSV 文件夹或 Google 表格），指出每个有问题的单元格。
 
     有错误时退出码为 1，只有提醒时为 0，台账无法读取时为 2。
@@ -194,10 +228,14 @@ def validate_cmd(source: str | None, config_path: str | None, fmt: str,
     import json
 
     from .sources import open_source, resolve_spec
+    from .sources.spec import gsheets_id
     from .validate import validate_workbook
 
     config = _config(config_path)
     spec = resolve_spec(source, config)
+    if annotate_sheet and gsheets_id(spec) is None:
+        raise FengqiaoError("--annotate-sheet 只能用于 Google 表格。",
+                            hint="Excel/WPS 文件和 CSV 请用 --annotate 检查结果.xlsx 另存一份标注过的副本。")
     with working("读取并检查台账"):
         workbook = open_source(spec, config=config)
         ledger = validate_workbook(workbook, config=config)
@@ -214,8 +252,24 @@ def validate_cmd(source: str | None, config_path: str | None, fmt: str,
             click.echo("")
             click.echo(f"已把标注写入 {annotate_out}。" if copied else
                        f"已把标注写入 {annotate_out}（按单元格内容新建的工作簿，原表的格式和公式没有保留）。")
+    if annotate_sheet or (config.annotate_sheet and gsheets_id(spec) is not None):
+        _annotate_sheet(spec, workbook, ledger.findings, config)
     if ledger.errors:
         sys.exit(EXIT_FINDINGS)
+
+
+def _annotate_sheet(spec: Any, workbook: Any, findings: Any, config: Config) -> None:
+    """Marks in the Google Sheet; a failure is told but never changes
+    validate's own exit code (the check itself succeeded)."""
+    from .sheet_marks import mark_ledger_sheet
+
+    try:
+        with working("把检查结果写进 Google 表格"):
+            line = mark_ledger_sheet(spec, workbook, findings, config)
+    except FengqiaoError as exc:
+        click.echo(f"提醒：{exc}", err=True)
+        return
+    click.echo(line, err=True)
 
 # --- metrics / overdue (metrics/) ------------------------------------------------
 
@@ -312,16 +366,10 @@ def _snapshot_dir(dir_path: str | None, config_path: str | None) -> Path:
     return config.resolve(config.snapshots_dir)
 
 
-def _text_width(text: str) -> int:
-    import unicodedata
-
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
-
-
 def _echo_table(header: list[str], rows: list[list[str]]) -> None:
-    widths = [max(_text_width(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    widths = [max(display_width(r[i]) for r in [header, *rows]) for i in range(len(header))]
     for r in [header, *rows]:
-        cells = [c + " " * (w - _text_width(c)) for c, w in zip(r, widths, strict=True)]
+        cells = [c + " " * (w - display_width(c)) for c, w in zip(r, widths, strict=True)]
         click.echo("  ".join(cells).rstrip())
 
 
@@ -406,19 +454,18 @@ def sheets_init(spreadsheet: str, credentials: str | None, tabs: tuple[str, ...]
     """
     import os
 
-    from .schema import load_schema
     from .sheets_init import init_spreadsheet
     from .sources.gsheets import CREDENTIALS_ENV
+    from .townschema import schema_for
 
-    schema = load_schema()
+    config = _config(config_path)
+    schema = schema_for(config)  # the dropdowns offer the town's own ranks
     unknown = [t for t in tabs if t not in schema.tabs]
     if unknown:
         raise FengqiaoError(f"不认识的工作表 id：{'、'.join(unknown)}。",
                             hint=f"可用的 id 有：{'、'.join(schema.tabs)}。")
-    if credentials is None and not os.environ.get(CREDENTIALS_ENV):
-        config = _config(config_path)
-        if config.google_credentials:
-            credentials = str(config.resolve(config.google_credentials))
+    if credentials is None and not os.environ.get(CREDENTIALS_ENV) and config.google_credentials:
+        credentials = str(config.resolve(config.google_credentials))
     report = init_spreadsheet(spreadsheet, credentials_path=credentials, schema=schema,
                               tabs=list(tabs) if tabs else None)
     for line in report.summary_lines():
@@ -610,4 +657,9 @@ def county_build_cmd(towns: tuple[str, ...], config_path: str | None, period: st
 
 
 def main() -> None:
+    try:
+        resources.require_complete()
+    except FengqiaoError as exc:
+        click.echo(f"错误：{exc}", err=True)
+        sys.exit(exc.exit_code)
     cli(prog_name="fengqiao")

@@ -190,7 +190,9 @@ def _child(tp: Any, part: str | int) -> Any:
     if origin is dict:
         return get_args(plain)[1]
     if origin in (list, tuple):
-        return get_args(plain)[0]
+        item = get_args(plain)[0]
+        # a key below a list (an error reported without its list position)
+        return item if isinstance(part, int) else _child(item, part)
     return None
 
 
@@ -210,6 +212,8 @@ def _keys(tp: Any) -> list[str]:
     plain, _ = _unwrap(tp)
     if dataclasses.is_dataclass(plain) and isinstance(plain, type):
         return [f.name for f in dataclasses.fields(plain) if not f.metadata.get("internal")]
+    if get_origin(plain) in (list, tuple):  # a list of models, or one written alone
+        return _keys(get_args(plain)[0])
     return []
 
 

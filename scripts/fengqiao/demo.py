@@ -568,8 +568,12 @@ def _key_persons(rng: np.random.Generator, t: _Town, start: date, end: date,
         pid[:5] = _id_numbers(rng, 5)
         liaison = (pd.Series(_personal_names(rng, n)) + " " + pd.Series(_mobiles(rng, n))).to_numpy(
             dtype=object)
+    # 列入日期 (optional): listed before the ledger starts, every ninth left
+    # blank; computed, not drawn, so the rest of the town stays as it was
+    listed = np.datetime64(start, "D") - (30 + 17 * np.arange(n)).astype("timedelta64[D]")
+    listed = np.where(np.arange(n) % 9 == 4, np.datetime64("NaT"), listed)
     persons = pd.DataFrame({"人员编号": pid, "类别": category, "网格编号": grid, "包联人": liaison,
-                            "随访频次": frequency})
+                            "随访频次": frequency, "列入日期": _as_dates(listed)})
     # follow-ups: most persons slightly more often than required, a few with gaps
     lax = set(rng.choice(n, size=6, replace=False).tolist())
     rows: list[pd.DataFrame] = []
@@ -604,14 +608,20 @@ def _receptions(rng: np.random.Generator, t: _Town, start: date, end: date,
     ws = pd.Series(workdays.astype("datetime64[ns]"))
     month_key = ws.dt.to_period("M").to_numpy()
     week_key = ws.dt.to_period("W").to_numpy()
+    # (leader, rank, usual 方式, other 方式 that also counts for the rank's
+    # default quota, window, days per window, visitors); now and then a 约访,
+    # which a 科级领导 or 村两委 quota does not count
     plan = (
-        [(name, "党政主要领导", "接访", month_key, (5, 7), (2, 13)) for name in t.main_leaders]
-        + [(name, "科级领导", "下访", week_key, (1, 2), (1, 7)) for name in t.section_leaders]
-        + [(t.village_cadres[v], "村两委", "走访", month_key, (1, 3), (1, 5)) for v in t.villages]
+        [(name, "党政主要领导", "接访", "约访", month_key, (5, 7), (2, 13))
+         for name in t.main_leaders]
+        + [(name, "科级领导", "下访", "走访", week_key, (1, 2), (1, 7))
+           for name in t.section_leaders]
+        + [(t.village_cadres[v], "村两委", "走访", "下访", month_key, (1, 3), (1, 5))
+           for v in t.villages]
     )
     lax = {plan[1][0], plan[3][0], plan[-1][0]}  # one leader of each rank sometimes misses
     frames = []
-    for name, rank, mode, keys, (lo, hi), (vlo, vhi) in plan:
+    for name, rank, mode, other, keys, (lo, hi), (vlo, vhi) in plan:
         pos = pd.Series(np.arange(len(workdays))).groupby(keys)
         picked: list[np.ndarray] = []
         for _key, idx in pos:
@@ -620,7 +630,8 @@ def _receptions(rng: np.random.Generator, t: _Town, start: date, end: date,
                 k = max(k - (3 if rank == "党政主要领导" else 1), 0)
             picked.append(rng.choice(idx.to_numpy(), size=min(k, len(idx)), replace=False))
         sel = np.sort(np.concatenate(picked)) if picked else np.array([], dtype=int)
-        modes = np.where(rng.random(len(sel)) < 0.8, mode, "约访").astype(object)
+        draw = rng.random(len(sel))
+        modes = np.where(draw < 0.8, mode, np.where(draw < 0.99, other, "约访")).astype(object)
         frames.append(pd.DataFrame({
             "日期": workdays[sel], "领导": name, "职务类别": rank, "方式": modes,
             "接待人次": rng.integers(vlo, vhi, size=len(sel)),
@@ -634,7 +645,50 @@ def _receptions(rng: np.random.Generator, t: _Town, start: date, end: date,
     link = (rng.random(len(frame)) < 0.1) & (upto > 0)
     pick = np.floor(rng.random(len(frame)) * np.maximum(upto, 1)).astype(int)
     frame["关联纠纷编号"] = _keep(link, pool_ids[pick])
+    # the leader who left stops receiving after the last day in post (dropped
+    # after every draw, so the other tabs keep their random numbers)
+    leaver, _, left = _departure(t, end)
+    if left is not None:
+        gone = (frame["领导"] == leaver).to_numpy() & (
+            frame["日期"].to_numpy().astype("datetime64[D]") > np.datetime64(left, "D"))
+        frame = frame[~gone].reset_index(drop=True)
     frame["日期"] = _as_dates(frame["日期"].to_numpy())
+    return _objects(frame)
+
+
+def _departure(t: _Town, end: date) -> tuple[str, str, date | None]:
+    """(the 科级领导 who leaves, the one who replaces them, the last day in
+    post): mid-way through the demo's last year, when it has one."""
+    left = date(end.year, 6, 28)
+    newcomer = next(s + g for s in _STAFF_SURNAMES for g in _STAFF_GIVEN
+                    if s + g not in _staff_names(t))
+    return t.section_leaders[-1], newcomer, (left if left < end else None)
+
+
+def _staff_names(t: _Town) -> set[str]:
+    return {*t.main_leaders, *t.section_leaders, *t.village_cadres.values(), *t.party_members,
+            *t.grids["leader"], *t.grids["worker"]}
+
+
+def _leaders(t: _Town, start: date, end: date) -> pd.DataFrame:
+    """领导名册, consistent with 领导接访: every leader who receives, plus
+    the 科级领导 who left mid-year (离岗日期) and the one who took over and
+    has not received anyone yet. Most 到岗日期 are older than the data;
+    village cadres often have none (as real rosters), one is typed as text.
+    No random draw: the other tabs stay as they were."""
+    leaver, newcomer, left = _departure(t, end)
+    since = date(start.year - 3, 3, 1)
+    rows: list[tuple[Any, ...]] = []
+    rows += [(name, "党政主要领导", date(since.year + k, 6 - 3 * k, 12), None)
+             for k, name in enumerate(t.main_leaders)]
+    rows += [(name, "科级领导", date(since.year + k % 2, 9, 1 + k), None)
+             for k, name in enumerate(t.section_leaders)]
+    rows += [(name, "村两委", "2021年5月20日" if k == 0 else None, None)
+             for k, name in enumerate(t.village_cadres.values())]
+    frame = pd.DataFrame(rows, columns=["领导", "职务类别", "到岗日期", "离岗日期"])
+    if left is not None:
+        frame.loc[frame["领导"] == leaver, "离岗日期"] = left
+        frame.loc[len(frame)] = [newcomer, "科级领导", left + timedelta(days=3), None]
     return _objects(frame)
 
 
@@ -729,6 +783,7 @@ def generate_town(
         "key_persons": persons,
         "key_person_visits": person_visits,
         "receptions": _receptions(rng, t, start, end, disputes, received, forbidden),
+        "leaders": _leaders(t, start, end),
         "responsibilities": _responsibilities(rng, t, personal_data),
         "needs": _needs(rng, t, n_needs, start, end, defects, personal_data),
     }

@@ -145,6 +145,12 @@ _CATALOGUE = [
     Code("followup-before-closed", "error", "row", "回访日期早于办结日期",
          "{cell}：回访日期 {value} 早于办结日期 {detail}，这次回访不计入统计。",
          "回访应在办结之后，请核对日期。"),
+    Code("left-before-arrived", "error", "row", "离岗日期早于到岗日期",
+         "{cell}：离岗日期 {value} 早于到岗日期 {detail}，这段任职按仍在岗统计。",
+         "请核对两个日期：离岗日期是最后在岗的那一天，不能早于到岗日期；仍在岗的不填离岗日期。"),
+    Code("overlapping-posts", "error", "row", "同一领导的任职时间重叠",
+         "{cell}：领导“{value}”在第 {detail} 行还有一段任职，两段的在岗时间重叠。",
+         "同一段任职只留一行；换岗的每段一行，前一段要填离岗日期，并且早于后一段的到岗日期。"),
     Code("first-try-missing", "warning", "row", "办结未填首次调解结果",
          "{cell}：纠纷已办结，但没有填写“首次调解成功”。",
          "请填写“是”或“否”。"),
@@ -208,6 +214,8 @@ class Finding:
     tab: str = ""
     field: str | None = None
     value: str | None = None
+    #: how to fix it: the catalogue's hint, also the end of ``message``
+    fix: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -254,4 +262,5 @@ def make_finding(
         tab=tab,
         field=field,
         value=shown,
+        fix=hint,
     )

@@ -7,7 +7,7 @@ so a header alias or an allowed value is added in exactly one place.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -15,8 +15,7 @@ from typing import Any
 import yaml
 
 from .errors import CATALOGUE, FengqiaoError
-
-SCHEMA_DIR = Path(__file__).resolve().parents[2] / "sheets_schema"
+from .resources import SCHEMA_DIR
 
 #: tab order as staff see it in the workbook and as the guide lists it
 TAB_ORDER = (
@@ -26,6 +25,7 @@ TAB_ORDER = (
     "key_persons",
     "key_person_visits",
     "receptions",
+    "leaders",
     "responsibilities",
     "needs",
 )
@@ -51,6 +51,13 @@ class FieldSpec:
     true_values: tuple[str, ...] = ()
     false_values: tuple[str, ...] = ()
     closed_values: tuple[str, ...] = ()
+    #: the config mapping whose keys are the allowed values (``enumFrom``:
+    #: ``reception_quotas`` for 职务类别); ``enum`` is then only the default
+    #: and the documentation, replaced per town by :meth:`Schema.with_enums`
+    enum_from: str | None = None
+    #: an optional column that only refines a figure (``warnIfMissing: false``):
+    #: a workbook without it is as valid as before, so no reminder is shown
+    warn_if_missing: bool = True
 
     @property
     def headers(self) -> tuple[str, ...]:
@@ -92,6 +99,9 @@ class TabSpec:
     sensitive: bool = False
     primary_key: tuple[str, ...] = ()
     foreign_keys: tuple[ForeignKey, ...] = ()
+    #: an optional tab that only refines figures (``warnIfMissing: false``):
+    #: an older workbook without it validates clean, as before the tab existed
+    warn_if_missing: bool = True
 
     def field(self, name: str) -> FieldSpec:
         for f in self.fields:
@@ -124,6 +134,25 @@ class Schema:
             if tab.title == title:
                 return tab
         raise KeyError(title)
+
+    def with_enums(self, values: dict[str, tuple[str, ...]]) -> Schema:
+        """The schema with the allowed values of every ``enumFrom`` field
+        replaced: ``values`` maps a config key (``reception_quotas``) to the
+        values it allows. A value alias is kept only while it still points at
+        an allowed value and is not itself one, so 主要领导 → 党政主要领导 keeps
+        working exactly as long as a town has 党政主要领导."""
+        tabs: dict[str, TabSpec] = {}
+        for name, tab in self.tabs.items():
+            fields = []
+            for f in tab.fields:
+                allowed = values.get(f.enum_from) if f.enum_from else None
+                if allowed is not None:
+                    aliases = {k: v for k, v in f.enum_aliases.items()
+                               if v in allowed and k not in allowed}
+                    f = replace(f, enum=tuple(allowed), enum_aliases=aliases)
+                fields.append(f)
+            tabs[name] = replace(tab, fields=tuple(fields))
+        return Schema(tabs=tabs, directory=self.directory)
 
 
 def _as_tuple(value: Any) -> tuple[Any, ...]:
@@ -171,6 +200,8 @@ def _field_from_yaml(raw: dict[str, Any], where: str) -> FieldSpec:
         true_values=tuple(str(v) for v in raw.get("trueValues", ())),
         false_values=tuple(str(v) for v in raw.get("falseValues", ())),
         closed_values=_as_tuple(raw.get("closedValues")),
+        enum_from=str(raw["enumFrom"]) if raw.get("enumFrom") else None,
+        warn_if_missing=bool(raw.get("warnIfMissing", True)),
     )
 
 
@@ -211,6 +242,7 @@ def _tab_from_yaml(raw: dict[str, Any], where: str) -> TabSpec:
         sensitive=bool(raw.get("sensitive", False)),
         primary_key=_as_tuple(raw.get("primaryKey")),
         foreign_keys=fks,
+        warn_if_missing=bool(raw.get("warnIfMissing", True)),
     )
 
 

@@ -149,7 +149,7 @@ def collect(config: Config, *, source: str | None = None, progress: Progress = _
         excluded=excluded,
         tables=tables,
         solutions_period=quarter.label,
-        template=template_bytes(),
+        template=template_bytes(config=config),
     )
 
 
@@ -282,11 +282,11 @@ def serve_site(config: Config, *, out: Path, port: int = 8000, rebuild: bool = T
     outdir.claim(build_dir, "work", replacing=False, option="--dir")
     proc = engine.serve(build_dir, port, log=engine_log)
     announce(f"http://127.0.0.1:{port}/")
-    seen = site_fingerprint()
+    seen = site_fingerprint(config)
     try:
         while proc.poll() is None and not stop():
             time.sleep(poll_seconds)
-            now = site_fingerprint()
+            now = site_fingerprint(config)
             if now == seen:
                 continue
             seen = now

@@ -15,6 +15,7 @@ from .config import Config, load_config
 from .errors import column_letter
 from .publish.files import save_workbook, workbook_bytes
 from .schema import FieldSpec, Schema, TabSpec, load_schema
+from .townschema import schema_for
 
 GUIDE_SHEET = "填表说明"
 OPTIONS_SHEET = "选项"
@@ -263,8 +264,8 @@ def template_workbook(*, schema: Schema | None = None, config: Config | None = N
     """A blank openpyxl workbook: 填表说明 first, then one tab per schema tab."""
     from openpyxl import Workbook
 
-    schema = schema or load_schema()
     config = config or load_config()
+    schema = schema or schema_for(config)  # the dropdowns offer the town's own ranks
     rows = guide_rows(schema)
     wb = Workbook()
     guide = wb.active

@@ -42,6 +42,7 @@ from .normalize import (
 from .schema import TAB_ORDER, FieldSpec, Schema, TabSpec, load_schema
 from .sources.base import RawWorkbook
 from .sources.csvformat import describe as describe_csv
+from .townschema import schema_for
 
 #: the fields that place a row in time (or identify it); a row failing any of
 #: them is excluded from the figures (DOMAIN.md §4)
@@ -52,6 +53,7 @@ KEY_FIELDS: dict[str, tuple[str, ...]] = {
     "key_persons": ("person_id",),
     "visits": ("date",),
     "receptions": ("date",),
+    "leaders": ("leader",),
     "key_person_visits": ("person_id", "date"),
     "responsibilities": (),
 }
@@ -180,6 +182,14 @@ def _dates_text(series: pd.Series) -> np.ndarray:
     return series.dt.strftime("%Y-%m-%d").to_numpy(dtype=object)
 
 
+def _day_numbers(series: pd.Series, blank: int) -> np.ndarray:
+    """Days since 1970-01-01 of a date column, ``blank`` where it is empty."""
+    values = pd.to_datetime(series).to_numpy(dtype="datetime64[D]")
+    days = values.view("int64").copy()
+    days[np.isnat(values)] = blank
+    return days
+
+
 def _shown_status(status: pd.Series, mask: np.ndarray) -> np.ndarray:
     """状态 of the selected rows only, as Python values (None when blank)."""
     return status[mask].to_numpy(dtype=object, na_value=None)
@@ -280,8 +290,9 @@ class _Validator:
             self.emit_tab(spec, "ambiguous-tab", sheet=spec.title, column=spec.title,
                           detail=quoted)
         elif choice.sheet is None:
-            self.emit_tab(spec, "missing-tab" if spec.required else "missing-optional-tab",
-                          sheet=spec.title)
+            if spec.required or spec.warn_if_missing:
+                self.emit_tab(spec, "missing-tab" if spec.required else "missing-optional-tab",
+                              sheet=spec.title)
         elif choice.hidden_used:
             self.emit_tab(spec, "hidden-tab-used", sheet=choice.sheet, column=spec.title)
         for hidden in choice.hidden_ignored:
@@ -295,7 +306,7 @@ class _Validator:
             self.emit_tab(spec, "duplicate-column", sheet=sheet, row=header.sheet_row, col=col,
                           column=written, detail=spec.field(name).title)
         for f in spec.fields:
-            if f.name not in header.columns:
+            if f.name not in header.columns and (f.required or f.warn_if_missing):
                 self.emit_tab(spec, "missing-column" if f.required else "missing-optional-column",
                               sheet=sheet, column=f.title)
         data = frame.iloc[header.index + 1:]
@@ -383,6 +394,9 @@ class _Validator:
 
     def check_rows(self, tab: _Tab) -> None:
         name = tab.spec.name
+        if name == "leaders":
+            self.check_roster(tab)
+            return
         if name not in _CLOSING or not tab.has("closed_date"):
             return
         start_field, before_code, open_status = _CLOSING[name]
@@ -418,6 +432,46 @@ class _Validator:
             mask &= tab.parsed["first_try_success"].blank
             self.emit(tab, "first_try_success", "first-try-missing", mask,
                       values=np.full(int(mask.sum()), None, dtype=object))
+
+    def check_roster(self, tab: _Tab) -> None:
+        """领导名册: a time in post that ends before it starts (the 离岗日期
+        is then blank for the figures: still in post, never dropped), and two
+        rows of one leader whose times in post overlap (the later row, by
+        到岗日期, is named with the row it overlaps)."""
+        blank = pd.Series(pd.NaT, index=range(tab.n), dtype="datetime64[ns]")
+        start = tab.current("start_date") if tab.has("start_date") else blank
+        if tab.has("end_date"):
+            end = tab.current("end_date")
+            mask = (end < start).fillna(False).to_numpy(dtype=bool)
+            self.emit(tab, "end_date", "left-before-arrived", mask,
+                      values=_dates_text(end[mask]), detail=_dates_text(start[mask]))
+        end = tab.current("end_date") if tab.has("end_date") else blank
+        leader = tab.current("leader")
+        named = leader.notna().to_numpy()
+        if named.sum() < 2:
+            return
+        # day numbers, an open start or end as far past or future; ties keep sheet order
+        far = 10**6
+        first = _day_numbers(start, -far)[named]
+        last = _day_numbers(end, far)[named]
+        pos = np.flatnonzero(named)
+        order = np.lexsort((pos, first, _first_codes(leader[named].reset_index(drop=True))))
+        who = _first_codes(leader[named].reset_index(drop=True))[order]
+        # the running latest end of the earlier rows of the same leader, with its row
+        key = (last[order] + 2 * far) * (1 << 24) + np.arange(len(order))
+        running = pd.Series(key).groupby(who).cummax()
+        before = running.groupby(who).shift(1).to_numpy(dtype=float)
+        has_before = ~np.isnan(before)
+        before_key = np.where(has_before, before, 0).astype(np.int64)
+        overlap = has_before & (first[order] <= (before_key >> 24) - 2 * far)
+        if not overlap.any():
+            return
+        mask = np.zeros(tab.n, dtype=bool)
+        mask[pos[order[overlap]]] = True
+        earlier = pos[order[before_key[overlap] & ((1 << 24) - 1)]]
+        detail = np.empty(tab.n, dtype=object)
+        detail[pos[order[overlap]]] = tab.rows[earlier]
+        self.emit(tab, "leader", "overlapping-posts", mask, detail=detail[mask], to_na=False)
 
     # -- stage 4: cross-tab checks ---------------------------------------------------
 
@@ -521,7 +575,9 @@ def validate_workbook(workbook: RawWorkbook, *, schema: Schema | None = None,
                       config: Config | None = None) -> Ledger:
     """Check every tab of a workbook against the schema and return the ledger
     of rows that count, with all findings (nothing here raises for bad data)."""
-    return _Validator(workbook, schema or load_schema(), config or load_config()).run()
+    config = config or load_config()
+    # the 职务类别 a town may use are its configured ranks
+    return _Validator(workbook, schema or schema_for(config), config).run()
 
 
 __all__ = ["KEY_FIELDS", "NOTICE_CODES", "TEXT_MAX_CHARS", "blocking_findings",

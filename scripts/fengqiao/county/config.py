@@ -40,7 +40,7 @@ from ..configfile import (
     validate,
 )
 from ..metrics.periods import Period
-from ..schema import SCHEMA_DIR
+from ..resources import SCHEMA_DIR
 from ..sources.spec import in_folder
 
 TownKind = Literal["url", "path", "workbook"]

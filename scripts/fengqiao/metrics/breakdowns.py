@@ -28,6 +28,9 @@ OPTIONAL_BY_BREAKDOWN = {name: carried_by(name) for name in DISPUTE_BREAKDOWNS}
 DISPUTE_KEYS = {"village": "village", "grid": "grid_id", "dispute_type": "dispute_type",
                 "source": "source"}
 
+#: key persons per 类别 (counts only): a breakdown of the optional figures alone
+KEY_PERSON_CATEGORY = "key_person_category"
+
 
 @dataclass
 class _Patterns:
@@ -145,4 +148,17 @@ def build(p: Prepared, ind: Indicators, window_days: int,
         rank: {"reception_compliance": None if reception is None else rate(*reception.get(rank, (0, 0)))}
         for rank in ranks
     }
+    out[KEY_PERSON_CATEGORY] = _by_category(optional)
     return out
+
+
+def _by_category(optional: dict[str, Counts | None]) -> dict[str, dict[str, Any]]:
+    """类别 → the figures the catalogue carries by category; the categories
+    that occur on the list (none when the tab is missing)."""
+    units: dict[str, dict[str, Any]] = {}
+    for metric in carried_by(KEY_PERSON_CATEGORY):
+        counts = optional.get(metric)
+        if counts is not None:
+            for unit, (n, d) in counts.category.items():
+                units.setdefault(unit, {})[metric] = rate(n, d)
+    return dict(sorted(units.items()))

@@ -31,9 +31,13 @@ collects and rolls them up):
   ``reception_compliance`` and ``needs_closure_rate`` are null as a whole when
   their tab or a needed column is missing; in a roll-up they are null only
   when null in every part, and ``missing_figures`` names the towns that lacked
-  them.
+  them. ``reception_basis`` (since 1.1) says whom ``reception_compliance``
+  judged: ``roster`` (the 领导名册 tab), ``records`` (leaders with a record
+  in the window, when a town keeps no roster), ``mixed`` in a roll-up of
+  both, null when the figure is null.
 * **Privacy.** No sensitive field (当事人, 简要情况, 备注, 户编号, anything from
-  重点人员) appears anywhere; key persons appear only as counts.
+  重点人员) appears anywhere; key persons appear only as counts (met / on the
+  list, by village, grid and 类别 under ``breakdowns.key_person_category``).
 * **County files** (``source.kind == "rollup"``) add ``towns`` (the parts),
   ``missing_towns`` (expected but absent), ``missing_figures`` and the
   ``by_town`` breakdown; their ``village``/``grid`` units are keyed
@@ -50,8 +54,8 @@ from typing import Any
 from ..catalogue import METRICS, title
 from .shapes import CHANGE_KEYS, RATE_KEYS, median_from_distribution, ratio
 
-SCHEMA_VERSION = "1.0"
-DEFINITIONS_VERSION = "2026.1"
+SCHEMA_VERSION = "1.1"
+DEFINITIONS_VERSION = "2026.2"
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "contract" / "metrics.schema.json"
 
 

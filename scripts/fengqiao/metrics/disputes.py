@@ -197,6 +197,13 @@ def indicators(p: Prepared, w: Window, config: Config) -> tuple[Indicators, np.n
     prev_received = v & (rd >= w.prev_start) & (rd <= w.prev_end)
     prev_petition = prev_received & p.isin("source", (SOURCE_PETITION,))
 
+    # a revisit counts when it is dated on or after the closure and on or
+    # before the as-of date: one dated later has not happened yet at d, so a
+    # past period gives the same figure whenever it is re-run (DOMAIN 4.1);
+    # a rating counts only next to a revisit that counts
+    fd, fd_ok = day_numbers(f["followup_date"])
+    followup = closed & fd_ok & (fd >= p.closed_day) & (fd <= w.as_of)
+
     cols: dict[str, np.ndarray] = {
         "received": received,
         "closed": closed,
@@ -214,9 +221,9 @@ def indicators(p: Prepared, w: Window, config: Config) -> tuple[Indicators, np.n
         "grid_found": received & p.isin("source", (SOURCE_GRID,)),
         "repeat": received & p.notna("repeat_of"),
         "online": received & p.isin("source", (SOURCE_ONLINE,)),
-        "followup": closed & f["followup_date"].notna().to_numpy(dtype=bool),
-        "satisfied": closed & p.isin("satisfaction", SATISFIED),
-        "satisfaction_known": closed & p.notna("satisfaction"),
+        "followup": followup,
+        "satisfied": followup & p.isin("satisfaction", SATISFIED),
+        "satisfaction_known": followup & p.notna("satisfaction"),
         "petition_batches": petition,
         "petition_persons": np.where(petition, persons, 0),
         "prev_received": prev_received,

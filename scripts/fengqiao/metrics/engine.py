@@ -15,7 +15,7 @@ from ..config import Config
 from ..errors import FengqiaoError
 from ..ledger import Ledger
 from ..sources.base import SourceInfo
-from . import breakdowns, disputes, tabs
+from . import breakdowns, disputes, receptions, tabs
 from .contract import DEFINITIONS_VERSION, SCHEMA_VERSION
 from .periods import Period
 from .shapes import Window, rate
@@ -87,9 +87,8 @@ def compute_metrics(ledger: Ledger, period: Period, *, as_of: date | None = None
     }
     for metric, counts in optional.items():
         metrics[metric] = None if counts is None else rate(*counts.whole)
-    reception = tabs.reception_compliance(ledger, w, config)
-    metrics["reception_compliance"] = None if reception is None else rate(
-        sum(n for n, _ in reception.values()), sum(d for _, d in reception.values()))
+    reception = receptions.reception_compliance(ledger, w, config)
+    metrics["reception_compliance"] = None if reception is None else rate(*reception.whole)
 
     return {
         "schema_version": SCHEMA_VERSION,
@@ -102,8 +101,11 @@ def compute_metrics(ledger: Ledger, period: Period, *, as_of: date | None = None
         "config": config_block(config),
         "targets": dict(config.targets),
         "metrics": metrics,
+        # who reception_compliance judged: the 领导名册, or leaders with records
+        "reception_basis": None if reception is None else reception.basis,
         "distributions": {"days_to_close": dist},
-        "breakdowns": breakdowns.build(prepared, ind, w.days, optional, reception,
+        "breakdowns": breakdowns.build(prepared, ind, w.days, optional,
+                                       None if reception is None else reception.ranks,
                                        list(config.reception_quotas)),
         "overdue": disputes.overdue_rows(prepared, ind, w, config),
         "excluded_rows": excluded_block(ledger),

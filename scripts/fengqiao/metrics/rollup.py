@@ -21,7 +21,7 @@ from .shapes import add_figures, median_from_distribution
 #: figures a town may lack (an optional tab): listed per town in ``missing_figures``
 OPTIONAL_IDS = OPTIONAL
 PREFIXED_BREAKDOWNS = ("village", "grid")
-SUMMED_BREAKDOWNS = ("dispute_type", "source", "reception_rank")
+SUMMED_BREAKDOWNS = ("dispute_type", "source", "reception_rank", "key_person_category")
 
 
 def _merge_units(tables: list[dict[str, Any]]) -> dict[str, Any]:
@@ -79,7 +79,8 @@ def combine(parts: list[dict[str, Any]], *, name: str, towns: list[str] | None =
                 merged[f"{n}/{unit}"] = body
         breakdowns[key] = merged
     for key in SUMMED_BREAKDOWNS:
-        breakdowns[key] = _merge_units([p["breakdowns"][key] for p in parts])
+        # .get: a 1.0 file has no key_person_category
+        breakdowns[key] = _merge_units([p["breakdowns"].get(key, {}) for p in parts])
     breakdowns["by_town"] = {n: p["metrics"] for n, p in zip(names, parts, strict=True)}
 
     overdue = [{**row, "town": row.get("town", n)}
@@ -94,6 +95,8 @@ def combine(parts: list[dict[str, Any]], *, name: str, towns: list[str] | None =
         excluded[tab] = {"count": sum(p["excluded_rows"].get(tab, {}).get("count", 0) for p in parts),
                          "rows": rows}
 
+    bases = {p.get("reception_basis") for p in parts} - {None}
+    basis = None if not bases else bases.pop() if len(bases) == 1 else "mixed"
     configs = [p["config"] for p in parts]
     config = {k: configs[0][k] if _same([c[k] for c in configs]) else None
               for k in ("deadlines", "day_count", "backlog_days")}
@@ -116,6 +119,7 @@ def combine(parts: list[dict[str, Any]], *, name: str, towns: list[str] | None =
         "config": config,
         "targets": dict(targets),
         "metrics": metrics,
+        "reception_basis": basis,
         "distributions": {"days_to_close": dist},
         "breakdowns": breakdowns,
         "overdue": overdue,

@@ -10,21 +10,16 @@ plus the same pair per village and, where it applies, per grid, computed with
 
 Rules the DOMAIN table leaves to us (also in the JSON Schema descriptions):
 
-* ``visit_coverage``: distinct 户编号 on 走访记录 rows dated in the window whose
-  网格编号 is in the 网格 tab ÷ the sum of 户数 over the 网格 tab. Per village
-  and per grid through the 网格 tab.
-* ``key_person_followup_rate``: a key person is followed up enough when the
-  number of distinct days with a 重点人员随访 record in the window is at least
-  ``max(1, floor(window days ÷ interval))``, where ``interval`` is
-  ``key_person_intervals[随访频次]`` from the config; a blank or unknown
-  随访频次 is held to the strictest configured interval. Denominator: every
-  person in 重点人员. Only counts are published.
-* ``reception_compliance``: the leaders are the distinct (领导, 职务类别) pairs
-  with a configured quota that have a record dated in the 365 days up to the
-  window's end; a leader meets the quota when their distinct reception days in
-  the window reach ``min_days × (number of calendar months, or Monday–Sunday
-  weeks, the window touches, whole or partial, or of its days)`` as the
-  quota's ``per`` says (month, week or day).
+* ``visit_coverage``: distinct (网格编号, 户编号) pairs on 走访记录 rows dated
+  in the window whose 网格编号 is in the 网格 tab ÷ the sum of 户数 over the
+  网格 tab. A household code names a household within its grid, so the town
+  and each village are exactly the sum of their grids; a visit with no or an
+  unknown 网格编号 cannot be placed in a grid and counts nowhere.
+* ``key_person_followup_rate``: see :func:`key_person_followup` (the gap
+  rule of DOMAIN.md 4.1). Denominator: the persons on the 重点人员 list in the
+  window. Only counts are published, by grid, village and 类别.
+* ``reception_compliance``: see :mod:`.receptions` (leaders judged window by
+  window, on the 领导名册 when there is one).
 * ``needs_closure_rate``: needs with 提出日期 in the window whose 状态 is a
   closed value and whose 办结日期 (not earlier than 提出日期) is on or before
   the as-of date ÷ needs raised in the window.
@@ -40,8 +35,7 @@ import pandas as pd
 from ..config import Config
 from ..ledger import Ledger
 from ..schema import load_schema
-from .calendar import day_numbers, from_day_number
-from .periods import months_touched, weeks_touched
+from .calendar import day_numbers
 from .shapes import Window
 
 Pair = tuple[int, int]
@@ -52,6 +46,8 @@ class Counts:
     whole: Pair
     village: dict[str, Pair] = field(default_factory=dict)
     grid: dict[str, Pair] = field(default_factory=dict)
+    #: per 类别 of 重点人员 (key persons only)
+    category: dict[str, Pair] = field(default_factory=dict)
 
 
 def _usable(ledger: Ledger, tab: str, columns: tuple[str, ...]) -> pd.DataFrame | None:
@@ -90,99 +86,150 @@ def visit_coverage(ledger: Ledger, w: Window) -> Counts | None:
         return None
     g = grids.dropna(subset=["grid_id"]).drop_duplicates("grid_id")
     households = g["households"].fillna(0).astype("int64")
-    den_grid = pd.Series(households.to_numpy(), index=g["grid_id"].to_numpy())
+    grid_ids = g["grid_id"].to_numpy(dtype=object)
+    den_grid = pd.Series(households.to_numpy(), index=grid_ids)
     den_village = households.groupby(g["village"].to_numpy()).sum()
-    # Distinct households per grid and per village from integer codes: the
-    # visit log is the longest tab (hundreds of thousands of rows a year),
-    # and a groupby-nunique on its text columns costs seconds.
+    # Distinct (grid, household) pairs from integer codes: the visit log is
+    # the longest tab (hundreds of thousands of rows a year), and a
+    # groupby-nunique on its text columns costs seconds. A household code
+    # only names a household within its grid ("001" in every grid is a
+    # different household each time), so a pair is the unit counted, and a
+    # visit that cannot be placed in a grid of the 网格 tab counts nowhere.
     grid_codes, grid_names = pd.factorize(visits["grid_id"], use_na_sentinel=True)
-    known = pd.Index(g["grid_id"].to_numpy()).get_indexer(np.asarray(grid_names, dtype=object))
+    known = pd.Index(grid_ids).get_indexer(np.asarray(grid_names, dtype=object))
     grid_pos = np.where(grid_codes >= 0, np.append(known, -1)[grid_codes], -1)  # −1: not in 网格
     house, _ = pd.factorize(visits["household"], use_na_sentinel=True)
     keep = _in_window(visits["date"], w.start, w.end) & (house >= 0) & (grid_pos >= 0)
     house, grid_pos = house[keep].astype(np.int64), grid_pos[keep].astype(np.int64)
     n_house = int(house.max()) + 1 if len(house) else 1
+    pair_grid = np.unique(grid_pos * n_house + house) // n_house  # one entry per pair
+    per_grid = np.bincount(pair_grid, minlength=len(grid_ids))
     village_codes, villages = pd.factorize(g["village"], use_na_sentinel=True)
-    village_pos = np.asarray(village_codes, dtype=np.int64)[grid_pos]  # −1: grid has no village
-    grid_ids = g["grid_id"].to_numpy(dtype=object)
-    num_grid = _distinct_per_unit(grid_pos, house, n_house, grid_ids, visits["grid_id"].dtype)
-    has_village = village_pos >= 0
-    num_village = _distinct_per_unit(village_pos[has_village], house[has_village], n_house,
-                                     np.asarray(villages, dtype=object), g["village"].dtype)
+    village_of = np.asarray(village_codes, dtype=np.int64)  # −1: grid has no village
+    has_village = village_of >= 0
+    per_village = np.bincount(village_of[has_village], weights=per_grid[has_village],
+                              minlength=len(villages)).astype(np.int64)
     return Counts(
-        whole=(len(np.unique(house)), int(households.sum())),
-        village=_pairs(num_village, den_village),
-        grid=_pairs(num_grid, den_grid),
+        whole=(int(per_grid.sum()), int(households.sum())),
+        village=_pairs(pd.Series(per_village, index=np.asarray(villages, dtype=object)),
+                       den_village),
+        grid=_pairs(pd.Series(per_grid, index=grid_ids), den_grid),
     )
 
 
-def _distinct_per_unit(unit: np.ndarray, item: np.ndarray, n_items: int, labels: np.ndarray,
-                       dtype: object) -> pd.Series:
-    """Distinct ``item`` codes per ``unit`` code, as the Series a
-    ``groupby(unit)[item].nunique()`` gives: only units that occur, sorted
-    by label."""
-    pairs = np.unique(unit * n_items + item)
-    counts = np.bincount(pairs // n_items, minlength=len(labels))
-    seen = np.flatnonzero(counts)
-    out = pd.Series(counts[seen], index=pd.Index(labels[seen], dtype=dtype))
-    return out.sort_index()
-
-
 def key_person_followup(ledger: Ledger, w: Window, config: Config) -> Counts | None:
+    """Key persons meeting the gap rule of DOMAIN.md 4.1, by grid, village and 类别.
+
+    A person is on the list in the window unless their 列入日期 is after its
+    last day e' = min(period end, as-of); their watch starts at the later of
+    the window's first day s and the 列入日期. A visit qualifies when it is
+    dated in [start, e'] and its 方式 is one ``config.key_person_methods``
+    accepts for the person's 类别 (a 类别 not listed accepts any 方式, blank
+    included; a listed one never accepts a blank 方式).
+
+    The gap between qualifying visits on days a < b is b − a days. The two
+    ends are measured as if there had been a visit on the day before the
+    start and on the day after e': the first gap is first − (start − 1), the
+    last is (e' + 1) − last, and with no qualifying visit the one gap is
+    (e' + 1) − (start − 1). The person meets the rule when no gap exceeds
+    ``key_person_intervals[随访频次]`` (a blank or unknown 随访频次: the
+    shortest interval configured). Put the other way: no run of ``interval``
+    days in a row inside the window passes without a qualifying visit. The
+    end rule gives visits just outside the window the benefit of the doubt,
+    so the figure only ever reports a gap that the window itself proves, and
+    a 每季度 person (92 days) never visited in a 92-day quarter fails.
+
+    ``None`` when a tab or needed column is missing, including 方式 while the
+    config restricts some 类别 to certain 方式 (the rule cannot be judged).
+    """
     persons = _usable(ledger, "key_persons", ("person_id", "frequency"))
     visits = _usable(ledger, "key_person_visits", ("person_id", "date"))
+    methods = config.key_person_methods
     if persons is None or visits is None:
         return None
+    if methods and _usable(ledger, "key_person_visits", ("method",)) is None:
+        return None
     persons = persons.dropna(subset=["person_id"]).drop_duplicates("person_id")
-    intervals = config.key_person_intervals
-    strictest = min(intervals.values()) if intervals else None
-    interval = persons["frequency"].map(intervals).astype("Float64")
-    if strictest is not None:
-        interval = interval.fillna(strictest)
-    days = w.days
-    required = np.maximum(1, np.floor(days / interval.to_numpy(dtype=float, na_value=np.inf)))
-    kv = visits[_in_window(visits["date"], w.start, w.end) & visits["person_id"].notna().to_numpy()]
-    seen = kv.drop_duplicates(["person_id", "date"]).groupby("person_id").size()
-    done = persons["person_id"].map(seen).fillna(0).to_numpy(dtype=float)
-    met = pd.Series((done >= required).astype(np.int64), index=persons.index)
-    one = pd.Series(1, index=persons.index, dtype=np.int64)
+    n = len(persons)
+    start, on_list = _watch_start(ledger, persons, w)
+    interval = _intervals(persons, config)
+
+    # qualifying visits as (person position, day number)
+    who = pd.Index(persons["person_id"].to_numpy(dtype=object)).get_indexer(
+        visits["person_id"].to_numpy(dtype=object))
+    day, dated = day_numbers(visits["date"])
+    ok = dated & (who >= 0)
+    if methods:
+        ok &= _method_accepted(persons, visits, who, methods)
+    who, day = who[ok], day[ok]
+    inside = (day >= start[who]) & (day <= w.end)
+    kv = pd.DataFrame({"who": who[inside], "day": day[inside]}).sort_values(["who", "day"])
+    kv["gap"] = kv.groupby("who")["day"].diff()
+    per = kv.groupby("who").agg(first=("day", "min"), last=("day", "max"), inner=("gap", "max"))
+    first = np.full(n, np.nan)
+    last = np.full(n, np.nan)
+    inner = np.zeros(n)
+    at = per.index.to_numpy(dtype=np.int64)
+    first[at] = per["first"].to_numpy(dtype=float)
+    last[at] = per["last"].to_numpy(dtype=float)
+    inner[at] = per["inner"].fillna(0).to_numpy(dtype=float)
+    visited = ~np.isnan(first)
+    before, after = start - 1, w.end + 1
+    worst = np.where(visited,
+                     np.fmax(np.fmax(first - before, inner), after - last),
+                     after - before)
+    met_mask = on_list & (worst <= interval)
+    met = pd.Series(met_mask.astype(np.int64), index=persons.index)
+    one = pd.Series(on_list.astype(np.int64), index=persons.index)
     grid = persons["grid_id"] if "grid_id" in persons.columns else pd.Series(pd.NA, index=persons.index)
-    village = grid.map(_grid_villages(ledger))
-    grid_key = grid.astype("string")
-    out = Counts(whole=(int(met.sum()), len(persons)))
-    has_grid = grid_key.notna().to_numpy()
-    out.grid = _pairs(met[has_grid].groupby(grid_key[has_grid]).sum(),
-                      one[has_grid].groupby(grid_key[has_grid]).sum())
-    has_village = village.notna().to_numpy()
-    out.village = _pairs(met[has_village].groupby(village[has_village]).sum(),
-                         one[has_village].groupby(village[has_village]).sum())
+    out = Counts(whole=(int(met.sum()), int(one.sum())))
+    out.grid = _per_unit(met, one, grid.astype("string"), on_list)
+    out.village = _per_unit(met, one, grid.map(_grid_villages(ledger)), on_list)
+    if "category" in persons.columns:
+        out.category = _per_unit(met, one, persons["category"].astype("string"), on_list)
     return out
 
 
-def reception_compliance(ledger: Ledger, w: Window, config: Config) -> dict[str, Pair] | None:
-    """Per 职务类别 with a configured quota: (leaders meeting it, leaders)."""
-    rec = _usable(ledger, "receptions", ("date", "leader", "rank"))
-    if rec is None:
-        return None
-    quotas = config.reception_quotas
-    rec = rec[rec["leader"].notna() & rec["rank"].isin(list(quotas))]
-    active = rec[_in_window(rec["date"], w.end - 364, w.end)]
-    leaders = active[["leader", "rank"]].drop_duplicates()
-    in_w = rec[_in_window(rec["date"], w.start, w.end)]
-    days = (in_w.drop_duplicates(["leader", "rank", "date"]).groupby(["leader", "rank"]).size()
-            .rename("done").reset_index())
-    start, end = from_day_number(w.start), from_day_number(w.end)
-    units = {"month": months_touched(start, end), "week": weeks_touched(start, end),
-             "day": (end - start).days + 1}
-    lead = leaders.merge(days, on=["leader", "rank"], how="left")
-    required = lead["rank"].map({r: q.min_days * units[q.per] for r, q in quotas.items()})
-    met = (lead["done"].fillna(0).to_numpy(dtype=np.int64)
-           >= required.to_numpy(dtype=np.int64)).astype(np.int64)
-    frame = pd.DataFrame({"rank": lead["rank"].to_numpy(), "met": met})
-    frame = pd.DataFrame({"rank": leaders["rank"].to_numpy(), "met": met})
-    got = frame.groupby("rank")["met"].agg(["sum", "size"])
-    return {r: (int(got.loc[r, "sum"]), int(got.loc[r, "size"])) if r in got.index else (0, 0)
-            for r in quotas}
+def _per_unit(met: pd.Series, one: pd.Series, unit: pd.Series, on_list: np.ndarray) -> dict[str, Pair]:
+    """(met, on the list) per unit, over the persons on the list with a unit."""
+    keep = unit.notna().to_numpy() & on_list
+    return _pairs(met[keep].groupby(unit[keep]).sum(), one[keep].groupby(unit[keep]).sum())
+
+
+def _watch_start(ledger: Ledger, persons: pd.DataFrame, w: Window) -> tuple[np.ndarray, np.ndarray]:
+    """(first watched day, on the list in the window) per person: the later of
+    the window's start and a valid 列入日期; a person listed after the
+    window's last day is not on the list."""
+    n = len(persons)
+    start = np.full(n, w.start, dtype=np.int64)
+    if _usable(ledger, "key_persons", ("listed_date",)) is None:
+        return start, np.ones(n, dtype=bool)
+    listed, known = day_numbers(persons["listed_date"])
+    start = np.where(known & (listed > w.start), listed, start)
+    return start, ~(known & (listed > w.end))
+
+
+def _intervals(persons: pd.DataFrame, config: Config) -> np.ndarray:
+    """Days allowed per person; a blank or unknown 随访频次 gets the
+    shortest interval configured (none configured: no limit)."""
+    intervals = config.key_person_intervals
+    interval = persons["frequency"].map(intervals).astype("Float64")
+    if intervals:
+        interval = interval.fillna(min(intervals.values()))
+    return interval.to_numpy(dtype=float, na_value=np.inf)
+
+
+def _method_accepted(persons: pd.DataFrame, visits: pd.DataFrame, who: np.ndarray,
+                     methods: dict[str, list[str]]) -> np.ndarray:
+    """Per visit row: its 方式 is one the config accepts for its person's 类别
+    (rows of unknown persons are already dropped, so ``who`` < 0 is moot)."""
+    category = pd.Series(persons["category"].to_numpy(dtype=object), dtype="string")
+    cat = category.reindex(np.where(who >= 0, who, len(category))).reset_index(drop=True)
+    method = visits["method"].astype("string").reset_index(drop=True)
+    restricted = cat.isin(list(methods)).to_numpy(dtype=bool)
+    accepted = {f"{c}\x1f{m}" for c, ms in methods.items() for m in ms}
+    pair = (cat + "\x1f" + method).isin(list(accepted)).fillna(False).to_numpy(dtype=bool)
+    return ~restricted | pair
 
 
 def needs_closure(ledger: Ledger, w: Window) -> Counts | None:

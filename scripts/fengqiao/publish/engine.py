@@ -24,12 +24,12 @@ from typing import IO, Any
 
 import yaml
 
-from ..config import PROJECT_ROOT
 from ..errors import FengqiaoError
+from ..resources import ENGINE_BASE
 from ..schema import load_schema
 
 #: the repository's engine settings every generated config starts from
-MKDOCS_BASE = PROJECT_ROOT / "mkdocs.yml"
+MKDOCS_BASE = ENGINE_BASE
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 
 #: names inside the build folder, which the written config refers to relatively

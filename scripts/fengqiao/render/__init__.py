@@ -17,6 +17,7 @@ from typing import Any
 
 import jinja2
 
+from ..catalogue import METRICS
 from ..config import Config
 from ..privacy import escape_html, escape_md
 from . import fmt
@@ -65,6 +66,9 @@ def config_context(config: Config) -> dict[str, Any]:
         "day_mode": "工作日（按国家法定节假日和调休安排计算）" if d.day_count == "working"
         else "自然日（节假日照常计算）",
         "period_words": {"month": "每月", "week": "每周", "day": "每天"},
+        # the metric catalogue: a page states a figure's rule in the
+        # catalogue's own words ({{ metrics.reception_compliance.definition() }})
+        "metrics": METRICS,
     }
 
 

@@ -242,3 +242,31 @@ def _display(column: pd.Series) -> pd.Series:
     else:
         text = column.astype("string")
     return text.fillna(DASH).replace("", DASH)
+
+
+#: where the key-person counts are shown, in page order: breakdown key → heading
+KEY_PERSON_BREAKDOWNS = (("key_person_category", "类别"), ("grid", "网格"), ("village", "村(社区)"))
+
+
+def key_person_table(units: Mapping[str, Mapping[str, Any]], first: str) -> str:
+    """Met / not met counts of key persons per unit, from their rate objects;
+    only counts exist in the contract, so nothing here can name a person."""
+    lines = [f"| {first} | 人数 | 达标 | 未达标 | {title('key_person_followup_rate')} |",
+             "|---|---|---|---|---|"]
+    for name in sorted(units):
+        r = units[name]
+        met, total = int(r["numerator"]), int(r["denominator"])
+        lines.append(f"| {escape_md(name)} | {total} | {met} | {total - met} | {pct(r)} |")
+    return "\n".join(lines) + "\n"
+
+
+def key_person_sections(breakdowns: Mapping[str, Any]) -> list[dict[str, str]]:
+    """The key-person tables of a statistics page: units with someone on the list."""
+    out = []
+    for key, what in KEY_PERSON_BREAKDOWNS:
+        units = {unit: body.get("key_person_followup_rate")
+                 for unit, body in (breakdowns.get(key) or {}).items()}
+        shown = {u: r for u, r in units.items() if isinstance(r, Mapping) and r.get("denominator")}
+        if shown:
+            out.append({"title": what, "table": key_person_table(shown, what)})
+    return out

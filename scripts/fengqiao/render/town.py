@@ -21,18 +21,22 @@ from typing import Any
 
 import pandas as pd
 
-from ..config import PROJECT_ROOT, Config
-from ..errors import CATALOGUE, Finding
+from ..config import Config
+from ..errors import CATALOGUE, FengqiaoError, Finding
 from ..metrics import dumps
 from ..metrics.lists import LIST_TITLES
+from ..metrics.receptions import BASIS_WORDS
 from ..privacy import scrub
 from ..publish.files import csv_bytes, xlsx_bytes
+from ..resources import DEFAULT_PAGES
 from ..schema import TAB_ORDER, load_schema
 from ..template import guide_rows
+from ..townschema import schema_for
 from . import fmt, render_generated, render_site_page
 
-#: the hand-written pages (jinja2 templates over the config)
-SITE_PAGES = PROJECT_ROOT / "site"
+#: the hand-written pages that come with fengqiao (jinja2 templates over the
+#: config); a town folder may keep its own copy (``site.pages``)
+SITE_PAGES = DEFAULT_PAGES
 #: nav of the hand-written pages (file under site/ → title)
 PROCEDURES = (
     ("procedures/index.md", "概述"),
@@ -56,6 +60,33 @@ TABLES = {
 }
 
 KIND_WORDS = {"month": "本月", "quarter": "本季度", "year": "本年"}
+
+
+def pages_dir(config: Config) -> Path:
+    """The folder of hand-written pages this town publishes: its own copy
+    when the config names one (``fengqiao init`` makes it), else the pages
+    that come with fengqiao. A named folder that is missing stops the build,
+    rather than silently publishing the default pages instead."""
+    if not config.site.pages:
+        return SITE_PAGES
+    folder = config.resolve(config.site.pages)
+    if not folder.is_dir():
+        raise FengqiaoError(f"找不到页面文件夹 {folder}（配置里的 site.pages）。",
+                            hint="请检查 fengqiao.yml 的 site: pages: 一项；删去这一项则使用 fengqiao 自带的页面。")
+    return folder
+
+
+def procedures_nav(pages: Path) -> list[dict[str, str]]:
+    """The 工作规程 menu: the known pages in their usual order, then any page
+    a town added under procedures/, titled by its file name; a page the town
+    removed from its copy leaves the menu instead of becoming a broken link."""
+    known = dict(PROCEDURES)
+    nav = [{title: rel} for rel, title in PROCEDURES if (pages / rel).is_file()]
+    for path in sorted((pages / "procedures").glob("*.md")):
+        rel = path.relative_to(pages).as_posix()
+        if rel not in known:
+            nav.append({path.stem: rel})
+    return nav
 
 
 @dataclass
@@ -124,10 +155,11 @@ def quality_context(data: SiteData) -> dict[str, Any]:
     }
 
 
-def guide_context() -> dict[str, Any]:
+def guide_context(config: Config | None = None) -> dict[str, Any]:
     """The fill-in guide reads the same rows as the template's 填表说明 tab
-    (:func:`fengqiao.template.guide_rows`), so the two cannot disagree."""
-    schema = load_schema()
+    (:func:`fengqiao.template.guide_rows`), so the two cannot disagree; with
+    a config, its allowed values are the town's (the configured ranks)."""
+    schema = schema_for(config)
     rows = guide_rows(schema)
     tabs = []
     for name in TAB_ORDER:
@@ -216,7 +248,9 @@ def render_docs(data: SiteData, config: Config, docs: Path, charts: Any) -> list
             "period": p, "period_title": title, "rows": fmt.metric_rows(c["metrics"], targets),
             "level_mix": c["metrics"].get("level_mix") or {}, "charts": chart_list,
             "breakdowns": sections, "excluded_total": excluded_total,
+            "key_persons": fmt.key_person_sections(bd),
             "as_of": c["as_of"], "partial": c["as_of"] < p["end"],
+            "reception_basis": BASIS_WORDS.get(c.get("reception_basis") or ""),
         }))
         nav_stats[p["kind"]].append({title: f"stats/{p['label']}.md"})
 
@@ -289,7 +323,7 @@ def render_docs(data: SiteData, config: Config, docs: Path, charts: Any) -> list
     write("quality.md", render_generated("quality.md.j2", base | quality | {
         "source_name": data.source.get("name") or "", "read_at": data.source.get("read_at")}))
     template_url = "downloads/template.xlsx" if data.template is not None else ""
-    write("guide.md", render_generated("guide.md.j2", guide_context() | {
+    write("guide.md", render_generated("guide.md.j2", guide_context(config) | {
         "template_url": template_url}))
     latest = data.current.get("month")
     write("downloads.md", render_generated("downloads.md.j2", {
@@ -300,13 +334,14 @@ def render_docs(data: SiteData, config: Config, docs: Path, charts: Any) -> list
         "template_url": template_url}))
 
     # hand-written pages
-    for path in sorted(SITE_PAGES.rglob("*.md")):
-        rel = path.relative_to(SITE_PAGES).as_posix()
+    pages = pages_dir(config)
+    for path in sorted(pages.rglob("*.md")):
+        rel = path.relative_to(pages).as_posix()
         write(rel, render_site_page(path, config))
 
     return [
         {"首页": "index.md"},
-        {"工作规程": [{t: p} for p, t in PROCEDURES]},
+        {"工作规程": procedures_nav(pages)},
         {"四张清单": [{"概述": "lists/index.md"}, {"责任清单": "lists/responsibilities.md"},
                   {"需求清单": "lists/needs.md"}, {"问题清单": "lists/problems.md"},
                   {"解决清单": "lists/solutions.md"}]},
@@ -359,8 +394,9 @@ def rerender_site_pages(config: Config, docs: Path) -> list[str]:
     """Re-render only the hand-written pages into an existing build folder
     (``fengqiao serve`` calls this when someone edits site/)."""
     changed = []
-    for path in sorted(SITE_PAGES.rglob("*.md")):
-        rel = path.relative_to(SITE_PAGES).as_posix()
+    pages = pages_dir(config)
+    for path in sorted(pages.rglob("*.md")):
+        rel = path.relative_to(pages).as_posix()
         text = render_site_page(path, config)
         target = docs / rel
         if not target.exists() or target.read_text(encoding="utf-8") != text:
@@ -370,10 +406,10 @@ def rerender_site_pages(config: Config, docs: Path) -> list[str]:
     return changed
 
 
-def site_fingerprint() -> str:
-    """Changes whenever a file under site/ changes (for the serve loop)."""
+def site_fingerprint(config: Config) -> str:
+    """Changes whenever a hand-written page changes (for the serve loop)."""
     h = hashlib.sha256()
-    for path in sorted(SITE_PAGES.rglob("*")):
+    for path in sorted(pages_dir(config).rglob("*")):
         if path.is_file():
             st = path.stat()
             h.update(f"{path}:{st.st_mtime_ns}:{st.st_size}".encode())
@@ -382,5 +418,5 @@ def site_fingerprint() -> str:
 
 
 __all__ = ["KIND_WORDS", "PROCEDURES", "SITE_PAGES", "TABLES", "SiteData", "guide_context",
-           "period_url", "problem_table", "quality_context", "render_docs", "rerender_site_pages",
+           "pages_dir", "period_url", "problem_table", "procedures_nav", "quality_context", "render_docs", "rerender_site_pages",
            "site_fingerprint", "table_titles", "write_downloads"]

@@ -69,6 +69,10 @@ def resolve_spec(cli_value: str | Path | None, config: Config | None = None) -> 
         return text if is_remote(text) else Path(text).expanduser()
     if config is not None and config.source:
         return in_folder(config.source, config.base_dir)
-    raise FengqiaoError("没有指定台账。",
-                        hint="请在命令后写上台账文件、CSV 文件夹或 Google 表格地址（gsheets:表格ID），"
-                             "或在配置文件 fengqiao.yml 里设置 source。")
+    if config is not None and config.path is not None:
+        raise FengqiaoError(f"没有指定台账：配置文件 {config.path} 里的 source 是空的。",
+                            hint="请在 source: 后写上台账文件、CSV 文件夹或 Google 表格地址（gsheets:表格ID），"
+                                 "或在命令后直接写上台账。")
+    raise FengqiaoError("没有指定台账，当前文件夹也不在乡镇工作文件夹里（找不到 fengqiao.yml）。",
+                        hint="请先用 fengqiao init 文件夹名 建立本镇的工作文件夹，再到那个文件夹里运行命令；"
+                             "或在命令后直接写上台账文件、CSV 文件夹或 Google 表格地址（gsheets:表格ID）。")
