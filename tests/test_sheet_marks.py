@@ -304,3 +304,58 @@ def test_the_xlsx_copy_and_the_google_sheet_carry_the_same_marks(
     xlsx_rows = [list(r) for r in result.iter_rows(min_row=3, values_only=True)]
     assert [r[5:] for r in xlsx_rows] == [r[5:] for r in google[2:]]
     assert [r[:2] for r in xlsx_rows] == [r[:2] for r in google[2:]]
+
+
+# --- the command ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def emulated(sheets_server: SheetsServer, account: ServiceAccount,  # noqa: F811
+             monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    monkeypatch.setenv("FENGQIAO_SHEETS_EMULATOR", sheets_server.url)
+    monkeypatch.setenv("FENGQIAO_GOOGLE_CREDENTIALS", str(account.path))
+    config = tmp_path / "fengqiao.yml"
+    config.write_text(f"town: 枫溪镇\nsource: gsheets:{SID}\nsnapshots_dir: snaps\n",
+                      encoding="utf-8")
+    return config
+
+
+def _cli(args: list[str]) -> Any:
+    from click.testing import CliRunner
+
+    from fengqiao.cli import cli
+
+    return CliRunner().invoke(cli, args, prog_name="fengqiao")
+
+
+def test_validate_annotate_sheet_keeps_validates_exit_code(
+        sheets_server: SheetsServer, town: FakeSpreadsheet,  # noqa: F811
+        emulated: Path) -> None:
+    result = _cli(["validate", "--config", str(emulated), "--annotate-sheet"])
+    assert result.exit_code == 1, result.output  # the ledger has errors
+    assert "已把检查结果写进 Google 表格：“校验结果”工作表，" in result.output
+    assert town.sheets[0].title == RESULT_SHEET
+    # viewer access: the marks cannot be written; said, and the exit code stays 1
+    town.shared_with = {EMAIL: "reader"}
+    result = _cli(["validate", "--config", str(emulated), "--annotate-sheet"])
+    assert result.exit_code == 1
+    assert "提醒：没能把检查结果写进 Google 表格：" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_annotate_sheet_in_the_config_marks_on_every_validate(
+        sheets_server: SheetsServer, town: FakeSpreadsheet,  # noqa: F811
+        emulated: Path) -> None:
+    emulated.write_text(emulated.read_text(encoding="utf-8") + "annotate_sheet: true\n",
+                        encoding="utf-8")
+    result = _cli(["validate", "--config", str(emulated)])
+    assert result.exit_code == 1
+    assert sheets_server.count("batchUpdate") == 1
+    assert town.sheets[0].notes[(0, 0)] == RESULT_NOTE
+
+
+def test_annotate_sheet_on_a_file_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "a.xlsx").write_bytes(b"")
+    result = _cli(["validate", str(tmp_path / "a.xlsx"), "--annotate-sheet"])
+    assert result.exit_code == 2
+    assert "--annotate-sheet 只能用于 Google 表格" in result.output
