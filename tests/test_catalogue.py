@@ -312,7 +312,7 @@ def test_checker_ties_denominators_to_their_counts(small: dict[str, Any]) -> Non
 def _county(tmp_path: Path) -> CountyConfig:
     return county_config("示范县", collection_dir=tmp_path / "collection",
                          towns=(TownSource("枫溪镇", "path", str(tmp_path / "site")),),
-                         fetch=FetchSettings(timeout=2, retries=0, backoff=0))
+                         fetch=FetchSettings(timeout=2, retries=0, backoff=0, concurrency=1))
 
 
 def _publish(tmp_path: Path, contract: dict[str, Any]) -> None:

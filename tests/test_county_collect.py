@@ -38,7 +38,7 @@ AFTER_DUE = datetime(2024, 4, 15, 9, 0, tzinfo=UTC)
 
 def county(tmp_path: Path, towns: list[TownSource], **kw: object) -> CountyConfig:
     return county_config("示范县", collection_dir=tmp_path / "collection", towns=towns,
-                         fetch=FetchSettings(timeout=2, retries=2, backoff=0), **kw)
+                         fetch=FetchSettings(timeout=2, retries=2, backoff=0, concurrency=4), **kw)
 
 
 def copies(cfg: CountyConfig) -> dict[str, str]:

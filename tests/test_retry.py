@@ -194,7 +194,7 @@ def test_the_policy_is_a_urllib3_retry_that_can_be_mounted_on_an_adapter() -> No
 
 
 def test_county_fetch_settings_are_the_same_policy() -> None:
-    settings = FetchSettings(timeout=4.0, retries=2, backoff=1.5)
+    settings = FetchSettings(timeout=4.0, retries=2, backoff=1.5, concurrency=8)
     county = fetch_policy(settings)
     assert (county.max_attempts, county.base_delay, county.timeout) == (3, 1.5, (4.0, 4.0))
     assert (county.max_delay, county.retry_after_cap) == (

@@ -20,7 +20,9 @@ import hashlib
 import json
 import os
 import re
+import threading
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -65,6 +67,12 @@ class Receipt:
     origin: str
     sha256: str | None = None
     file: str | None = None  # relative to the collection folder
+    #: the town server's validators, sent back on the next run so an
+    #: unchanged file costs a 304 and no body
+    etag: str | None = None
+    last_modified: str | None = None
+    #: the server said the file is the one received last time (304)
+    unchanged: bool = False
 
     @property
     def received(self) -> datetime:
@@ -94,23 +102,50 @@ def fetch_policy(settings: FetchSettings) -> RetryPolicy:
                        timeout=(settings.timeout, settings.timeout))
 
 
-def _fetch_http(url: str, settings: FetchSettings, session: requests.Session) -> bytes:
-    """GET ``metrics.json`` under the retry policy. Only failures that may
-    pass (no connection, timeout, a broken transfer, 408, 429, 5xx gateway
-    errors) are retried; a 404 means "not published"."""
+@dataclass(frozen=True)
+class Fetched:
+    """What one fetch brought: the file's bytes, or ``None`` when the server
+    answered 304 (the file is the one received last time), with the
+    validators to send next time."""
+
+    data: bytes | None
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+def _conditional_headers(known: Receipt | None) -> dict[str, str]:
+    headers = {"Accept": "application/json"}
+    if known is not None and known.file:
+        if known.etag:
+            headers["If-None-Match"] = known.etag
+        if known.last_modified:
+            headers["If-Modified-Since"] = known.last_modified
+    return headers
+
+
+def _fetch_http(url: str, settings: FetchSettings, session: requests.Session,
+                known: Receipt | None = None) -> Fetched:
+    """GET ``metrics.json`` under the retry policy, conditionally when the
+    last receipt carries validators. Only failures that may pass (no
+    connection, timeout, a broken transfer, 408, 429, 5xx gateway errors)
+    are retried; a 404 means "not published"."""
+    headers = _conditional_headers(known)
 
     def send() -> requests.Response:
-        return session.get(url, timeout=settings.timeout, stream=True,
-                           headers={"Accept": "application/json"})
+        return session.get(url, timeout=settings.timeout, stream=True, headers=headers)
 
-    def read(resp: requests.Response) -> bytes:
+    def read(resp: requests.Response) -> Fetched:
         with resp:
+            etag, modified = resp.headers.get("ETag"), resp.headers.get("Last-Modified")
+            if resp.status_code == 304:
+                return Fetched(None, etag or (known.etag if known else None),
+                               modified or (known.last_modified if known else None))
             body = bytearray()
             for chunk in resp.iter_content(64 * 1024):
                 body.extend(chunk)
                 if len(body) > settings.max_bytes:
                     raise FetchFailed(f"{url} 返回的文件超过 {settings.max_bytes // (1024 * 1024)} MB，不像是指标文件。")
-            return bytes(body)
+            return Fetched(bytes(body), etag, modified)
 
     policy = fetch_policy(settings)
     try:
@@ -180,22 +215,32 @@ def report_day(config: CountyConfig, received: datetime) -> date:
     return clock.today(config, fallback=received.astimezone(config.tz).date())
 
 
-def fetch_bytes(town: TownSource, period: Period, settings: FetchSettings, *,
-                session: requests.Session | None = None,
-                today: date | None = None) -> bytes:
-    """A town's metrics.json for ``period``: fetched from its site or shared
-    folder, or computed from its workbook as of ``today`` (default: the clock)."""
+def fetch_town(town: TownSource, period: Period, settings: FetchSettings, *,
+               session: requests.Session | None = None, today: date | None = None,
+               known: Receipt | None = None) -> Fetched:
+    """A town's metrics.json for ``period``: fetched from its site (sending
+    back the validators of ``known``, the last receipt), read from its
+    shared folder, or computed from its workbook as of ``today``."""
     if town.kind == "url":
         own = session is None
         sess = session or requests.Session()
         try:
-            return _fetch_http(metrics_url(town.location, period.label), settings, sess)
+            return _fetch_http(metrics_url(town.location, period.label), settings, sess, known)
         finally:
             if own:
                 sess.close()
     if town.kind == "path":
-        return _fetch_path(town.location, period.label, settings)
-    return _fetch_workbook(town, period, today or clock.today())
+        return Fetched(_fetch_path(town.location, period.label, settings))
+    return Fetched(_fetch_workbook(town, period, today or clock.today()))
+
+
+def fetch_bytes(town: TownSource, period: Period, settings: FetchSettings, *,
+                session: requests.Session | None = None,
+                today: date | None = None) -> bytes:
+    """A town's metrics.json for ``period``, unconditionally (always a body)."""
+    got = fetch_town(town, period, settings, session=session, today=today)
+    assert got.data is not None  # no validators were sent, so never a 304
+    return got.data
 
 
 def origin_of(town: TownSource, period: Period) -> str:
@@ -329,21 +374,33 @@ def collected_periods(collection: Path) -> list[str]:
 
 def collect_town(config: CountyConfig, town: TownSource, period: Period, *,
                  now: datetime | None = None, session: requests.Session | None = None,
-                 prefetched: bytes | FetchFailed | None = None,
-                 check_name: bool = True) -> Receipt:
-    """Fetch, check, store and log one town's file for one period."""
+                 prefetched: Fetched | bytes | FetchFailed | None = None,
+                 check_name: bool = True, known: Receipt | None = None) -> Receipt:
+    """Fetch, check, store and log one town's file for one period. ``known``
+    is the town's last receipt with a file: a server that answers 304 to its
+    validators is logged as an unchanged copy of that file."""
     received = (now or clock.now()).astimezone(UTC)
     origin = origin_of(town, period)
     base = dict(period=period.label, town=town.name, received_at=received.isoformat(), origin=origin)
     try:
         if isinstance(prefetched, FetchFailed):
             raise prefetched
-        data = prefetched if prefetched is not None else fetch_bytes(
-            town, period, config.fetch, session=session, today=report_day(config, received))
+        if isinstance(prefetched, bytes):
+            got = Fetched(prefetched)
+        else:
+            got = prefetched if prefetched is not None else fetch_town(
+                town, period, config.fetch, session=session,
+                today=report_day(config, received), known=known)
     except FetchFailed as exc:
         receipt = Receipt(status="failed", reason=exc.reason, **base)  # type: ignore[arg-type]
         append_log(config.collection_dir, receipt)
         return receipt
+    if got.data is None and known is not None:
+        receipt = replace(known, received_at=base["received_at"], origin=origin,
+                          etag=got.etag, last_modified=got.last_modified, unchanged=True)
+        append_log(config.collection_dir, receipt)
+        return receipt
+    data = got.data or b""
     _, problems = parse_and_check(data, period, town.name if check_name else None)
     stored = store_copy(config.collection_dir / period.label / town.folder_name, data, received)
     receipt = Receipt(
@@ -351,27 +408,87 @@ def collect_town(config: CountyConfig, town: TownSource, period: Period, *,
         reason="；".join(problems),
         sha256=hashlib.sha256(data).hexdigest(),
         file=stored.relative_to(config.collection_dir).as_posix(),
+        etag=got.etag,
+        last_modified=got.last_modified,
         **base,  # type: ignore[arg-type]
     )
     append_log(config.collection_dir, receipt)
     return receipt
 
 
+def last_receipts(collection: Path, label: str) -> dict[str, Receipt]:
+    """Each town's latest receipt that holds a file, for conditional fetches
+    (a run that was stopped half way resumes from what it logged)."""
+    out: dict[str, Receipt] = {}
+    for receipt in read_log(collection, label):
+        if receipt.file is not None:
+            out[receipt.town] = receipt
+    return out
+
+
+def _fetch_all(config: CountyConfig, period: Period, known: dict[str, Receipt], today: date
+               ) -> list[Fetched | FetchFailed]:
+    """Every town's file for one period, town sites ``fetch.concurrency`` at
+    a time (each thread with its own HTTP session); the results keep the
+    configured order, so the log reads the same however the fetches raced."""
+    local = threading.local()
+    sessions: list[requests.Session] = []
+    lock = threading.Lock()
+
+    def session() -> requests.Session:
+        if not hasattr(local, "session"):
+            local.session = requests.Session()
+            with lock:
+                sessions.append(local.session)
+        return local.session  # type: ignore[no-any-return]
+
+    def one(town: TownSource) -> Fetched | FetchFailed:
+        try:
+            return fetch_town(town, period, config.fetch, session=session() if town.kind == "url"
+                              else None, today=today, known=known.get(town.name))
+        except FetchFailed as exc:
+            return exc
+
+    urls = [t for t in config.towns if t.kind == "url"]
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, min(config.fetch.concurrency, len(urls) or 1))
+                                ) as pool:
+            fetched = dict(zip((t.name for t in urls), pool.map(one, urls), strict=True))
+    finally:
+        for sess in sessions:
+            sess.close()
+    # shared folders and workbooks: read one at a time (disk- and CPU-bound)
+    return [fetched[t.name] if t.kind == "url" else one(t) for t in config.towns]
+
+
 def collect(config: CountyConfig, periods: list[Period], *, now: datetime | None = None,
             session: requests.Session | None = None) -> list[Receipt]:
     """Collect every configured town for every period; never raises for one
-    town's problem."""
+    town's problem. Town sites are fetched concurrently and conditionally:
+    a second run costs a 304 per unchanged file, and a run stopped half way
+    is resumed by running it again."""
     if not config.towns:
         raise FengqiaoError("县级配置里没有登记任何乡镇（towns 为空），无法收取。")
     claim_collection(config.collection_dir, config.towns)
-    own = session is None
-    sess = session or requests.Session()
-    try:
-        return [collect_town(config, town, period, now=now, session=sess)
-                for period in periods for town in config.towns]
-    finally:
-        if own:
-            sess.close()
+    received = (now or clock.now()).astimezone(UTC)
+    receipts = []
+    for period in periods:
+        known = last_receipts(config.collection_dir, period.label)
+        if session is not None:  # a caller's session: one at a time, on it
+            results: list[Fetched | FetchFailed] = []
+            for town in config.towns:
+                try:
+                    results.append(fetch_town(town, period, config.fetch, session=session,
+                                              today=report_day(config, received),
+                                              known=known.get(town.name)))
+                except FetchFailed as exc:
+                    results.append(exc)
+        else:
+            results = _fetch_all(config, period, known, report_day(config, received))
+        for town, got in zip(config.towns, results, strict=True):
+            receipts.append(collect_town(config, town, period, now=now, prefetched=got,
+                                         known=known.get(town.name)))
+    return receipts
 
 
 def load_copy(collection: Path, receipt: Receipt) -> dict[str, Any]:

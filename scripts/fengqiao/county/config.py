@@ -124,6 +124,8 @@ class FetchSettings:
     timeout: PositiveNumber
     retries: Annotated[int, Field(strict=True, ge=0, le=10)]
     backoff: NonNegativeNumber
+    #: town sites fetched at the same time (a province collects 1,000)
+    concurrency: Annotated[int, Field(strict=True, ge=1, le=64)]
     #: a larger file is not a metrics file (not a setting: a safety bound)
     max_bytes: ClassVar[int] = 20 * 1024 * 1024
 
