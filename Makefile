@@ -9,7 +9,7 @@ TESTING := $(VENV)/.installed-test
 BENCHING := $(VENV)/.installed-bench
 DEMO := examples
 
-.PHONY: setup setup-test fonts _fonts browser _browser demo test lint bench clean
+.PHONY: setup setup-test fonts _fonts browser _browser office _office demo test lint bench clean
 
 # Debian packages, only when missing, without recommends, never an upgrade of
 # anything else. Without apt or without root (and no password-less sudo) it
@@ -30,6 +30,14 @@ fonts:
 	@fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || $(MAKE) --no-print-directory _fonts
 _fonts:
 	$(call apt_need,fonts-noto-cjk fontconfig,Noto Sans CJK 字体)
+
+# LibreOffice (Writer, no GUI) and poppler's pdftotext: the tests convert the
+# Word report to PDF and read it back
+office:
+	@command -v soffice >/dev/null 2>&1 && command -v pdftotext >/dev/null 2>&1 \
+	  || $(MAKE) --no-print-directory _office
+_office:
+	$(call apt_need,libreoffice-writer-nogui poppler-utils,LibreOffice 和 pdftotext)
 
 # Chromium for the browser tests only
 browser:
@@ -54,7 +62,7 @@ $(BENCHING): pyproject.toml setup.py | $(VENV)/bin/python
 	touch $@ $(TESTING) $(RUNTIME)
 
 setup: fonts $(RUNTIME)
-setup-test: fonts browser $(TESTING)
+setup-test: fonts browser office $(TESTING)
 
 $(DEMO)/demo_town.xlsx: $(RUNTIME) $(DEMO)/generate_demo.py scripts/fengqiao/demo.py sheets_schema/*.yml
 	$(BIN)/python $(DEMO)/generate_demo.py --out $@

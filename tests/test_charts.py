@@ -36,7 +36,7 @@ def test_chinese_labels_draw_without_missing_glyph_warnings(tmp_path: Path) -> N
         chart = maker.bar("v", "各村受理数", ["东村", "西岭社区", "嘎查村"], [3, 5, None])
         maker.line("t", "每月办结率", ["2024年1月", "2024年2月"], {"办结率": [0.5, None]},
                    percent=True, target=0.9)
-    assert chart.alt == "各村受理数：东村 3、西岭社区 5、嘎查村 —"
+    assert chart.alt == "各村受理数：西岭社区 5、东村 3、嘎查村 —"
     assert (tmp_path / chart.filename).stat().st_size > 1000
 
 
@@ -114,3 +114,32 @@ def test_a_stale_font_cache_is_rescanned_once(tmp_path: Path) -> None:
     subprocess.run([*run, "make-stale"], env=env, check=True, capture_output=True)
     done = subprocess.run([*run, "find"], env=env, check=True, capture_output=True, text=True)
     assert done.stdout.splitlines() == ["Noto Sans CJK SC", "True"]  # found, and the cache repaired
+
+
+def test_bars_are_sorted_largest_first_with_unknown_last() -> None:
+    from fengqiao.charts import sorted_bars
+
+    assert sorted_bars(["甲", "乙", "丙", "丁"], [0.5, None, 0.9, 0.5]) == (
+        ["丙", "甲", "丁", "乙"], [0.9, 0.5, 0.5, None])
+
+
+def test_count_axes_use_whole_numbers_from_zero_and_bars_carry_values() -> None:
+    from fengqiao.charts import bar_figure, line_figure
+
+    fig = line_figure("受理数", ["1月", "2月", "3月"], {"受理": [3, 1, 2]})
+    ax = fig.axes[0]
+    assert ax.get_ylim()[0] == 0
+    assert all(float(t).is_integer() for t in ax.get_yticks())
+    assert [t.get_text() for t in ax.texts] == ["3", "1", "2"]
+    rates = line_figure("办结率", ["1月", "2月"], {"办结率": [0.5, 1.25]}, percent=True)
+    assert rates.axes[0].get_ylim()[0] == 0 and rates.axes[0].get_ylim()[1] >= 125
+    bars = bar_figure("各村办结率", ["东村", "西村"], [0.75, None], percent=True)
+    labels = [t.get_text() for t in bars.axes[0].texts]
+    assert labels == ["75.0%", "—"]
+
+
+def test_png_for_documents_is_a_real_png() -> None:
+    from fengqiao.charts import bar_png
+
+    data = bar_png("各村受理数", ["东村", "西村"], [3, 5])
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 2_000

@@ -8,7 +8,7 @@ import json
 import os
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -63,10 +63,8 @@ def town_sites(root: Path, *, etags: dict[str, str] | None = None) -> Iterator[S
                 first_two = site.requests <= 2
             try:
                 if first_two:
-                    try:
+                    with suppress(threading.BrokenBarrierError):
                         meet.wait(timeout=5)
-                    except threading.BrokenBarrierError:
-                        pass
                 if etags is not None:
                     self._with_etag(etags)
                 else:

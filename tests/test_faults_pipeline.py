@@ -37,7 +37,7 @@ from fengqiao.outdir import work_dir
 from fengqiao.publish.stage import remove_leftovers
 from fengqiao.sources import gsheets
 from fengqiao.sources.gsheets import RetryPolicy
-from fengqiao.sources.snapshots import list_snapshots, verify_snapshots
+from fengqiao.sources.snapshots import list_snapshots, read_store, verify_snapshots
 from sheets_server import (
     FakeSpreadsheet,
     Fault,
@@ -228,7 +228,13 @@ def test_fallback_build_says_since_when_the_data_is_stale(town: Town, emulated: 
     assert STALE_TITLE in home
     assert (f"最近一次读取台账失败，页面上的数字仍是 {cn_time(record.last_read_at)} "
             "最后一次成功读取的结果。") in home
-    assert tree_hashes(town.snapshots) == before
+    # the snapshot files are untouched; the manifest gains only which snapshot
+    # the new site publishes from (so retention keeps it)
+    after = tree_hashes(town.snapshots)
+    assert {k: v for k, v in after.items() if k != "manifest.json"} == \
+        {k: v for k, v in before.items() if k != "manifest.json"}
+    published = read_store(town.snapshots).published
+    assert {p.sha256 for p in published if p.out == str(out.resolve())} == {record.sha256}
     assert verify_snapshots(town.snapshots) == []
     assert [p.name for p in out.parent.iterdir() if p.name.startswith(".stale-site.")] == []
 

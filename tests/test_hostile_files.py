@@ -11,6 +11,7 @@ time.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import zipfile
@@ -411,7 +412,8 @@ def formula_ledger(path: Path) -> Path:
 
 def test_formula_without_result_is_a_finding_at_its_cell(tmp_path: Path) -> None:
     path = formula_ledger(tmp_path / "脚本生成.xlsx")
-    assert b"<f>1+1</f><v /></c>" in sheet_xml(path)
+    # an empty result element, as openpyxl writes it (with or without lxml)
+    assert re.search(rb"<f>1\+1</f><v(?: ?/>|></v>)</c>", sheet_xml(path))
     book = open_source(path)
     assert book.tables["纠纷台账"].frame.iat[2, 1] == UnsavedFormula("DATE(2024,3,5)")
     result = validate_workbook(book)
@@ -432,8 +434,9 @@ def test_formula_without_result_is_a_finding_at_its_cell(tmp_path: Path) -> None
 
 def test_formula_with_a_saved_result_is_read_as_its_value(tmp_path: Path) -> None:
     def saved(name: str, data: bytes) -> bytes:
-        return data.replace(b"<f>DATE(2024,3,5)</f><v /></c>", b"<f>DATE(2024,3,5)</f><v>45356</v></c>"
-                            ).replace(b"<f>1+1</f><v /></c>", b"<f>1+1</f><v>2</v></c>")
+        data = re.sub(rb"<f>DATE\(2024,3,5\)</f><v(?: ?/>|></v>)</c>",
+                      b"<f>DATE(2024,3,5)</f><v>45356</v></c>", data)
+        return re.sub(rb"<f>1\+1</f><v(?: ?/>|></v>)</c>", b"<f>1+1</f><v>2</v></c>", data)
     path = rezip(formula_ledger(tmp_path / "a.xlsx"), tmp_path / "保存过.xlsx", saved)
     result = validate_workbook(open_source(path))
     assert not keys(result, "formula-no-value")

@@ -28,6 +28,7 @@ from fengqiao.sources import (
     verify_snapshots,
 )
 from fengqiao.sources.gsheets import PAYLOAD_KIND, workbook_from_payload
+from fengqiao.sources.guard import size_text
 
 T0 = datetime(2024, 3, 5, 1, 2, 3, tzinfo=UTC)
 
@@ -285,6 +286,8 @@ def test_cli_list_and_verify(tmp_path: Path) -> None:
         "读取时间（UTC）      类型   来源       各表行数    快照文件",
         f"2024-03-05 01:02:03  Excel  台账.xlsx  纠纷台账 3  {file}",
         f"共 1 条快照记录，目录：{snaps}",
+        f"占用空间 {size_text((snaps / file).stat().st_size)}（1 个快照文件）；"
+        "其中最早的台账（含个人信息）读取于 2024-03-05。",
     ]
     result = runner.invoke(cli, ["snapshots", "verify", "--dir", str(snaps)])
     assert result.exit_code == 0

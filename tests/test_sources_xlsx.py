@@ -4,6 +4,7 @@ level where openpyxl cannot write what Excel writes), read back by calamine."""
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 import zipfile
 from datetime import date, datetime
@@ -26,7 +27,8 @@ def patch_sheet(path: Path, replacements: list[tuple[str, str]], sheet: int = 1)
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as out:
         for info, data in items:
             if info.filename == part:
-                text = data.decode("utf-8")
+                # an empty element as openpyxl writes it with or without lxml
+                text = re.sub(r"<v></v>|<v/>", "<v />", data.decode("utf-8"))
                 for old, new in replacements:
                     assert old in text, old
                     text = text.replace(old, new)

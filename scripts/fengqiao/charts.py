@@ -27,12 +27,13 @@ matplotlib.use("Agg")
 
 from matplotlib import font_manager  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from .errors import FengqiaoError  # noqa: E402
 from .publish.atomic import shared_mode, write_atomic  # noqa: E402
 
 #: bump when the drawing code changes, so cached files are redrawn
-STYLE_VERSION = "1"
+STYLE_VERSION = "2"
 
 #: preferred CJK fonts, first found wins
 CJK_FONTS = (
@@ -186,24 +187,8 @@ class ChartMaker:
             self.reused += 1
         else:
             with matplotlib.rc_context(_rc()):  # type: ignore[arg-type]
-                fig = Figure(figsize=(6.4, 2.8))
-                ax = fig.add_subplot()
-                x = list(range(len(labels)))
-                for i, (sname, values) in enumerate(series.items()):
-                    ys = [float("nan") if v is None else float(v) * (100 if percent else 1)
-                          for v in values]
-                    ax.plot(x, ys, marker="o", markersize=3, linewidth=1.6,
-                            color=SERIES[i % len(SERIES)], label=sname)
-                if target is not None:
-                    ax.axhline(target * (100 if percent else 1), color=COLOURS["bad"],
-                               linestyle="--", linewidth=1, label="目标")
-                ax.set_xticks(x, list(labels), rotation=45, ha="right")
-                ax.set_title(title, color=COLOURS["text"])
-                ax.grid(axis="y", color=COLOURS["grid"], linewidth=0.6)
-                if percent:
-                    ax.set_ylabel("%")
-                ax.legend(loc="best", frameon=False, fontsize=8)
-                self._save(path, fig)
+                self._save(path, line_figure(title, labels, series, percent=percent,
+                                             target=target))
         alt = f"{title}：" + "；".join(
             f"{sname} " + "、".join(
                 f"{lab} {_fmt(v, percent)}" for lab, v in zip(labels, values, strict=False))
@@ -213,7 +198,8 @@ class ChartMaker:
     def bar(self, name: str, title: str, categories: Sequence[str],
             values: Sequence[float | None], *, percent: bool = False,
             target: float | None = None) -> Chart:
-        """Horizontal bars so long village names stay readable."""
+        """Horizontal bars, largest first, so long village names stay readable."""
+        categories, values = sorted_bars(categories, values)
         spec = {"kind": "bar", "title": title, "categories": list(categories),
                 "values": list(values), "percent": percent, "target": target}
         path, cached = self._path(name, spec)
@@ -221,23 +207,8 @@ class ChartMaker:
             self.reused += 1
         else:
             with matplotlib.rc_context(_rc()):  # type: ignore[arg-type]
-                height = max(1.6, 0.28 * len(categories) + 0.8)
-                fig = Figure(figsize=(6.4, height))
-                ax = fig.add_subplot()
-                ys = list(range(len(categories)))[::-1]
-                vals = [0.0 if v is None else float(v) * (100 if percent else 1) for v in values]
-                colours = [COLOURS["primary"]] * len(vals)
-                if target is not None:
-                    colours = [COLOURS["good"] if v is not None and v >= target else COLOURS["bad"]
-                               for v in values]
-                ax.barh(ys, vals, color=colours, height=0.6)
-                ax.set_yticks(ys, list(categories))
-                if target is not None:
-                    ax.axvline(target * (100 if percent else 1), color=COLOURS["text"],
-                               linestyle="--", linewidth=1)
-                ax.set_title(title, color=COLOURS["text"])
-                ax.grid(axis="x", color=COLOURS["grid"], linewidth=0.6)
-                self._save(path, fig)
+                self._save(path, bar_figure(title, categories, values, percent=percent,
+                                            target=target))
         alt = f"{title}：" + "、".join(
             f"{c} {_fmt(v, percent)}" for c, v in zip(categories, values, strict=False))
         return Chart(path.name, alt, title)
@@ -261,6 +232,114 @@ class ChartMaker:
         alt = f"{title}：" + "、".join(
             f"{lab} {_fmt(v, False)}" for lab, v in zip(labels, values, strict=False))
         return Chart(path.name, alt, title)
+
+
+def sorted_bars(categories: Sequence[str], values: Sequence[float | None]
+                ) -> tuple[list[str], list[float | None]]:
+    """Largest value first, unknown (None) last, ties in their given order."""
+    order = sorted(range(len(categories)),
+                   key=lambda i: (values[i] is None, -(values[i] or 0.0), i))
+    return [categories[i] for i in order], [values[i] for i in order]
+
+
+def _scale(value: float | None, percent: bool) -> float:
+    return float("nan") if value is None else float(value) * (100 if percent else 1)
+
+
+def _value_label(value: float | None, percent: bool) -> str:
+    if value is None:
+        return "—"
+    if percent:
+        return f"{value * 100:.1f}%"
+    return f"{value:g}"
+
+
+def line_figure(title: str, labels: Sequence[str], series: dict[str, Sequence[float | None]],
+                *, percent: bool = False, target: float | None = None) -> Figure:
+    """A trend: counts on whole-number ticks from a zero baseline, rates in
+    percent from zero, each point labelled with its value when few enough
+    to read."""
+    fig = Figure(figsize=(6.4, 2.8))
+    ax = fig.add_subplot()
+    x = list(range(len(labels)))
+    for i, (sname, values) in enumerate(series.items()):
+        ys = [_scale(v, percent) for v in values]
+        colour = SERIES[i % len(SERIES)]
+        ax.plot(x, ys, marker="o", markersize=3, linewidth=1.6, color=colour, label=sname)
+        if len(x) <= 13:
+            for xi, (y, v) in enumerate(zip(ys, values, strict=False)):
+                if v is not None:
+                    ax.annotate(_value_label(v, percent), (xi, y), textcoords="offset points",
+                                xytext=(0, 4), ha="center", fontsize=7, color=colour)
+    if target is not None:
+        ax.axhline(target * (100 if percent else 1), color=COLOURS["bad"],
+                   linestyle="--", linewidth=1, label="目标")
+    ax.set_xticks(x, list(labels), rotation=45, ha="right")
+    ax.set_title(title, color=COLOURS["text"])
+    ax.grid(axis="y", color=COLOURS["grid"], linewidth=0.6)
+    top = max((_scale(v, percent) for vs in series.values() for v in vs if v is not None),
+              default=0.0)
+    if percent:
+        # rates from zero; a clearance rate above 100% still fits
+        ax.set_ylim(0, max(105.0, top * 1.12))
+        ax.set_ylabel("%")
+    else:
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_ylim(0, max(1.0, top * 1.18))
+    ax.legend(loc="best", frameon=False, fontsize=8)
+    return fig
+
+
+def bar_figure(title: str, categories: Sequence[str], values: Sequence[float | None], *,
+               percent: bool = False, target: float | None = None) -> Figure:
+    """Horizontal bars in the order given, each labelled with its value
+    (unknown shown as —, never drawn as zero length and called zero)."""
+    height = max(1.6, 0.28 * len(categories) + 0.8)
+    fig = Figure(figsize=(6.4, height))
+    ax = fig.add_subplot()
+    ys = list(range(len(categories)))[::-1]
+    vals = [0.0 if v is None else _scale(v, percent) for v in values]
+    colours = [COLOURS["primary"]] * len(vals)
+    if target is not None:
+        colours = [COLOURS["good"] if v is not None and v >= target else COLOURS["bad"]
+                   for v in values]
+    bars = ax.barh(ys, vals, color=colours, height=0.6)
+    ax.bar_label(bars, labels=[_value_label(v, percent) for v in values], padding=2,
+                 fontsize=7, color=COLOURS["text"])
+    ax.set_yticks(ys, list(categories))
+    if target is not None:
+        ax.axvline(target * (100 if percent else 1), color=COLOURS["text"],
+                   linestyle="--", linewidth=1)
+    if percent:
+        ax.set_xlim(0, max(112.0, max(vals, default=0.0) * 1.15))
+    else:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlim(0, max(1.0, max(vals, default=0.0) * 1.15))
+    ax.set_title(title, color=COLOURS["text"])
+    ax.grid(axis="x", color=COLOURS["grid"], linewidth=0.6)
+    return fig
+
+
+def figure_png(fig: Figure) -> bytes:
+    """A figure as PNG bytes for documents that cannot take SVG (Word)."""
+    with matplotlib.rc_context(_rc()):  # type: ignore[arg-type]
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=150, bbox_inches="tight",
+                    metadata={"Software": None})
+        return buf.getvalue()
+
+
+def line_png(title: str, labels: Sequence[str], series: dict[str, Sequence[float | None]],
+             *, percent: bool = False) -> bytes:
+    with matplotlib.rc_context(_rc()):  # type: ignore[arg-type]
+        return figure_png(line_figure(title, labels, series, percent=percent))
+
+
+def bar_png(title: str, categories: Sequence[str], values: Sequence[float | None], *,
+            percent: bool = False) -> bytes:
+    categories, values = sorted_bars(categories, values)
+    with matplotlib.rc_context(_rc()):  # type: ignore[arg-type]
+        return figure_png(bar_figure(title, categories, values, percent=percent))
 
 
 def _fmt(value: float | None, percent: bool) -> str:

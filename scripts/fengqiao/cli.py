@@ -65,7 +65,7 @@ def cli() -> None:
 @click.argument("folder", type=click.Path(file_okay=False), metavar="文件夹")
 @click.option("--town", default=None, help="乡镇名称，例如 枫溪镇（不填则用文件夹名）。")
 @click.option("--source", default=None,
-              help="台账已经在别处时写上它：Excel/WPS 文件、CSV 文件夹或 gsheets:表格ID；"
+              help="台账已经在别处时写上它：Excel/WPS 文件、CSV 文件夹、gsheets:表格ID 或 feishu:表格token；"
                    "不填则在文件夹里放一个空白台账 台账.xlsx。")
 @click.option("--demo", is_flag=True, help="建立演示文件夹：虚构的枫溪镇台账，数据截至 2024-12-31。")
 @_handle_errors
@@ -331,6 +331,34 @@ def metrics_cmd(source: str | None, period_text: str, as_of_text: str | None,
     _excluded_notice(ledger)
 
 
+@cli.command("report")
+@click.argument("source", required=False)
+@click.option("--period", "period_text", required=True,
+              help="统计期：2024-03（月）、2024-Q1（季度）、2024-H1（半年）或 2024（全年）。")
+@click.option("--as-of", "as_of_text", default=None,
+              help="统计截止日期（默认：统计期已结束则为期末，否则为今天）。")
+@click.option("--out", "out", type=click.Path(dir_okay=False), default=None,
+              help="报告文件（.docx）；不填则在当前文件夹生成“镇名+期间+矛盾纠纷排查化解工作情况.docx”。")
+@config_option
+@_handle_errors
+def report_cmd(source: str | None, period_text: str, as_of_text: str | None, out: str | None,
+               config_path: str | None) -> None:
+    """生成一个统计期的工作情况报告（Word 文档，WPS 也能打开）：总体情况、五个底数、
+    主要指标及同比环比、各村情况、逾期未办结纠纷、考核目标完成情况和附图。"""
+    from .metrics import parse_date, parse_period
+    from .townreport import default_name, report_input, write_report
+
+    config = _config(config_path)
+    period = parse_period(period_text)
+    as_of = parse_date(as_of_text, what="统计截止日期") if as_of_text else None
+    ledger = _ledger_for(source, config)
+    with working("计算指标并生成报告"):
+        data = report_input(ledger, period, config, today=clock.today(config), as_of=as_of)
+        path = write_report(data, Path(out) if out else Path(default_name(dict(data.current))))
+    click.echo(f"已生成报告：{path}")
+    _excluded_notice(ledger)
+
+
 @cli.command("overdue")
 @click.argument("source", required=False)
 @click.option("--as-of", "as_of_text", default=None, help="按哪一天判断是否逾期（默认今天）。")
@@ -356,7 +384,7 @@ def overdue_cmd(source: str | None, as_of_text: str | None, near: bool,
 
 # --- snapshots / sheets (sources/) -----------------------------------------------
 
-_SNAPSHOT_KINDS = {"xlsx": "Excel", "csv": "CSV", "gsheets": "Google 表格"}
+_SNAPSHOT_KINDS = {"xlsx": "Excel", "csv": "CSV", "gsheets": "Google 表格", "feishu": "飞书表格"}
 
 
 def _snapshot_dir(dir_path: str | None, config_path: str | None) -> Path:
@@ -381,7 +409,7 @@ snapshot_dir_option = click.option(
 
 @cli.group()
 def snapshots() -> None:
-    """查看和核对每次读取时保存的数据快照。"""
+    """查看、核对、按期清理每次读取时保存的数据快照，或从中删除一起纠纷的个人信息。"""
 
 
 @snapshots.command("list")
@@ -390,6 +418,7 @@ def snapshots() -> None:
 @_handle_errors
 def snapshots_list(dir_path: str | None, config_path: str | None) -> None:
     """列出快照：读取时间、来源和各表行数。"""
+    from .sources.guard import size_text
     from .sources.snapshots import list_snapshots
 
     directory = _snapshot_dir(dir_path, config_path)
@@ -409,6 +438,79 @@ def snapshots_list(dir_path: str | None, config_path: str | None) -> None:
     ]
     _echo_table(["读取时间（UTC）", "类型", "来源", "各表行数", "快照文件"], rows)
     click.echo(f"共 {len(records)} 条快照记录，目录：{directory}")
+    files = {r.file: r.path for r in records if r.path.is_file()}
+    used = sum(path.stat().st_size for path in files.values())
+    oldest = min(r.read_at for r in records)
+    click.echo(f"占用空间 {size_text(used)}（{len(files)} 个快照文件）；"
+               f"其中最早的台账（含个人信息）读取于 {oldest:%Y-%m-%d}。")
+
+
+def _retention_line(config: Config) -> str:
+    policy = config.snapshots
+    return (f"保留规则：最近 {policy.keep_days} 天的快照全部保留，最近 {policy.keep_monthly} 个月"
+            "每月保留最后一份，已发布统计所用的快照和每个数据源最新的快照始终保留。")
+
+
+@snapshots.command("prune")
+@click.option("--dry-run", is_flag=True, help="只列出会删除哪些快照，不删除。")
+@snapshot_dir_option
+@config_option
+@_handle_errors
+def snapshots_prune(dry_run: bool, dir_path: str | None, config_path: str | None) -> None:
+    """按配置里的保留期限（snapshots.keep_days、keep_monthly）删除过期的快照。
+
+    每次 build 成功发布后也会自动执行；删除了什么都记在快照清单里。
+    """
+    from .sources.retention import REASON_TITLES, prune_snapshots
+
+    config = _config(config_path)
+    directory = Path(dir_path) if dir_path else config.resolve(config.snapshots_dir)
+    plan = prune_snapshots(directory, keep_days=config.snapshots.keep_days,
+                           keep_monthly=config.snapshots.keep_monthly, now=clock.now(),
+                           dry_run=dry_run)
+    click.echo(_retention_line(config))
+    verb = "将删除" if dry_run else "已删除"
+    for name in plan.removed_files:
+        click.echo(f"{verb}：{name}")
+    kept = "；".join(f"{REASON_TITLES[why]} {n} 个" for why, n in plan.reason_counts().items())
+    click.echo(f"{verb} {len(plan.removed_files)} 个快照，保留 {len(plan.keep)} 个"
+               f"{'（' + kept + '）' if kept else ''}，目录：{directory}")
+
+
+@snapshots.command("erase")
+@click.option("--case", "case", required=True, metavar="编号", help="要删除个人信息的纠纷编号。")
+@click.option("--reason", default=None, help="删除的原因，记入快照清单（默认：当事人依法申请删除个人信息）。")
+@click.option("--dry-run", is_flag=True, help="只列出会改写哪些快照，不改写。")
+@snapshot_dir_option
+@config_option
+@_handle_errors
+def snapshots_erase(case: str, reason: str | None, dry_run: bool, dir_path: str | None,
+                    config_path: str | None) -> None:
+    """在所有快照里删除一起纠纷的个人信息（当事人、简要情况、备注及关联表里的敏感内容）。
+
+    统计数字不受影响；快照清单记下每个快照改写前后的 sha256、原因和日期。
+    台账本身请先在表格里删除。
+    """
+    from .erasure import DEFAULT_REASON, erase_case
+
+    config = _config(config_path)
+    directory = Path(dir_path) if dir_path else config.resolve(config.snapshots_dir)
+    report = erase_case(directory, case, config=config, reason=reason or DEFAULT_REASON,
+                        now=clock.now(), dry_run=dry_run)
+    if not report.found:
+        raise FengqiaoError(f"在快照目录 {directory} 的 {report.scanned} 个快照里都没有找到编号为"
+                            f"“{report.case}”的纠纷，没有改动任何快照。",
+                            hint="请核对纠纷编号（纠纷台账的“编号”一列）。")
+    verb = "将改写" if dry_run else "已改写"
+    for f in report.files:
+        click.echo(f"{verb}：{f.old_file} → {f.new_file}（{f.cells} 个单元格）")
+    if not report.files:
+        click.echo(f"编号“{report.case}”在 {report.found} 个快照里的个人信息都已经删除过，"
+                   "没有需要改写的快照。")
+        return
+    click.echo(f"{verb} {len(report.files)} 个快照（共 {report.scanned} 个，"
+               f"{report.found} 个含有编号“{report.case}”）"
+               + ("。" if dry_run else "，改写前后的 sha256 已记入快照清单。"))
 
 
 @snapshots.command("verify")
@@ -452,10 +554,9 @@ def sheets_init(spreadsheet: str, credentials: str | None, tabs: tuple[str, ...]
 
     已有数据的工作表不会被改动，只核对表头并报告缺少的列。服务账号需要有“编辑者”权限。
     """
-    import os
 
     from .sheets_init import init_spreadsheet
-    from .sources.gsheets import CREDENTIALS_ENV
+    from .sources.gsheets import credentials_for
     from .townschema import schema_for
 
     config = _config(config_path)
@@ -464,9 +565,8 @@ def sheets_init(spreadsheet: str, credentials: str | None, tabs: tuple[str, ...]
     if unknown:
         raise FengqiaoError(f"不认识的工作表 id：{'、'.join(unknown)}。",
                             hint=f"可用的 id 有：{'、'.join(schema.tabs)}。")
-    if credentials is None and not os.environ.get(CREDENTIALS_ENV) and config.google_credentials:
-        credentials = str(config.resolve(config.google_credentials))
-    report = init_spreadsheet(spreadsheet, credentials_path=credentials, schema=schema,
+    report = init_spreadsheet(spreadsheet, credentials_path=credentials_for(config, credentials),
+                              schema=schema,
                               tabs=list(tabs) if tabs else None)
     for line in report.summary_lines():
         click.echo(line)
@@ -488,7 +588,8 @@ def _engine_log(verbose: bool) -> Callable[[str], None] | None:
 
 @cli.command("build")
 @config_option
-@click.option("--source", default=None, help="台账文件、CSV 文件夹或 Google 表格地址（不填则用配置里的 source）。")
+@click.option("--source", default=None,
+              help="台账文件、CSV 文件夹、Google 表格或飞书表格地址（不填则用配置里的 source）。")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default="public",
               show_default=True,
               help="网站输出文件夹；生成成功后才替换原来的网站。只能是新的、空的或 fengqiao 以前生成的网站文件夹。")

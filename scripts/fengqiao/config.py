@@ -20,6 +20,7 @@ from pydantic import (
     BeforeValidator,
     Field,
     PlainValidator,
+    SecretStr,
     Strict,
     ValidationError,
     ValidatorFunctionWrapHandler,
@@ -55,7 +56,7 @@ KIND = "配置文件"
 RATE_TITLES_FOR_TARGETS = TARGET_KEYS
 
 __all__ = ["DEFAULTS_FILE", "KNOWN_KEYS", "CONFIG_NAME", "RATE_TITLES_FOR_TARGETS", "Config",
-           "Deadlines", "Quota", "Quotas", "SiteConfig", "defaults", "find_config",
+           "Deadlines", "Quota", "Quotas", "SiteConfig", "SnapshotRetention", "defaults", "find_config",
            "from_dict", "load_config", "reception_modes"]
 
 
@@ -107,6 +108,16 @@ PersonCategory = Annotated[str, Strict(), AfterValidator(_person_category)]
 #: the 方式 a follow-up of that 类别 must have to count (aliases accepted)
 VisitMethods = Annotated[list[Annotated[str, Strict(), AfterValidator(_visit_method)]],
                          AfterValidator(_some_methods)]
+
+
+def _secret_text(value: Any) -> Any:
+    """An app secret as YAML gives it (all digits arrive as a number). The
+    value is never echoed back: a config error must not print a secret."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    raise problem("应是一段文字（飞书开发者后台里的 App Secret）")
 
 
 def _sheet_name(value: Any) -> str:
@@ -253,6 +264,15 @@ class SiteConfig:
                      Field(examples=["site"])]
 
 
+@dataclass(frozen=True, config=RULES)
+class SnapshotRetention:
+    """How long stored copies of the ledger (personal data included) are
+    kept; see :mod:`fengqiao.sources.retention` for what is always kept."""
+
+    #: every snapshot read within this many days
+    keep_days: NonNegativeInt
+    #: the last snapshot of each of this many calendar months
+    keep_monthly: NonNegativeInt
 
 
 @dataclass(frozen=True, config=RULES)
@@ -266,6 +286,8 @@ class Config:
     #: Google address; empty when none is set
     source: Annotated[AnyText, BeforeValidator(_blank), AfterValidator(str.strip)]
     snapshots_dir: Text
+    #: retention of the snapshots (``fengqiao snapshots prune``, and every build)
+    snapshots: SnapshotRetention
     deadlines: Deadlines
     backlog_days: PositiveInt
     targets: dict[TargetKey, Rate]
@@ -282,6 +304,11 @@ class Config:
     #: path to a Google service-account key file (the env var FENGQIAO_GOOGLE_CREDENTIALS wins)
     google_credentials: Annotated[Text | None,
                                   Field(examples=["/path/to/service-account.json"])]
+    #: a Feishu custom app's App ID (the env var FENGQIAO_FEISHU_APP_ID wins)
+    feishu_app_id: Annotated[Text | None, Field(examples=["cli_a1b2c3d4e5f6"])]
+    #: its App Secret (FENGQIAO_FEISHU_APP_SECRET wins); kept as a secret, so
+    #: no repr, log or error ever shows it
+    feishu_app_secret: Annotated[SecretStr | None, BeforeValidator(_secret_text)]
     #: write validation marks into the Google Sheet on every validate and build
     annotate_sheet: Annotated[bool, Strict()]
     #: tab id → sheet name, for a workbook whose tab cannot be told by its name

@@ -234,16 +234,18 @@ def _next(retry: PolicyRetry, method: str, url: str, *, response: Any = None,
 
 def send_with_retries(send: Callable[[], requests.Response], *, method: str, url: str,
                       policy: RetryPolicy, read: Callable[[requests.Response], T],
-                      label: str = "HTTP") -> T:
+                      label: str = "HTTP", replayable: bool = False) -> T:
     """Call ``send`` until ``read`` accepts a 2xx response or the policy says stop.
 
     ``send`` makes one request; ``read`` turns a 2xx response into the result
     (raising :class:`UnusableBody` for a bad body; any other exception it
     raises ends the call as is). The end of the road is a :class:`GaveUp`.
     ``label`` names the service in the log, which never shows headers or
-    bodies, so no token can leak through it.
+    bodies, so no token can leak through it. ``replayable`` marks a request
+    that changes nothing whatever its verb (a POST that fetches an access
+    token): it is retried like a read.
     """
-    method = method.upper()
+    method = "GET" if replayable else method.upper()
     retry = policy.retry()
     while True:
         attempt = len(retry.history) + 1

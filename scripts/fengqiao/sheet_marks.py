@@ -26,7 +26,6 @@ way, the message says exactly which part is in.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -57,7 +56,7 @@ from .marks import (
 )
 from .retry import RetryPolicy
 from .sources.base import RawWorkbook
-from .sources.gsheets import CREDENTIALS_ENV, sheets_api
+from .sources.gsheets import credentials_for, sheets_api
 from .sources.spec import gsheets_id
 
 #: the marker in the formula of every conditional-format rule fengqiao adds
@@ -325,10 +324,7 @@ def mark_ledger_sheet(spec: str | Path, workbook: RawWorkbook, findings: list[Fi
                             hint="Excel/WPS 文件和 CSV 请用 --annotate 检查结果.xlsx 另存一份标注过的副本。")
     if workbook.info.stale_since is not None:
         return "这次读到的是之前保存的快照（Google 表格暂时连不上），检查结果没有写回表格。"
-    credentials = os.environ.get(CREDENTIALS_ENV) or None
-    if credentials is None and config.google_credentials:
-        credentials = str(config.resolve(config.google_credentials))
-    report = annotate_sheet(sid, findings, credentials_path=credentials,
+    report = annotate_sheet(sid, findings, credentials_path=credentials_for(config),
                             source_name=workbook.info.name or sid, **options)
     kept = f"，{report.user_notes_kept} 格已有您自己的批注，没有覆盖" if report.user_notes_kept else ""
     return (f"已把检查结果写进 Google 表格：“{report.result_sheet}”工作表，"

@@ -254,12 +254,33 @@ def build_site(config: Config, *, source: str | None = None, out: Path,
     result = build_from_data(data, config, out=out, zip_path=zip_path, build_dir=build_dir,
                              progress=progress, timings=timings, sources=sources,
                              engine_log=engine_log)
+    keep_snapshots(config, data, out, progress)
     timings["total"] = time.perf_counter() - start
     return result
 
 
+def keep_snapshots(config: Config, data: SiteData, out: Path, progress: Progress = _quiet) -> int:
+    """After a successful publish: record in the snapshot manifest which
+    snapshot every period now published in ``out`` was computed from (so
+    retention never removes it), then apply the retention policy. Returns
+    how many snapshot files were removed."""
+    from .sources.retention import publish_and_prune
+
+    sha = data.source.get("sha256")
+    directory = config.resolve(config.snapshots_dir)
+    if not isinstance(sha, str) or not directory.is_dir():
+        return 0
+    policy = config.snapshots
+    plan = publish_and_prune(directory, out=out, sha256=sha, at=clock.now(),
+                             periods=[c["period"]["label"] for c in data.periods],
+                             keep_days=policy.keep_days, keep_monthly=policy.keep_monthly)
+    if plan.removed_files:
+        progress(f"按保留期限删除了 {len(plan.removed_files)} 个旧快照（已记入快照清单）")
+    return len(plan.removed_files)
+
+
 __all__ = ["BuildResult", "SiteData", "build_from_data", "build_site", "claim_outputs", "collect",
-           "published_periods", "serve_site", "source_target"]
+           "keep_snapshots", "published_periods", "serve_site", "source_target"]
 
 
 def serve_site(config: Config, *, out: Path, port: int = 8000, rebuild: bool = True,

@@ -72,8 +72,8 @@ def _config_text(town: str, source: str, report_date: date | None) -> str:
 # 乡镇名称：显示在网站标题、统计表和 metrics.json 里
 town: {_scalar(town)}
 
-# 台账在哪里：本文件夹里的 Excel/WPS 文件、CSV 文件夹，
-# 或 Google 表格（gsheets:表格ID）。相对路径从本文件夹算起。
+# 台账在哪里：本文件夹里的 Excel/WPS 文件、CSV 文件夹，飞书表格（feishu:表格token，
+# 或直接粘贴飞书表格的链接），或 Google 表格（gsheets:表格ID）。相对路径从本文件夹算起。
 source: {_scalar(source)}
 
 # 统计“截至哪一天”：不写则为今天。补算过去的月份时可以写上日期。

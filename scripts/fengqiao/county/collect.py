@@ -305,7 +305,7 @@ def local_paths(towns: Iterable[TownSource]) -> list[Path]:
     """The towns' folders and workbooks on this machine: no output folder of
     the county may hold them or sit inside them."""
     return [Path(t.location) for t in towns
-            if t.kind != "url" and not t.location.startswith("gsheets:")]
+            if t.kind != "url" and not is_remote(t.location)]
 
 
 def claim_collection(collection: Path, towns: Iterable[TownSource]) -> None:

@@ -97,6 +97,26 @@ class Period:
             return Period.year(y)
         return Period.custom(shift_year(self.start, -1), shift_year(self.end, -1))
 
+    def previous(self) -> Period:
+        """The period just before, of the same kind and length (环比): the
+        month, quarter, half or year before; for a custom range, the same
+        number of days ending the day before it starts."""
+        if self.kind == "month":
+            y, m = (self.start.year, self.start.month - 1) if self.start.month > 1 \
+                else (self.start.year - 1, 12)
+            return Period.month(y, m)
+        if self.kind == "quarter":
+            q = (self.start.month - 1) // 3 + 1
+            return Period.quarter(self.start.year, q - 1) if q > 1 \
+                else Period.quarter(self.start.year - 1, 4)
+        if self.kind == "half":
+            return Period.half(self.start.year, 1) if self.start.month == 7 \
+                else Period.half(self.start.year - 1, 2)
+        if self.kind == "year":
+            return Period.year(self.start.year - 1)
+        end = self.start - timedelta(days=1)
+        return Period.custom(end - timedelta(days=self.days - 1), end)
+
     def months(self) -> list[Period]:
         """Every calendar month the period touches, whole or partial."""
         return months_between(self.start, self.end)

@@ -1,14 +1,13 @@
 """Read whatever a spec names, keeping the exact bytes that were parsed.
 
 ``fetch_source`` decides from the spec alone whether it is an Excel file, a
-folder of CSV files, a Google spreadsheet or a stored snapshot, so a town can
+folder of CSV files, a live spreadsheet (Google, Feishu) or a stored snapshot, so a town can
 move from one to another by changing a single ``source:`` line in its config.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import stat
 from pathlib import Path
 from typing import Any
@@ -20,28 +19,24 @@ from .csvdir import folder_members, read_csv_members
 from .fetched import Clock, FetchedSource, sha256_hex, utc_now, zip_members
 from .guard import DEFAULT_LIMITS, Limits, check_path, read_regular_file
 from .manifest import is_snapshot_name, open_snapshot_bytes
-from .spec import WORKBOOK_SUFFIXES, gsheets_id
+from .remote import RemoteService, remote_of
+from .spec import WORKBOOK_SUFFIXES
 from .xlsx import ZIP_MAGIC, read_xlsx_bytes, workbook_format
 
 
-def _fetch_gsheets(sid: str, config: Config | None, **options: Any) -> FetchedSource:
-    # imported here: gspread and google-auth load only when a Google sheet is read
-    from .gsheets import CREDENTIALS_ENV, read_gsheet_payload, workbook_from_payload
-
-    # the environment first, then the config's key file (gsheets falls back
-    # to the environment only when it is given no path)
-    credentials = os.environ.get(CREDENTIALS_ENV) or None
-    if credentials is None and config is not None and config.google_credentials:
-        credentials = str(config.resolve(config.google_credentials))
-    payload = read_gsheet_payload(sid, credentials_path=credentials, **options)
+def _fetch_remote(service: RemoteService, doc_id: str, config: Config | None,
+                  **options: Any) -> FetchedSource:
+    """A live spreadsheet through its service's adapter (see :mod:`.remote`);
+    the adapter, and the SDK behind it, load only now."""
+    payload = service.adapter().fetch_payload(doc_id, config, **options)
     # The read time lives in the manifest, not in the stored bytes: an
     # unchanged spreadsheet then hashes the same and reuses its snapshot.
     payload = {k: v for k, v in payload.items() if k != "readAt"}
-    workbook = workbook_from_payload(payload)
+    workbook = service.adapter().workbook_from_payload(payload)
     data = json.dumps(payload, ensure_ascii=False, sort_keys=True,
                       separators=(",", ":")).encode("utf-8")
-    workbook.info.kind = "gsheets"
-    workbook.info.location = sid
+    workbook.info.kind = service.kind
+    workbook.info.location = service.location(doc_id)
     workbook.info.read_at = None  # set from the injectable clock by fetch_source
     return FetchedSource(workbook, data, "json")
 
@@ -54,13 +49,14 @@ def fetch_source(spec: str | Path, *, config: Config | None = None,
     first use of ``.data`` for a CSV folder).
 
     ``limits`` bound what a local file may cost (see ``guard``);
-    ``gsheets_options`` (``session``, ``retry``) are passed to the Google
-    reader, so tests can point it at a local server.
+    ``gsheets_options`` (``retry``, and ``session`` for Google or ``domain``
+    for Feishu) are passed to a live service's adapter, so tests can point
+    it at a local server.
     """
     read_at = clock()
-    sid = gsheets_id(spec)
-    if sid is not None:
-        fetched = _fetch_gsheets(sid, config, **gsheets_options)
+    remote = remote_of(spec)
+    if remote is not None:
+        fetched = _fetch_remote(*remote, config, **gsheets_options)
     else:
         fetched = _fetch_path(Path(spec).expanduser(), str(spec), limits)
     if fetched.workbook.info.read_at is None:  # a snapshot keeps its own read time

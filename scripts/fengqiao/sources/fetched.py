@@ -22,6 +22,7 @@ from ..publish.files import zip_bytes
 from .base import RawWorkbook, SourceInfo
 from .csvdir import read_csv_members
 from .guard import DEFAULT_LIMITS, Limits, check_zip_sizes
+from .remote import service_for_payload
 from .xlsx import read_xlsx_bytes
 
 Clock = Callable[[], datetime]
@@ -112,11 +113,13 @@ def workbook_from_bytes(data: bytes, ext: str, *, name: str, location: str,
                 f"快照文件“{name}”不是有效的 JSON，无法读取。",
                 hint="文件可能已损坏，请运行 fengqiao snapshots verify 检查。",
             ) from exc
-        # imported here: gspread and google-auth load only when a Google read is replayed
-        from .gsheets import workbook_from_payload
-
-        workbook = workbook_from_payload(payload)
-        workbook.info.kind = kind or "gsheets"
+        service = service_for_payload(payload)
+        if service is None:
+            raise SourceError(f"快照文件“{name}”不是 fengqiao 保存的在线表格快照，无法读取。",
+                              hint="请运行 fengqiao snapshots verify 检查快照目录。")
+        # the adapter (and its SDK) loads only when one of its reads is replayed
+        workbook = service.adapter().workbook_from_payload(payload)
+        workbook.info.kind = kind or service.kind
         workbook.info.location = location
         return workbook
     raise SourceError(f"不认识的快照文件类型“.{ext}”：{name}。")

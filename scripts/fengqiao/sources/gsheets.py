@@ -62,11 +62,10 @@ import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 from urllib.parse import urlsplit
 
 import google.auth.exceptions
-import pandas as pd
 import requests
 from google.auth.transport.requests import AuthorizedSession, Request
 from google.oauth2 import service_account
@@ -85,6 +84,10 @@ from ..retry import (
     send_with_retries,
 )
 from .base import RawTable, RawWorkbook, SourceInfo
+from .grid import grid_table, range_origin
+
+if TYPE_CHECKING:
+    from ..config import Config
 
 READONLY_SCOPES = ("https://www.googleapis.com/auth/spreadsheets.readonly",)
 WRITE_SCOPES = ("https://www.googleapis.com/auth/spreadsheets",)
@@ -110,7 +113,6 @@ VALUE_PARAMS: dict[str, str] = {
 
 _URL_ID = re.compile(r"/spreadsheets/d/([A-Za-z0-9_-]+)")
 _BARE_ID = re.compile(r"^[A-Za-z0-9_-]+$")
-_CELL = re.compile(r"^\$?([A-Za-z]*)\$?(\d*)$")
 
 Kind = Literal[
     "auth-rejected", "auth-unavailable", "forbidden", "api-disabled", "not-found",
@@ -481,50 +483,13 @@ def read_gsheet_payload(
     }
 
 
-def _range_origin(a1_range: str) -> tuple[int, int]:
-    """0-based (row, col) where a returned range starts: ``'x'!B3:F9`` → (2, 1)."""
-    ref = a1_range.rsplit("!", 1)[-1] if "!" in a1_range else ""
-    start = ref.split(":", 1)[0]
-    match = _CELL.match(start)
-    if not ref or not match:
-        return 0, 0
-    letters, digits = match.group(1).upper(), match.group(2)
-    col = 0
-    for ch in letters:
-        col = col * 26 + (ord(ch) - 64)
-    return (int(digits) - 1 if digits else 0), (col - 1 if letters else 0)
-
-
 def _table(title: str, value_range: dict[str, Any], merges: list[dict[str, Any]]) -> RawTable:
-    rows = value_range.get("values") or []
-    frame = pd.DataFrame(rows, dtype=object) if rows else pd.DataFrame(dtype=object)
-    r0, c0 = _range_origin(str(value_range.get("range", "")))
-    if r0 or c0:
-        # the API trims leading blanks only when asked for a sub-range; keep
-        # positions absolute so column 0 is always sheet column A
-        frame.index = frame.index + r0
-        frame.columns = [int(c) + c0 for c in frame.columns]
-    n_rows = (frame.index.max() + 1) if len(frame.index) else 0
-    n_cols = (max(frame.columns) + 1) if len(frame.columns) else 0
-    frame = frame.reindex(index=range(n_rows), columns=range(n_cols))
-    frame = frame.astype(object).where(frame.notna() & frame.ne(""), None)
-    spread = []
-    for m in merges:
-        top, left = int(m.get("startRowIndex", 0)), int(m.get("startColumnIndex", 0))
-        if top < n_rows and left < n_cols and frame.iat[top, left] is not None:
-            spread.append((top, int(m.get("endRowIndex", top + 1)), left,
-                           int(m.get("endColumnIndex", left + 1)), frame.iat[top, left]))
-    if spread:
-        need_rows = max(n_rows, *(s[1] for s in spread))
-        need_cols = max(n_cols, *(s[3] for s in spread))
-        if need_rows > n_rows or need_cols > n_cols:
-            frame = frame.reindex(index=range(need_rows), columns=range(need_cols))
-            frame = frame.astype(object).where(frame.notna(), None)
-        for top, bottom, left, right, value in spread:
-            frame.iloc[top:bottom, left:right] = value
-    frame = frame.reset_index(drop=True)
-    frame.columns = range(frame.shape[1])
-    return RawTable(name=title, frame=frame, first_row=1)
+    """Google's GridRange merges (end exclusive) on the shared grid builder."""
+    spans = [(int(m.get("startRowIndex", 0)), int(m.get("endRowIndex", m.get("startRowIndex", 0) + 1)),
+              int(m.get("startColumnIndex", 0)),
+              int(m.get("endColumnIndex", m.get("startColumnIndex", 0) + 1))) for m in merges]
+    return grid_table(title, value_range.get("values") or [],
+                      range_origin(str(value_range.get("range", ""))), spans)
 
 
 def workbook_from_payload(payload: dict[str, Any]) -> RawWorkbook:
@@ -552,6 +517,28 @@ def workbook_from_payload(payload: dict[str, Any]) -> RawWorkbook:
         read_at=read_at,
     )
     return RawWorkbook(info=info, tables=tables)
+
+
+def fetch_payload(doc_id: str, config: Config | None, *,
+                  session: requests.Session | None = None,
+                  retry: RetryPolicy | None = None) -> dict[str, Any]:
+    """The :class:`~fengqiao.sources.remote.RemoteAdapter` read: the key
+    file from the environment first, then the config's ``google_credentials``
+    (:func:`sheets_api` falls back to the environment only when given no path)."""
+    return read_gsheet_payload(doc_id, credentials_path=credentials_for(config),
+                               session=session, retry=retry)
+
+
+def credentials_for(config: Config | None, given: str | None = None) -> str | None:
+    """The service-account key file every Google call uses: one given on the
+    command line, else the environment's, else the config's (relative to the
+    config file); None lets :func:`sheets_api` say none was found."""
+    if given:
+        return given
+    env = os.environ.get(CREDENTIALS_ENV) or None
+    if env is None and config is not None and config.google_credentials:
+        return str(config.resolve(config.google_credentials))
+    return env
 
 
 def read_gsheet(

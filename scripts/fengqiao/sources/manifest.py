@@ -25,7 +25,9 @@ from .fetched import sha256_hex, workbook_from_bytes
 MANIFEST = "manifest.json"
 MANIFEST_FORMAT = 1
 _NAME = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{12}\.(xlsx|xlsm|ods|zip|json)$")
-_KIND_BY_EXT = {"xlsx": "xlsx", "xlsm": "xlsx", "ods": "ods", "zip": "csv", "json": "gsheets"}
+#: a snapshot's kind told by its extension alone (a .json payload names its
+#: service itself, see ``workbook_from_bytes``)
+_KIND_BY_EXT = {"xlsx": "xlsx", "xlsm": "xlsx", "ods": "ods", "zip": "csv"}
 
 
 def _iso(moment: datetime) -> str:
@@ -55,6 +57,8 @@ class SnapshotRecord:
     last_read_at: datetime
     rows: dict[str, int] = field(default_factory=dict)
     directory: Path = Path(".")
+    #: the sha256 this snapshot had before each erasure, oldest first
+    previous: tuple[str, ...] = ()
 
     @property
     def path(self) -> Path:
@@ -71,7 +75,14 @@ class SnapshotRecord:
             "read_at": _iso(self.read_at),
             "last_read_at": _iso(self.last_read_at),
             "rows": dict(self.rows),
+            **({"previous_sha256": list(self.previous)} if self.previous else {}),
         }
+
+    @property
+    def hashes(self) -> tuple[str, ...]:
+        """Every sha256 these bytes were known by: a published figure that
+        names any of them is reproduced from this file."""
+        return (*self.previous, self.sha256)
 
 
 def is_snapshot_name(name: str) -> bool:
@@ -82,6 +93,9 @@ def _record(entry: dict[str, Any], directory: Path) -> SnapshotRecord:
     rows = entry.get("rows") or {}
     if not isinstance(rows, dict):
         raise ValueError("rows 应为对象")
+    previous = entry.get("previous_sha256") or []
+    if not isinstance(previous, list):
+        raise ValueError("previous_sha256 应为列表")
     read_at = _parse_time(entry["read_at"])
     return SnapshotRecord(
         file=str(entry["file"]),
@@ -94,31 +108,89 @@ def _record(entry: dict[str, Any], directory: Path) -> SnapshotRecord:
         last_read_at=_parse_time(entry.get("last_read_at", entry["read_at"])),
         rows={str(k): int(v) for k, v in rows.items()},
         directory=directory,
+        previous=tuple(str(h) for h in previous),
     )
+
+
+@dataclass(frozen=True)
+class Publication:
+    """The snapshot one period's published metrics.json was computed from:
+    ``out`` is the site folder, ``period`` the label (``2024-Q4``)."""
+
+    out: str
+    period: str
+    sha256: str
+    at: datetime
+
+    def as_json(self) -> dict[str, Any]:
+        return {"out": self.out, "period": self.period, "sha256": self.sha256,
+                "at": _iso(self.at)}
+
+
+@dataclass
+class Manifest:
+    """The whole manifest file: the snapshots, what was published from
+    which, and the history of prunes and erasures (plain JSON objects, each
+    with ``action`` and ``at``; kept as written)."""
+
+    records: list[SnapshotRecord] = field(default_factory=list)
+    published: list[Publication] = field(default_factory=list)
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_bytes(self) -> bytes:
+        lists: dict[str, list[Any]] = {"snapshots": [r.as_json() for r in self.records]}
+        if self.published:
+            lists["published"] = [p.as_json() for p in self.published]
+        if self.history:
+            lists["history"] = self.history
+        # one entry per line: readable, and written by json's fast C encoder
+        # (indentation would take the slow one; a store's history only grows)
+        parts = [f'  "format": {MANIFEST_FORMAT}']
+        for key, items in lists.items():
+            lines = ",\n".join("    " + json.dumps(item, ensure_ascii=False) for item in items)
+            parts.append(f'  "{key}": [\n{lines}\n  ]' if items else f'  "{key}": []')
+        text = "{\n" + ",\n".join(parts) + "\n}"
+        return (text + "\n").encode("utf-8")
 
 
 def load_manifest(directory: Path) -> list[SnapshotRecord]:
     """The manifest's entries; raises ``ValueError`` with a Chinese reason
     when the file is there but cannot be trusted."""
+    return read_manifest(directory).records
+
+
+def _publication(entry: dict[str, Any]) -> Publication:
+    return Publication(out=str(entry["out"]), period=str(entry["period"]),
+                       sha256=str(entry["sha256"]), at=_parse_time(entry["at"]))
+
+
+def read_manifest(directory: Path) -> Manifest:
+    """The whole manifest (an absent file is an empty one); raises
+    ``ValueError`` with a Chinese reason when it cannot be trusted."""
     path = directory / MANIFEST
     if not path.exists():
-        return []
+        return Manifest()
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ValueError(f"不是有效的 JSON（{exc}）") from exc
     if not isinstance(data, dict) or not isinstance(data.get("snapshots"), list):
         raise ValueError("缺少 snapshots 列表")
+    published, history = data.get("published", []), data.get("history", [])
+    if not isinstance(published, list) or not isinstance(history, list) \
+            or not all(isinstance(h, dict) for h in history):
+        raise ValueError("published 和 history 应为列表")
     try:
-        return [_record(e, directory) for e in data["snapshots"]]
+        return Manifest(records=[_record(e, directory) for e in data["snapshots"]],
+                        published=[_publication(e) for e in published],
+                        history=list(history))
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"有一条记录不完整（{exc}）") from exc
 
 
 def manifest_bytes(records: list[SnapshotRecord]) -> bytes:
-    """The manifest file's content for these records, in their order."""
-    body = {"format": MANIFEST_FORMAT, "snapshots": [r.as_json() for r in records]}
-    return (json.dumps(body, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+    """The manifest file's content for these records alone, in their order."""
+    return Manifest(records=list(records)).to_bytes()
 
 
 def open_snapshot_bytes(path: Path, data: bytes) -> RawWorkbook:

@@ -569,3 +569,10 @@ def read_xlsx_bytes(data: bytes, display: str, *,  # noqa: C901 (to be split by 
             hint="请确认文件里至少有一张普通工作表（例如“纠纷台账”）。",
         )
     return tables
+
+
+def sheet_parts(data: bytes) -> dict[str, str]:
+    """Sheet name → the path of its XML part in an OOXML workbook's bytes,
+    for a tool that edits cells in place (the erasure of a case)."""
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        return _sheet_xml_paths(zf)
