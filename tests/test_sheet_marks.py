@@ -359,3 +359,20 @@ def test_annotate_sheet_on_a_file_is_refused(tmp_path: Path) -> None:
     result = _cli(["validate", str(tmp_path / "a.xlsx"), "--annotate-sheet"])
     assert result.exit_code == 2
     assert "--annotate-sheet 只能用于 Google 表格" in result.output
+
+
+def test_the_scheduled_build_marks_the_sheet_too(
+        sheets_server: SheetsServer, town: FakeSpreadsheet,  # noqa: F811
+        emulated: Path, tmp_path: Path) -> None:
+    emulated.write_text(emulated.read_text(encoding="utf-8")
+                        + "annotate_sheet: true\nreport_date: 2024-12-31\n", encoding="utf-8")
+    result = _cli(["build", "--config", str(emulated), "--out", str(tmp_path / "public")])
+    assert result.exit_code == 0, result.output
+    assert "已把检查结果写进 Google 表格：“校验结果”工作表，" in result.output
+    assert (tmp_path / "public" / "index.html").is_file()
+    assert town.sheets[0].notes[(0, 0)] == RESULT_NOTE
+    # no write access: the site is still published, the failure is told
+    town.shared_with = {EMAIL: "reader"}
+    result = _cli(["build", "--config", str(emulated), "--out", str(tmp_path / "public")])
+    assert result.exit_code == 0, result.output
+    assert "提醒：没能把检查结果写进 Google 表格：" in result.output

@@ -265,7 +265,8 @@ def _annotate_sheet(spec: Any, workbook: Any, findings: Any, config: Config) -> 
 
     try:
         with working("把检查结果写进 Google 表格"):
-            line = mark_ledger_sheet(spec, workbook, findings, config)
+            line = mark_ledger_sheet(spec, findings, config, name=workbook.info.name,
+                                     stale=workbook.info.stale_since is not None)
     except FengqiaoError as exc:
         click.echo(f"提醒：{exc}", err=True)
         return

@@ -55,7 +55,6 @@ from .marks import (
     rgb,
 )
 from .retry import RetryPolicy
-from .sources.base import RawWorkbook
 from .sources.gsheets import credentials_for, sheets_api
 from .sources.spec import gsheets_id
 
@@ -312,20 +311,21 @@ def annotate_sheet(spreadsheet: str, findings: list[Finding], *, credentials_pat
                            len(batches))
 
 
-def mark_ledger_sheet(spec: str | Path, workbook: RawWorkbook, findings: list[Finding],
-                      config: Config, **options: Any) -> str:
+def mark_ledger_sheet(spec: str | Path, findings: list[Finding], config: Config, *,
+                      name: str, stale: bool, **options: Any) -> str:
     """``--annotate-sheet`` and ``annotate_sheet: true``: write the marks
-    when the ledger is a Google Sheet read just now; returns the line to
-    show. A ledger read from a snapshot (Google unreachable) is not marked,
+    when the ledger is a Google Sheet read just now (``name`` is what the
+    read called it, ``stale`` whether it came from a snapshot); returns the
+    line to show. A ledger read from a snapshot (Google unreachable) is not marked,
     because the marks would describe a sheet that may have changed since."""
     sid = gsheets_id(spec)
     if sid is None:
         raise FengqiaoError("只有 Google 表格能把检查结果写回表格里。",
                             hint="Excel/WPS 文件和 CSV 请用 --annotate 检查结果.xlsx 另存一份标注过的副本。")
-    if workbook.info.stale_since is not None:
+    if stale:
         return "这次读到的是之前保存的快照（Google 表格暂时连不上），检查结果没有写回表格。"
     report = annotate_sheet(sid, findings, credentials_path=credentials_for(config),
-                            source_name=workbook.info.name or sid, **options)
+                            source_name=name or sid, **options)
     kept = f"，{report.user_notes_kept} 格已有您自己的批注，没有覆盖" if report.user_notes_kept else ""
     return (f"已把检查结果写进 Google 表格：“{report.result_sheet}”工作表，"
             f"{report.marked} 个单元格做了标记{kept}。")

@@ -255,8 +255,27 @@ def build_site(config: Config, *, source: str | None = None, out: Path,
                              progress=progress, timings=timings, sources=sources,
                              engine_log=engine_log)
     keep_snapshots(config, data, out, progress)
+    if config.annotate_sheet and isinstance(target, str):
+        _mark_sheet(config, target, data, progress)
     timings["total"] = time.perf_counter() - start
     return result
+
+
+def _mark_sheet(config: Config, spec: str, data: SiteData, progress: Progress) -> None:
+    """``annotate_sheet: true``: the scheduled build puts its findings into
+    the Google Sheet too. The site is already published, so a failure here
+    is told and never undoes it."""
+    from .sheet_marks import mark_ledger_sheet
+    from .sources.spec import gsheets_id
+
+    if gsheets_id(spec) is None:
+        return
+    try:
+        progress(mark_ledger_sheet(spec, data.findings, config,
+                                   name=str(data.source.get("name") or ""),
+                                   stale=bool(data.source.get("stale_since"))))
+    except FengqiaoError as exc:
+        progress(f"提醒：{exc}")
 
 
 def keep_snapshots(config: Config, data: SiteData, out: Path, progress: Progress = _quiet) -> int:
