@@ -165,6 +165,12 @@ def test_downloads_are_safe_tables(county_site: dict[str, Any]) -> None:
     wb = load_workbook(folder / "reporting.xlsx")
     assert wb.sheetnames == ["报送情况"]
     assert wb["报送情况"]["B6"].value == "数据无效"
+    # rates are stored exactly and shown as percentages, with the table set up to read
+    rank = load_workbook(folder / "ranking.xlsx")["排名"]
+    header = [c.value for c in rank[1]]
+    rate = rank.cell(row=2, column=header.index("比率") + 1)
+    assert isinstance(rate.value, float) and rate.number_format == "0.0%"
+    assert rank.freeze_panes == "A2" and rank.auto_filter.ref.startswith("A1:")
     compare = _text(county_site["site"] / "compare.html")
     assert "下列折线覆盖已收取的各期（2023年第四季度、2024年第一季度）" in compare
 

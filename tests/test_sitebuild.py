@@ -197,3 +197,23 @@ def test_cli_build_demo_town(tmp_path: Path) -> None:
     # the demo plants personal data in sensitive fields: none of it reaches the site
     for path in site.rglob("*.html"):
         assert not re.search(r"(?<!\d)1[3-9]\d{9}(?!\d)", path.read_text(encoding="utf-8")), path
+
+
+def test_every_xlsx_download_opens_well(built: Path) -> None:
+    """Each table download: header frozen, a filter over the data, fitted
+    widths (no column left at Excel's default), dates formatted as dates."""
+    import openpyxl
+
+    files = sorted((built / "public" / "downloads" / "tables").glob("*.xlsx"))
+    assert len(files) >= 3
+    for path in files:
+        ws = openpyxl.load_workbook(path).active
+        assert ws.freeze_panes == "A2", path
+        assert ws.auto_filter.ref and ws.auto_filter.ref.startswith("A1:"), path
+        for i in range(1, ws.max_column + 1):
+            letter = openpyxl.utils.get_column_letter(i)
+            assert ws.column_dimensions[letter].width >= 6, (path, letter)
+        for row in ws.iter_rows(min_row=2):
+            for cell in row:
+                if cell.is_date:
+                    assert cell.number_format == "yyyy-mm-dd", (path, cell.coordinate)

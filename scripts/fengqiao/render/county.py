@@ -101,7 +101,8 @@ def _write_downloads(report: PeriodReport, folder: Path) -> list[str]:
     sheets = {"ranking": "排名", "reporting": "报送情况", "supervision": "督办清单"}
     for key, frame in _export_frames(report).items():
         (target / f"{key}.csv").write_bytes(csv_bytes(frame, {}))
-        (target / f"{key}.xlsx").write_bytes(xlsx_bytes(frame, {}, sheets[key]))
+        (target / f"{key}.xlsx").write_bytes(xlsx_bytes(frame, {}, sheets[key],
+                                                        percent=("比率", "置信下限")))
         written += [f"{label}/{key}.csv", f"{label}/{key}.xlsx"]
     return written
 
