@@ -13,6 +13,7 @@ the folder is moved. Replacing the engine means replacing this module.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -24,8 +25,9 @@ from typing import IO, Any
 
 import yaml
 
+from .. import catalogue
 from ..errors import FengqiaoError
-from ..resources import ENGINE_BASE
+from ..resources import DEFAULT_PAGES, ENGINE_BASE
 from ..schema import load_schema
 
 #: the repository's engine settings every generated config starts from
@@ -44,23 +46,50 @@ SERVE_LOG = "engine-serve.log"
 #: otherwise they are kept out of the terminal, which speaks Chinese only
 EngineLog = Callable[[str], None]
 
-#: domain words jieba should keep whole (so 星级评定 is found as typed)
-DOMAIN_WORDS = frozenset({
-    "星级评定", "三级调处", "五步工作法", "督办", "销号", "回访", "满意度", "重点人员", "接访", "下访",
-    "网格员", "包案领导", "责任清单", "需求清单", "问题清单", "解决清单", "矛盾纠纷", "首次调解",
-    "按期办结", "积案"})
+#: the words staff type into the search box: jieba must cut the pages into
+#: exactly these tokens, or the search (which matches whole tokens) misses
+#: them; they carry a frequency far above the compounds that contain them,
+#: so 首次调解成功率 is cut into 首次 / 调解 / 成功率 and 调解 is found
+SEARCH_WORDS = frozenset({
+    "调解", "调处", "化解", "时限", "限期", "期限", "督办", "销号", "星级", "一星", "二星", "三星",
+    "回访", "满意度", "走访", "随访", "接访", "下访", "约访", "网格", "网格员", "包案", "重点人员",
+    "积案", "逾期", "办结", "受理", "台账", "清单", "纠纷", "矛盾", "信访", "土地", "邻里", "婚姻",
+    "家庭", "劳资", "物业", "上传", "下传", "专传", "交办", "反馈", "五步", "三级"})
+#: how much more likely a search word is than anything in jieba's own dictionary
+SEARCH_FREQUENCY = 10_000_000
+#: domain names kept whole too (titles, tab names), after the search words
+DOMAIN_FREQUENCY = 1_000
 
 
 def jieba_words() -> str:
-    """The user dictionary: domain words, tab titles and every multi-character
-    value a schema field allows, one ``word frequency`` line each."""
-    words = set(DOMAIN_WORDS)
+    """The user dictionary: the search words (far above everything), then
+    the tab titles, the schema's choices, the metric titles and the
+    procedure headings at a low frequency, so each is one token when it
+    stands alone but never swallows a search word inside a longer phrase."""
+    words: dict[str, int] = {w: SEARCH_FREQUENCY for w in SEARCH_WORDS}
+    domain: set[str] = set()
     for tab in load_schema():
-        words.add(tab.title)
+        domain.add(tab.title)
         for f in tab.fields:
             if f.enum:
-                words.update(str(v) for v in f.enum if isinstance(v, str) and len(v) > 1)
-    return "".join(f"{w} 100000\n" for w in sorted(words))
+                domain.update(str(v) for v in f.enum if isinstance(v, str) and len(v) > 1)
+    domain.update(catalogue.title(m) for m in catalogue.ids())
+    domain.update(_headings(DEFAULT_PAGES))
+    for word in domain:
+        if len(word) > 1 and not any(s in word for s in SEARCH_WORDS if s != word):
+            words.setdefault(word, DOMAIN_FREQUENCY)
+    return "".join(f"{w} {n}\n" for w, n in sorted(words.items()))
+
+
+def _headings(pages: Path) -> set[str]:
+    """The procedure pages' headings, Chinese only (a heading with a
+    placeholder or punctuation is cut at it)."""
+    found: set[str] = set()
+    for path in pages.rglob("*.md"):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.startswith("#"):
+                found.update(re.findall(r"[\u4e00-\u9fff]{2,}", line))
+    return found
 
 
 def copy_assets(docs: Path) -> None:
@@ -188,6 +217,6 @@ def serve(build_dir: Path, port: int, *, log: EngineLog | None = None) -> Previe
     return proc
 
 
-__all__ = ["ASSETS", "CONFIG_FILE", "DOCS_DIR", "JIEBA_DICT", "MKDOCS_BASE", "SERVE_LOG",
+__all__ = ["ASSETS", "CONFIG_FILE", "DOCS_DIR", "JIEBA_DICT", "MKDOCS_BASE", "SEARCH_WORDS", "SERVE_LOG",
            "SITE_DIR", "EngineLog", "PreviewServer", "build", "copy_assets", "drop_source_maps",
            "jieba_words", "serve", "write_config"]
