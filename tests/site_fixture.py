@@ -20,7 +20,7 @@ def rate(n: int, d: int) -> dict[str, Any]:
 
 def contract(label: str, kind: str, start: str, end: str, *, received: int, closed: int,
              on_time: int, first: int, as_of: str | None = None,
-             visits: bool = False) -> dict[str, Any]:
+             visits: bool = False, loop: bool = False) -> dict[str, Any]:
     metrics: dict[str, Any] = {
         "received": received, "closed": closed, "resolved": closed - 1, "pending_start": 4,
         "pending_end": 5, "overdue_open": 2, "backlog_start": 1, "backlog_cleared": 0,
@@ -39,7 +39,7 @@ def contract(label: str, kind: str, start: str, end: str, *, received: int, clos
         "key_person_followup_rate": None, "reception_compliance": None,
         "needs_closure_rate": rate(1, 2),
     }
-    return {
+    out = {
         "schema_version": "1.0", "definitions_version": "2026.1", "town": "枫溪镇",
         "period": {"start": start, "end": end, "label": label, "kind": kind},
         "as_of": as_of or end,
@@ -59,16 +59,62 @@ def contract(label: str, kind: str, start: str, end: str, *, received: int, clos
         "overdue": [],
         "excluded_rows": {"disputes": {"count": 1, "rows": [{"row": 12, "codes": ["bad-date"]}]}},
     }
+    return with_loop(out) if loop else out
+
+
+def with_loop(c: dict[str, Any]) -> dict[str, Any]:
+    """The 1.2 parts (DOMAIN.md 4.2): the supervision loop's figures, the
+    accountability views, the baselines and the chases of the overdue cases."""
+    m = c["metrics"]
+    received, closed = m["received"], m["closed"]
+    c["schema_version"] = "1.2"
+    m.update({
+        "supervised": 2, "supervision_count": 3, "overdue_explained_rate": rate(1, 2),
+        "assign_days_median": 1.0, "feedback_rate": rate(closed - 1, closed),
+        "village_kept_rate": rate(closed - 4, closed - 2), "passed_up": 2, "passed_down": 1,
+        "passed_across": 1, "group_cases": {"count": 1, "previous": 2, "change": -0.5},
+        "status_mix": {"已化解": closed - 1, "转司法": 1, "已终结": 0, "已撤回": 0},
+        "star_mix": {"1": received - 4, "2": 3, "3": 1},
+        "force_mix": {"村调委会": {"closed": closed - 1, "first_try_rate": rate(first_ok(c), closed - 1)},
+                      "律师法律顾问": {"closed": 1, "first_try_rate": rate(0, 1)}},
+        "key_persons_by_category": {"安置帮教": 3, "严重精神障碍患者": 2},
+    })
+    unit = {"received": received - 2, "closed": closed - 1, "on_time_rate": rate(closed - 2, closed - 1),
+            "overdue_open": 2, "satisfaction_rate": rate(closed - 2, closed - 1), "supervised": 2,
+            "overdue_explained_rate": rate(1, 2)}
+    other = {"received": 2, "closed": 1, "on_time_rate": rate(1, 1), "overdue_open": 0,
+             "satisfaction_rate": rate(1, 1), "supervised": 0, "overdue_explained_rate": rate(0, 0)}
+    c["breakdowns"]["unit"] = {"自然资源所": unit, "司法所<b>": other}
+    c["breakdowns"]["leader"] = {"王副镇长": unit, "李主任": other}
+    c["baselines"] = {"open": 5, "star_3_open": 1, "households": 1200,
+                      "types": {"婚姻家庭": {"received": 2, "open": 1}, "邻里": {"received": 2, "open": 0},
+                                "土地林草": {"received": received - 4, "open": 3}}}
+    c["overdue"] = [
+        {"id": "DZ-001", "village": "东村", "grid_id": "G1", "dispute_type": "土地林草", "star": 2,
+         "received_date": "2024-02-20", "deadline": "2024-03-06", "days_open": 29,
+         "days_overdue": 14, "responsible_unit": "自然资源所", "lead_official": "王副镇长",
+         "chases": 2, "last_chase_date": "2024-03-15", "last_chase_mode": "书面督办",
+         "explained": True},
+        {"id": "DZ-004", "village": "西村", "grid_id": None, "dispute_type": "邻里", "star": 1,
+         "received_date": "2024-03-08", "deadline": "2024-03-13", "days_open": 12,
+         "days_overdue": 7, "responsible_unit": "自然资源所", "lead_official": None,
+         "chases": 0, "last_chase_date": None, "last_chase_mode": None, "explained": False},
+    ]
+    return c
+
+
+def first_ok(c: dict[str, Any]) -> int:
+    return int(c["metrics"]["first_try_rate"]["numerator"]) - 1
 
 
 def site_data() -> SiteData:
     periods = [
         contract("2024-02", "month", "2024-02-01", "2024-02-29", received=10, closed=8,
-                 on_time=7, first=7),
+                 on_time=7, first=7, loop=True),
         contract("2024-03", "month", "2024-03-01", "2024-03-31", received=12, closed=10,
-                 on_time=9, first=8, as_of="2024-03-20"),
+                 on_time=9, first=8, as_of="2024-03-20", loop=True),
         contract("2024-Q1", "quarter", "2024-01-01", "2024-03-31", received=30, closed=25,
-                 on_time=22, first=21, as_of="2024-03-20", visits=True),
+                 on_time=22, first=21, as_of="2024-03-20", visits=True, loop=True),
         contract("2024", "year", "2024-01-01", "2024-12-31", received=30, closed=25,
                  on_time=22, first=21, as_of="2024-03-20"),
     ]
@@ -115,6 +161,17 @@ def site_data() -> SiteData:
         "status": pd.Series(["办理中"], dtype="string"),
         "closed_date": pd.to_datetime([None]),
     })
+    followup = pd.DataFrame({
+        "id": pd.Series(["DZ-000", "DZ-007"], dtype="string"),
+        "village": pd.Series(["东村", "西村"], dtype="string"),
+        "dispute_type": pd.Series(["邻里", "劳资"], dtype="string"),
+        "level": pd.Series(["村级", "镇级"], dtype="string"),
+        "status": pd.Series(["已化解", "转司法"], dtype="string"),
+        "closed_date": pd.to_datetime(["2024-03-04", "2024-03-11"]),
+        "days_since_closed": pd.Series([16, 9], dtype="Int64"),
+        "responsible_unit": pd.Series(["司法所", "人社所"], dtype="string"),
+        "lead_official": pd.Series(["李主任", None], dtype="string"),
+    })
     findings = [
         make_finding("bad-date", sheet="纠纷台账", tab="disputes", row=12, col=1,
                      column="受理日期", field="received_date", value="2024.13.01"),
@@ -129,7 +186,8 @@ def site_data() -> SiteData:
         current={"month": "2024-03", "quarter": "2024-Q1", "year": "2024"},
         findings=findings, excluded={"纠纷台账": 1},
         tables={"problems": problems, "solutions": solutions,
-                "responsibilities": responsibilities, "needs": needs},
+                "responsibilities": responsibilities, "needs": needs,
+                "followup_todo": followup},
         solutions_period="2024-Q1", template=b"PK-template",
     )
 

@@ -101,11 +101,11 @@ def _search(w: Watched, word: str) -> list[str]:
         timeout=20000)
     box.fill(word)
     box.press("End")  # the theme reads the query on keyup; fill() alone sends none
-    # wait for this query's results: their links carry it (at least its
-    # first character) as the highlight parameter
+    # wait for this query's results: their section links carry it (at
+    # least its first character) as the highlight parameter
     w.page.wait_for_function(
-        "w => { const a = document.querySelector('.md-search-result__item a');"
-        " return a && decodeURIComponent(a.href).includes('h=' + w.slice(0, 1)); }",
+        "w => [...document.querySelectorAll('.md-search-result__item a')].some("
+        "a => decodeURIComponent(a.href).includes('h=' + w.slice(0, 1)))",
         arg=word, timeout=15000)
     return w.page.eval_on_selector_all(".md-search-result__item a",
                                        "els => els.map(e => e.getAttribute('href'))")
@@ -158,3 +158,24 @@ def test_procedure_page_from_file(watched: Watched, site: Path) -> None:
     watched.page.goto((site / "procedures" / "star-grading.html").as_uri())
     assert "15天（自然日）" in watched.page.inner_text("article")
     _shot(watched, "star-grading")
+
+
+@pytest.mark.parametrize("width", [1366, 390])
+@pytest.mark.parametrize("page", ["supervision", "assessment"])
+def test_supervision_and_assessment_pages_read_at_desk_and_phone_width(
+        watched: Watched, http_base: str, page: str, width: int) -> None:
+    """督办 and 月度考核 at a desktop and a phone width: the tables are there
+    with their denominators, and a wide table scrolls inside its own box
+    instead of widening the page."""
+    watched.page.set_viewport_size({"width": width, "height": 900})
+    watched.page.goto(f"{http_base}/{page}.html")
+    body = watched.page.inner_text("article")
+    if page == "supervision":
+        assert "DZ-001" in body and "书面督办" in body and "50%（1/2）" in body
+        assert "\t有\t" in body and "\t无\t" in body  # whether explained, never the text
+    else:
+        assert "按包案领导" in body and "王副镇长" in body and "88.9%（8/9）" in body
+        assert "2024年2月" in body
+    overflow = watched.page.evaluate("() => document.documentElement.scrollWidth")
+    assert overflow <= width
+    _shot(watched, f"{page}-{width}")

@@ -107,12 +107,19 @@ def test_breakdowns_carry_the_figures_the_catalogue_lists(demo_contract: dict[st
 
 def test_optional_figures_are_null_exactly_when_their_tab_is_missing(
         demo_contract: dict[str, Any]) -> None:
-    only_disputes = compute_metrics(ledger({"disputes": [dispute("A", "2024-03-01")]}),
+    # an older workbook: no optional tab, and none of the optional columns of 纠纷台账
+    old_columns = {"disputes": tuple(c.split(".", 1)[1] for c in catalogue.OPTIONAL_COLUMNS)}
+    only_disputes = compute_metrics(ledger({"disputes": [dispute("A", "2024-03-01")]},
+                                           missing_columns=old_columns),
                                     parse_period("2024-03"), config=load_config())
     nulls = {k for k, v in only_disputes["metrics"].items() if v is None}
     assert nulls == set(catalogue.OPTIONAL) | {"median_days"}  # no case closed: no median
-    assert set(catalogue.OPTIONAL) == {"visit_coverage", "key_person_followup_rate",
-                                       "reception_compliance", "needs_closure_rate"}
+    assert set(catalogue.OPTIONAL) == {
+        "visit_coverage", "key_person_followup_rate", "reception_compliance", "needs_closure_rate",
+        # the supervision loop (DOMAIN.md 4.2): optional tabs, or optional columns of 纠纷台账
+        "supervised", "supervision_count", "overdue_explained_rate", "assign_days_median",
+        "feedback_rate", "village_kept_rate", "passed_up", "passed_down", "passed_across",
+        "force_mix", "key_persons_by_category"}
     assert all(demo_contract["metrics"][k] is not None for k in catalogue.OPTIONAL)
 
 
@@ -123,7 +130,12 @@ def test_every_needed_column_exists_in_the_sheets_schema() -> None:
         for need in m.needs:
             tab, field = need.split(".")
             assert tab in schema.tabs and field in schema[tab].field_names, (m.id, need)
-        assert m.optional == any(t != REQUIRED_TAB for t in m.tabs)
+        assert m.optional == (any(t != REQUIRED_TAB for t in m.tabs)
+                              or bool(set(m.needs) & set(catalogue.OPTIONAL_COLUMNS)))
+    # the optional columns are the ones the sheets schema lets a workbook leave out
+    for need in catalogue.OPTIONAL_COLUMNS:
+        tab, field = need.split(".")
+        assert not schema[tab].field(field).warn_if_missing, need
 
 
 # -- the entries themselves ------------------------------------------------------
@@ -159,8 +171,10 @@ def test_titles_and_units_are_views_of_the_catalogue() -> None:
 def test_the_renderer_groups_every_metric_once() -> None:
     listed = [*fmt.COUNTS, *fmt.RATES, *fmt.DAYS, *fmt.CHANGES]
     assert len(listed) == len(set(listed))
-    assert set(listed) | {"level_mix"} == set(METRICS)
-    assert fmt.CHANGES == ("received_yoy", "petition_batches", "petition_persons")
+    assert set(listed) | set(catalogue.ids(kind="mix")) == set(METRICS)
+    assert catalogue.ids(kind="mix") == ("level_mix", "status_mix", "star_mix", "force_mix",
+                                         "key_persons_by_category")
+    assert fmt.CHANGES == ("received_yoy", "petition_batches", "petition_persons", "group_cases")
     assert set(fmt.KEY_FIGURES) <= set(METRICS)
 
 
@@ -215,6 +229,7 @@ def _described_nodes(schema: dict[str, Any]) -> Iterator[tuple[str, dict[str, An
     yield from rank["additionalProperties"]["properties"].items()
     category = schema["properties"]["breakdowns"]["properties"]["key_person_category"]
     yield from category["additionalProperties"]["properties"].items()
+    yield from schema["$defs"]["accountability"]["properties"].items()
 
 
 def test_schema_descriptions_are_the_catalogues(request: pytest.FixtureRequest) -> None:
@@ -239,7 +254,10 @@ def test_schema_lists_the_catalogues_ids() -> None:
     schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
     metrics = schema["properties"]["metrics"]
     assert set(metrics["properties"]) == set(METRICS)
-    assert set(metrics["required"]) == set(METRICS)
+    # a 1.1 file stays valid: only the 1.0 figures are required
+    assert set(metrics["required"]) == set(catalogue.FIGURES_1_0)
+    assert set(catalogue.FIGURES_1_0) < set(METRICS)
+    assert set(schema["$defs"]["accountability"]["properties"]) == set(catalogue.ACCOUNTABILITY)
     unit = schema["$defs"]["unit"]
     in_units = {m.id for m in METRICS.values() if set(m.breakdowns) & set(DISPUTE_BREAKDOWNS)}
     assert in_units <= set(unit["properties"])

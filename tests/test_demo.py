@@ -45,6 +45,13 @@ EXPECTED_DEFECTS = [
     ("走访记录", "C502", "unknown-grid"),
     ("需求清单", "J22", "closed-without-date"),
     ("重点人员随访", "A32", "unknown-person"),
+    # the supervision loop (issue 13)
+    ("纠纷台账", "X64", "feedback-before-received"),
+    ("纠纷台账", "V217", "assigned-after-closed"),
+    ("督办记录", "A5", "supervision-unknown-dispute"),
+    ("督办记录", "B10", "supervised-before-received"),
+    ("流转记录", "B7", "transfer-before-received"),
+    ("流转记录", "D14", "transfer-same-level"),
 ]
 
 
@@ -82,8 +89,9 @@ def _dates(series: pd.Series) -> pd.Series:
 
 
 def test_sizes(town: dict[str, pd.DataFrame]) -> None:
-    assert list(town) == ["disputes", "grids", "visits", "key_persons", "key_person_visits",
-                          "receptions", "leaders", "responsibilities", "needs"]
+    assert list(town) == ["disputes", "supervisions", "transfers", "grids", "visits",
+                          "key_persons", "key_person_visits", "receptions", "leaders",
+                          "responsibilities", "needs"]
     assert len(town["disputes"]) == 700
     assert len(town["visits"]) == 15_000
     assert len(town["needs"]) == 150
@@ -100,8 +108,8 @@ def test_sizes(town: dict[str, pd.DataFrame]) -> None:
 def test_columns_are_the_sheet_headers(town: dict[str, pd.DataFrame]) -> None:
     schema = load_schema()
     assert list(town["disputes"].columns)[:3] == ["序号", "案件编号", "受理日期"]
-    for tab in ("grids", "visits", "key_persons", "key_person_visits", "receptions", "leaders",
-                "responsibilities", "needs"):
+    for tab in ("supervisions", "transfers", "grids", "visits", "key_persons",
+                "key_person_visits", "receptions", "leaders", "responsibilities", "needs"):
         assert list(town[tab].columns) == [f.title for f in schema[tab].fields]
 
 
@@ -161,8 +169,8 @@ def test_every_reference_resolves(town: dict[str, pd.DataFrame]) -> None:
 def test_title_rows_and_layout(demo_wb: openpyxl.Workbook, town: dict[str, pd.DataFrame],
                                tmp_path: Path) -> None:
     wb = demo_wb
-    assert wb.sheetnames == ["纠纷台账", "网格", "走访记录", "重点人员", "重点人员随访",
-                             "领导接访", "领导名册", "责任清单", "需求清单"]
+    assert wb.sheetnames == ["纠纷台账", "督办记录", "流转记录", "网格", "走访记录", "重点人员",
+                             "重点人员随访", "领导接访", "领导名册", "责任清单", "需求清单"]
     rows = list(wb["纠纷台账"].iter_rows(max_row=4, values_only=True))
     assert rows[0][0] == "枫溪镇矛盾纠纷调处化解台账（2023—2024年）"
     assert all(v is None for v in rows[1])
@@ -176,7 +184,7 @@ def test_title_rows_and_layout(demo_wb: openpyxl.Workbook, town: dict[str, pd.Da
     # merged title and frozen header need the full reader: check them on 纠纷台账 alone
     small = write_workbook({"disputes": town["disputes"]}, tmp_path / "d.xlsx")
     ws = openpyxl.load_workbook(small)["纠纷台账"]
-    assert [str(r) for r in ws.merged_cells.ranges] == ["A1:U1"]
+    assert [str(r) for r in ws.merged_cells.ranges] == ["A1:Y1"]
     assert ws.freeze_panes == "A4"
     assert ws["C3"].font.b is True
 
@@ -235,8 +243,8 @@ def test_too_small_for_defects() -> None:
 
 def test_planted_defects_list() -> None:
     assert PLANTED_DEFECTS == EXPECTED_DEFECTS
-    assert len(PLANTED_DEFECTS) == 13
-    assert len({(s, c) for s, c, _ in PLANTED_DEFECTS}) == 13
+    assert len(PLANTED_DEFECTS) == 19
+    assert len({(s, c) for s, c, _ in PLANTED_DEFECTS}) == 19
     assert all(code in CATALOGUE and CATALOGUE[code].severity == "error"
                for _, _, code in PLANTED_DEFECTS)
     # without the title rows the disputes cells move up two rows
@@ -266,7 +274,19 @@ def test_defect_cells_hold_the_defects(demo_wb: openpyxl.Workbook) -> None:
     assert need[8:10] == ("已办结", None)
     kpv = next(wb["重点人员随访"].iter_rows(min_row=32, max_row=32, values_only=True))
     assert kpv[0] == "ZD999"
-    assert {x.tab for x in DEFECTS} == {"disputes", "visits", "needs", "key_person_visits"}
+    assert d["X64"] < d["C64"]  # 反馈日期 before 受理日期
+    assert d["V217"] > d["Q217"]  # 交办日期 after 办结日期
+    chases = list(wb["督办记录"].iter_rows(min_row=2, max_row=10, values_only=True))
+    assert chases[3][0] == "DZ2022-0999"
+    rows = list(wb["纠纷台账"].iter_rows(min_row=4, max_col=3, values_only=True))
+    received = dict(zip([r[1] for r in rows], _dates(pd.Series([r[2] for r in rows])),
+                        strict=True))
+    assert pd.Timestamp(chases[8][1]) < received[chases[8][0]]
+    moves = list(wb["流转记录"].iter_rows(min_row=2, max_row=14, values_only=True))
+    assert pd.Timestamp(moves[5][1]) < received[moves[5][0]]
+    assert moves[12][2:4] == ("上传", "村级")  # a case that starts at 村级 “up” to 村级
+    assert {x.tab for x in DEFECTS} == {"disputes", "visits", "needs", "key_person_visits",
+                                        "supervisions", "transfers"}
 
 
 def _validator():  # type: ignore[no-untyped-def]
@@ -289,7 +309,7 @@ def test_csv_folder_finds_the_same_defects(town: dict[str, pd.DataFrame],
                                            tmp_path: Path) -> None:
     open_source, validate_workbook = _validator()
     written = write_csv_folder(town, tmp_path / "csv")
-    assert [p.name for p in written][:2] == ["纠纷台账.csv", "网格.csv"]
+    assert [p.name for p in written][:3] == ["纠纷台账.csv", "督办记录.csv", "流转记录.csv"]
     assert written[0].read_bytes().startswith(b"\xef\xbb\xbf")
     ledger = validate_workbook(open_source(tmp_path / "csv"))
     assert {f.key() for f in ledger.findings if f.severity == "error"} == set(
@@ -334,6 +354,9 @@ def test_personal_data_is_planted_only_where_it_is_kept_or_redacted() -> None:
     d = t["disputes"]
     for col in ("当事人", "简要情况", "备注"):  # every sensitive field of 纠纷台账
         assert planted_personal_data({"x": d[[col]]}), col
+    for tab, col in (("supervisions", "逾期说明"), ("supervisions", "下步措施"),
+                     ("transfers", "原因")):  # and of the supervision loop's tabs
+        assert planted_personal_data({"x": t[tab][[col]]}), (tab, col)
     for tab, col in (("needs", "需求内容"), ("responsibilities", "备注")):
         assert planted_personal_data({"x": t[tab][[col]]}), col
     # never in a column that is published as is

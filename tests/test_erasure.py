@@ -26,6 +26,7 @@ from fengqiao.sources import (
     FetchedSource,
     list_snapshots,
     open_snapshot,
+    open_source,
     read_source,
     save_snapshot,
     verify_snapshots,
@@ -62,6 +63,13 @@ def _plant(tables: dict[str, pd.DataFrame]) -> tuple[str, list[int]]:
     linked = v.index[v["关联纠纷编号"] == case][0]
     other = v.index[(v["网格编号"] == v.loc[linked, "网格编号"]) & v["关联纠纷编号"].isna()][0]
     v.loc[[linked, other], "户编号"] = f"{NAMES[0]}户"
+    # a chase of the case whose explanation names the party: erased to a
+    # placeholder, so "an explanation exists" (逾期说明率) stays true
+    s = tables["supervisions"]
+    chase = {c: None for c in s.columns} | {
+        "纠纷编号": case, "督办日期": d.loc[i, "受理日期"], "方式": "电话督办",
+        "逾期说明": f"{NAMES[0]}外出务工，联系不上"}
+    tables["supervisions"] = pd.concat([s, pd.DataFrame([chase])], ignore_index=True)
     return case, [int(linked), int(other)]
 
 
@@ -158,8 +166,9 @@ def test_erasing_a_case_leaves_no_byte_and_the_same_figures(store: Store) -> Non
                                  "当事人来信申请删除", "--dir", str(store.snaps)])
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    # 当事人, 简要情况, 备注 on 纠纷台账 and the household code on two 走访记录 rows
-    assert all(line.endswith("（5 个单元格）") for line in lines[:4])
+    # 当事人, 简要情况, 备注 on 纠纷台账, the household code on two 走访记录
+    # rows and the 逾期说明 of the chase
+    assert all(line.endswith("（6 个单元格）") for line in lines[:4])
     assert lines[-1] == (f"已改写 4 个快照（共 4 个，4 个含有编号“{store.case}”），"
                          "改写前后的 sha256 已记入快照清单。")
 
@@ -170,6 +179,9 @@ def test_erasing_a_case_leaves_no_byte_and_the_same_figures(store: Store) -> Non
     after_records = list_snapshots(store.snaps)
     after = {r.location + r.read_at.isoformat(): figures(r.path) for r in after_records}
     assert after == before
+    erased = [r for r in after_records if r.kind == "xlsx"][0]
+    chases = open_source(erased.path).tables["督办记录"].frame.astype(object)
+    assert "（已删除）" in chases.to_numpy().ravel().tolist()
 
     # the chain of reproducibility: each record names the hash it had before
     manifest = read_store(store.snaps)

@@ -20,12 +20,13 @@ from fengqiao.sources import open_source
 from fengqiao.validate import validate_workbook
 
 HEADER = ("编号,受理日期,来源,村(社区),网格编号,纠纷类型,当事人,涉及人数,简要情况,星级,调处层级,"
-          "责任单位,包案领导,状态,首次调解成功,办结日期,回访日期,满意度,重复事项,备注")
+          "责任单位,包案领导,状态,首次调解成功,办结日期,回访日期,满意度,重复事项,备注,"
+          "交办日期,初始层级,反馈日期,调解力量")
 GOOD = [
     "DZ2024-0001,2024-03-05,网格排查,东岭村,DL-01,邻里,甲某,2,排水沟,1,村级,司法所,陈建华,"
-    "已化解,是,2024-03-07,2024-03-09,满意,,",
+    "已化解,是,2024-03-07,2024-03-09,满意,,,2024-03-06,村级,2024-03-08,村调委会",
     "DZ2024-0002,2024-03-06,信访,东岭村,DL-01,劳资,乙某,5,欠薪,2,镇级,劳动保障所,林国平,"
-    "调处中,,,,,DZ2024-0001,",
+    "调处中,,,,,DZ2024-0001,,,,,",
 ]
 
 
@@ -97,7 +98,8 @@ def test_data_package(by_title: bool) -> None:
     first = pkg["resources"][0]
     assert first["path"] == ("纠纷台账.csv" if by_title else "disputes.csv")
     assert first["x-fengqiao-required"] is True
-    assert pkg["resources"][3]["x-fengqiao-sensitive"] is True
+    sensitive = [r["name"] for r in pkg["resources"] if r.get("x-fengqiao-sensitive")]
+    assert sensitive == ["key_persons", "key_person_visits"]
     assert len(first["schema"]["foreignKeys"]) == 3
 
 
@@ -141,7 +143,7 @@ def test_cli_schema_export(tmp_path: Path) -> None:
     out = tmp_path / "schema"
     result = CliRunner().invoke(cli, ["schema", "export", "--out", str(out), "--by-title"])
     assert result.exit_code == 0, result.output
-    assert result.output.splitlines()[0] == f"已导出 10 个文件到 {out}："  # 9 tabs + package
+    assert result.output.splitlines()[0] == f"已导出 12 个文件到 {out}："  # 11 tabs + package
     assert result.output.splitlines()[1:] == [f"  {t}.schema.json" for t in TAB_ORDER] + [
         "  datapackage.json"]
     pkg = json.loads((out / "datapackage.json").read_text(encoding="utf-8"))
@@ -205,6 +207,9 @@ def test_demo_data_export_agrees_with_validator(demo_ledger: Ledger, tmp_path: P
     assert errors == [
         ("disputes", "constraint-error", 171, "persons_involved"),
         ("disputes", "constraint-error", 194, "dispute_type"),
+        ("supervisions", "constraint-error", 5, "dispute_id"),
+        ("supervisions", "constraint-error", 10, "date"),
+        ("transfers", "constraint-error", 7, "date"),
         ("visits", "constraint-error", 502, "grid_id"),
     ]
     names = [p.name for p in written]
@@ -247,7 +252,8 @@ def test_cli_schema_export_with_data(tmp_path: Path) -> None:
                                       "--out", str(out)])
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert lines[0] == f"已导出 15 个文件到 {out}："  # 领导名册 added a schema and a CSV
+    # 领导名册 added a schema and a CSV, and so did 督办记录 and 流转记录
+    assert lines[0] == f"已导出 19 个文件到 {out}："
     assert "  纠纷台账.csv" in lines and "  datapackage.json" in lines
     assert lines[-1] == "导出了哪些内容、没有导出什么，写在 datapackage.json 的 description 里。"
     errors = _frictionless_errors(out / "datapackage.json")
@@ -296,9 +302,10 @@ def test_reference_to_an_excluded_row_is_not_declared(tmp_path: Path) -> None:
     write_workbook(tables, broken)
     ledger = validate_workbook(open_source(broken))
     assert ledger.excluded_count("disputes") == 1
-    # the dispute is also the one an earlier repeat points at
+    # the dispute is also the one an earlier repeat points at, and it was passed on once
     assert unresolved_references(ledger) == {("receptions", ("dispute_id",)),
-                                             ("disputes", ("repeat_of",))}
+                                             ("disputes", ("repeat_of",)),
+                                             ("transfers", ("dispute_id",))}
     write_schemas(tmp_path / "out", ledger=ledger)
     assert _frictionless_errors(tmp_path / "out" / "datapackage.json") == []
     pkg = json.loads((tmp_path / "out" / "datapackage.json").read_text(encoding="utf-8"))

@@ -125,6 +125,8 @@ def test_overdue_list_most_overdue_first_without_sensitive_fields(q1: dict) -> N
         "id": "C", "village": "东岭村", "grid_id": None, "dispute_type": "邻里", "star": 2,
         "received_date": "2023-09-01", "deadline": "2023-09-16", "days_open": 212,
         "days_overdue": 197, "responsible_unit": "司法所", "lead_official": "王书记",
+        # no 督办记录 tab: the chases are unknown, not zero
+        "chases": None, "last_chase_date": None, "last_chase_mode": None, "explained": None,
     }
     text = dumps(q1)
     for secret in ("张三", "13800000000", "秘密"):
@@ -132,14 +134,14 @@ def test_overdue_list_most_overdue_first_without_sensitive_fields(q1: dict) -> N
 
 
 def test_header_blocks(q1: dict) -> None:
-    assert q1["schema_version"] == "1.1"  # 1.1 added reception_basis
+    assert q1["schema_version"] == "1.2"  # 1.1 added reception_basis, 1.2 the supervision loop
     assert q1["generator"] == "fengqiao 0.1.0"
     assert q1["town"] == "枫溪镇"
     assert q1["period"] == {"start": "2024-01-01", "end": "2024-03-31", "label": "2024-Q1",
                             "kind": "quarter"}
     assert q1["as_of"] == "2024-03-31"
     assert q1["config"] == {"deadlines": {"1": 5, "2": 15, "3": 60}, "day_count": "calendar",
-                            "backlog_days": 90}
+                            "backlog_days": 90, "group_threshold": 5}
     assert q1["targets"]["first_try_rate"] == 0.85
     assert q1["source"] == {"kind": "xlsx", "name": "demo_town.xlsx", "sha256": "0" * 64,
                             "read_at": None, "stale_since": None}

@@ -60,7 +60,24 @@ VILLAGES = (f'">{IMG}村', f"{LINK}{BOLD}|村")
 NOTES = (IMG, FORMULAS[0], FORMULAS[3])
 
 
+#: the sensitive free text of the supervision loop (逾期说明, 下步措施, 原因):
+#: each cell gets a marker and a mobile number, and no output may hold either
+LOOP_SENSITIVE = (("supervisions", "逾期说明"), ("supervisions", "下步措施"), ("transfers", "原因"))
+LOOP_MARKER = "闭环秘密"
+
+
+def plant_loop_texts(tables: dict[str, pd.DataFrame]) -> None:
+    for tab, column in LOOP_SENSITIVE:
+        frame = tables[tab]
+        filled = frame[column].notna() & (frame[column].astype(str).str.strip() != "")
+        n = int(filled.sum())
+        assert n > 3, (tab, column)  # the demo really writes this text
+        frame.loc[filled, column] = [f"{LOOP_MARKER}{column}，联系人电话139{7000_0000 + i:08d}"
+                                     for i in range(n)]
+
+
 def plant_injections(tables: dict[str, pd.DataFrame]) -> None:
+    plant_loop_texts(tables)
     needs = tables["needs"]
     for i, text in enumerate(NEED_TEXTS):
         needs.loc[needs.index[i], "需求内容"] = text
@@ -320,6 +337,15 @@ def test_xlsx_downloads_hold_text_not_formulas(built: Built) -> None:
     assert {"'" + f for f in FORMULAS} <= values
 
 
+
+
+def test_the_supervision_loops_free_text_is_never_published(
+        built: Built, outputs: list[tuple[str, str]]) -> None:
+    """逾期说明, 下步措施 and 原因 reach no page, file or archive, in town or
+    county; the 督办 page says only whether an explanation exists."""
+    assert [where for where, text in outputs if LOOP_MARKER in text] == []
+    page = (built.sites[0] / "supervision.html").read_text(encoding="utf-8")
+    assert "逾期说明" in page and ("<td>有</td>" in page or "<td>无</td>" in page)
 
 
 def test_the_scan_finds_what_it_looks_for(built: Built) -> None:

@@ -14,7 +14,7 @@ from site_fixture import fixture_config, site_data
 
 GOLDEN = Path(__file__).parent / "golden"
 GOLDEN_PAGES = ("index.md", "stats/2024-Q1.md", "lists/problems.md", "lists/responsibilities.md",
-                "quality.md")
+                "quality.md", "supervision.md", "assessment.md", "lists/followup.md")
 
 
 @pytest.fixture

@@ -135,15 +135,20 @@ def test_parts_roll_up_to_the_whole(cases: list[dict[str, Any]], period: Period,
     assert validate_contract(county) == []
     assert county["metrics"] == whole["metrics"]
     assert county["distributions"] == whole["distributions"]
-    for key in ("dispute_type", "source", "reception_rank", "key_person_category"):
+    for key in ("dispute_type", "source", "reception_rank", "key_person_category", "unit"):
         assert county["breakdowns"][key] == whole["breakdowns"][key]
+    assert county["baselines"] == whole["baselines"]
     assert _strip(county["breakdowns"]["village"]) == whole["breakdowns"]["village"]
     assert _strip(county["breakdowns"]["grid"]) == whole["breakdowns"]["grid"]
     assert sorted(r["id"] for r in county["overdue"]) == sorted(r["id"] for r in whole["overdue"])
     assert county["missing_towns"] == [f"镇{i}" for i in range(len(split), 4)]
     if len(split) > 1:
+        # no town keeps a 督办记录 or 流转记录 tab here
+        no_loop = {m: [f"镇{i}" for i in range(len(split))]
+                   for m in ("supervised", "supervision_count", "overdue_explained_rate",
+                             "passed_up", "passed_down", "passed_across")}
         assert county["missing_figures"] == {
-            "reception_compliance": [f"镇{i}" for i in range(1, len(split))]}
+            "reception_compliance": [f"镇{i}" for i in range(1, len(split))], **no_loop}
     assert county["breakdowns"]["by_town"]["镇0"] == parts[0]["metrics"]
 
 
@@ -198,9 +203,12 @@ def test_combine_hand_example() -> None:
     assert m["median_days"] == 6.0  # days {2, 10}
     assert county["distributions"]["days_to_close"] == {"10": 1, "2": 1}
     assert m["needs_closure_rate"] == {"numerator": 1, "denominator": 1, "value": 1.0}
-    assert county["missing_figures"] == {
-        "key_person_followup_rate": ["镇A", "镇B"], "needs_closure_rate": ["镇B"],
-        "reception_compliance": ["镇A", "镇B"], "visit_coverage": ["镇A", "镇B"]}
+    no_tab = {m: ["镇A", "镇B"] for m in (
+        "key_person_followup_rate", "reception_compliance", "visit_coverage",
+        # the supervision loop's tabs (督办记录, 流转记录) and 重点人员
+        "supervised", "supervision_count", "overdue_explained_rate", "passed_up", "passed_down",
+        "passed_across", "key_persons_by_category")}
+    assert county["missing_figures"] == {"needs_closure_rate": ["镇B"], **no_tab}
     assert m["visit_coverage"] is None
     assert county["towns"] == ["镇A", "镇B"]
     assert county["missing_towns"] == ["镇C"]

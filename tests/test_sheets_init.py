@@ -116,7 +116,8 @@ def test_dropdowns_short_inline_long_on_the_hidden_options_sheet(
     disputes = schema["disputes"]
     rules = validations_by_column(blank.sheet("纠纷台账"))
     enum_cols = {col(disputes, n) for n in ("source", "dispute_type", "star", "level", "status",
-                                            "first_try_success", "satisfaction")}
+                                            "first_try_success", "satisfaction", "initial_level",
+                                            "mediation_force")}
     assert set(rules) == enum_cols
 
     def listed(name: str) -> list[str]:
@@ -150,7 +151,8 @@ def test_date_columns_get_a_date_format(sheets_server: SheetsServer,  # noqa: F8
     disputes = schema["disputes"]
     repeats = blank.sheet("纠纷台账").repeats
     assert sorted(r["range"]["startColumnIndex"] for r in repeats) == sorted(
-        col(disputes, n) for n in ("received_date", "closed_date", "followup_date"))
+        col(disputes, n) for n in ("received_date", "closed_date", "followup_date",
+                                   "assigned_date", "feedback_date"))
     assert {str(r["cell"]) for r in repeats} == {
         str({"userEnteredFormat": {"numberFormat": {"type": "DATE", "pattern": "yyyy-mm-dd"}}})}
     assert {r["fields"] for r in repeats} == {"userEnteredFormat.numberFormat"}
@@ -185,8 +187,9 @@ def test_existing_data_is_never_touched(sheets_server: SheetsServer,  # noqa: F8
         "disputes", "矛盾纠纷台账", "verified", header_row=2,
         missing_required=(),
         missing_optional=tuple(f.title for f in schema["disputes"].fields
-                               if f.title not in ("编号", "受理日期", "来源", "村(社区)",
-                                                  "纠纷类型", "涉及人数", "星级", "状态")))
+                               if f.warn_if_missing  # not the quiet loop columns (交办日期…)
+                               and f.title not in ("编号", "受理日期", "来源", "村(社区)",
+                                                   "纠纷类型", "涉及人数", "星级", "状态")))
     assert ledger.rows == rows
     assert ledger.validations == [] and ledger.protected == [] and ledger.repeats == []
     assert ledger.frozen_rows == 0
@@ -403,4 +406,4 @@ def test_cli_rejects_an_unknown_tab_id(account: ServiceAccount, emulated: None) 
     result = CliRunner().invoke(cli, ["sheets", "init", SID, "--credentials", str(account.path),
                                       "--tab", "cases"])
     assert result.exit_code == 2
-    assert result.stderr.startswith("错误：不认识的工作表 id：cases。可用的 id 有：disputes、grids、")
+    assert result.stderr.startswith("错误：不认识的工作表 id：cases。可用的 id 有：disputes、supervisions、transfers、grids、")

@@ -23,7 +23,7 @@ from fengqiao.template import (
     write_template,
 )
 
-TAB_TITLES = ["纠纷台账", "网格", "走访记录", "重点人员", "重点人员随访", "领导接访", "领导名册",
+TAB_TITLES = ["纠纷台账", "督办记录", "流转记录", "网格", "走访记录", "重点人员", "重点人员随访", "领导接访", "领导名册",
               "责任清单", "需求清单"]
 
 
@@ -175,7 +175,7 @@ def test_guide_sheet_text(wb: openpyxl.Workbook) -> None:
     text = "\n".join(str(c) for row in wb[GUIDE_SHEET].iter_rows(values_only=True)
                      for c in row if c is not None)
     assert text.startswith("本镇矛盾纠纷调处化解台账 填表说明")
-    assert "必须填写的工作表：纠纷台账。其余工作表可选：网格、走访记录" in text
+    assert "必须填写的工作表：纠纷台账。其余工作表可选：督办记录、流转记录、网格、走访记录" in text
     assert "2024.3.5" in text and "2024年3月5日" in text
     assert "“纠纷台账”的当事人、简要情况、备注" in text
     assert "“重点人员”整张表" in text

@@ -50,6 +50,8 @@ def full(*dispute_rows: list[Any], **other: list[list[Any]]) -> RawWorkbook:
     test produce findings."""
     sheets: dict[str, list[list[Any]]] = {
         "纠纷台账": [D, *dispute_rows],
+        "督办记录": [["纠纷编号", "督办日期", "督办单位", "方式", "逾期说明", "下步措施", "新限办日期"]],
+        "流转记录": [["纠纷编号", "日期", "流向", "转至层级", "转至单位", "原因"]],
         "网格": GRIDS,
         "走访记录": [["日期", "走访人", "网格编号", "户编号", "人次", "发现问题", "关联纠纷编号"]],
         "重点人员": [["人员编号", "类别", "网格编号", "包联人", "随访频次"]],
@@ -123,7 +125,9 @@ def test_missing_columns() -> None:
     assert keys(ledger) == [("纠纷台账", "纠纷台账", "missing-column"),
                             ("纠纷台账", "纠纷台账", "missing-optional-column")]
     assert [f.column for f in ledger.findings] == ["来源", "备注"]
-    assert ledger.missing_columns["disputes"] == ("source", "notes")
+    # D leaves out the optional supervision-loop columns too (no reminder for those)
+    assert ledger.missing_columns["disputes"] == (
+        "source", "notes", "assigned_date", "initial_level", "feedback_date", "mediation_force")
     assert ledger.tables["disputes"]["source"].isna().all()
     assert len(ledger.tables["disputes"]) == 1  # 来源 is not a key: the row still counts
 
@@ -482,6 +486,8 @@ BAD_REFERENCES: dict[str, list[list[Any]]] = {
     "重点人员随访": [["人员编号", "日期", "随访人", "方式"], ["P9", "2024-03-05", "甲", "上门"]],
     "领导接访": [["日期", "领导", "职务类别", "方式", "关联纠纷编号"],
              ["2024-03-05", "王书记", "党政主要领导", "接访", "D9"]],
+    "督办记录": [["纠纷编号", "督办日期"], ["D9", "2024-03-05"]],
+    "流转记录": [["纠纷编号", "日期", "流向"], ["D9", "2024-03-05", "专传"]],
 }
 
 
@@ -496,7 +502,7 @@ def test_every_foreign_key_in_the_schema_is_enforced() -> None:
     declared = [(tab.name, fk.field, fk.code) for tab in SCHEMA for fk in tab.foreign_keys]
     declared += [(tab.name, fk.field, fk.self_code) for tab in SCHEMA for fk in tab.foreign_keys
                  if fk.self_code is not None]
-    assert len(declared) == 9
+    assert len(declared) == 11
     assert cross_findings(validate_workbook(wb)) == sorted(declared)
     # and a ledger whose references all hold gives none
     assert cross_findings(validate_workbook(full(dispute(), dispute(编号="D2", 重复事项="D1")))) == []

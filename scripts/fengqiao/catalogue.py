@@ -37,11 +37,20 @@ Shape = Literal["count", "rate", "change", "mix", "number"]
 REQUIRED_TAB = "disputes"
 #: the breakdowns every dispute figure is computed for
 DISPUTE_BREAKDOWNS = ("village", "grid", "dispute_type", "source")
+#: the accountability views (DOMAIN.md 4.2): some figures per 责任单位 and per 包案领导
+ACCOUNTABILITY_BREAKDOWNS = ("unit", "leader")
+#: optional columns of the required tab (``warnIfMissing: false`` in
+#: sheets_schema/disputes.yml): a figure that needs one is null when the
+#: sheet has no such column, like a figure of an optional tab
+OPTIONAL_COLUMNS = ("disputes.assigned_date", "disputes.initial_level",
+                    "disputes.feedback_date", "disputes.mediation_force")
 
 _CLOSED = "统计期内办结的纠纷件数"
 _RECEIVED = "统计期内受理的纠纷件数"
 _DATES = ("disputes.received_date", "disputes.status", "disputes.closed_date")
 _YOY = "count 是本期的数，previous 是上年同一时段的数。"
+#: a dispute figure also shown per 责任单位 and per 包案领导
+_ACC = (*DISPUTE_BREAKDOWNS, *ACCOUNTABILITY_BREAKDOWNS)
 
 
 @dataclass(frozen=True)
@@ -77,6 +86,9 @@ class Metric:
     note: str = ""
     #: how this version still computes it, where that differs from the definition
     interim: str = ""
+    #: the contract version that added it; a file of an older 1.x version
+    #: lacks it, so the JSON Schema requires only the 1.0 figures
+    since: str = "1.0"
 
     @property
     def tabs(self) -> tuple[str, ...]:
@@ -85,8 +97,10 @@ class Metric:
 
     @property
     def optional(self) -> bool:
-        """Null as a whole when one of its optional tabs is missing."""
-        return any(tab != REQUIRED_TAB for tab in self.tabs)
+        """Null as a whole when one of its optional tabs (or optional
+        columns of the dispute ledger) is missing."""
+        return any(tab != REQUIRED_TAB for tab in self.tabs) \
+            or any(need in OPTIONAL_COLUMNS for need in self.needs)
 
     def definition(self) -> str:
         """The definition in one line: ``numerator ÷ denominator`` for a ratio."""
@@ -108,11 +122,11 @@ class Metric:
 _METRICS = [
     Metric("received", "受理数", "count", "count", "件",
            "受理日期在统计期内的纠纷件数",
-           needs=("disputes.received_date",)),
+           needs=("disputes.received_date",), breakdowns=_ACC),
     Metric("closed", "办结数", "count", "count", "件",
            "办结日期在统计期内的已办结纠纷件数（状态为已化解、转司法、已终结或已撤回，"
            "且办结日期不早于受理日期）",
-           needs=_DATES),
+           needs=_DATES, breakdowns=_ACC),
     Metric("resolved", "化解数", "count", "count", "件",
            "统计期内办结、且状态为已化解的纠纷件数",
            needs=_DATES),
@@ -135,11 +149,11 @@ _METRICS = [
     Metric("on_time_rate", "按期办结率", "rate", "rate", "%",
            "统计期内办结、且从受理次日到办结日的天数（按 config.day_count 计）不超过其星级期限的纠纷件数",
            _CLOSED, needs=(*_DATES, "disputes.star"), target_key="on_time_rate", ranked=True,
-           denominator_is="closed"),
+           denominator_is="closed", breakdowns=_ACC),
     Metric("overdue_open", "逾期在办", "count", "count", "件",
            "到截止日仍未办结、且已用天数（按 config.day_count 计）超过其星级期限的纠纷件数，"
            "也就是督办清单的件数",
-           needs=(*_DATES, "disputes.star")),
+           needs=(*_DATES, "disputes.star"), breakdowns=_ACC),
     Metric("first_try_rate", "首次调解成功率", "rate", "rate", "%",
            "统计期内办结、且首次调解成功填“是”的纠纷件数", _CLOSED,
            needs=(*_DATES, "disputes.first_try_success"), target_key="first_try_rate",
@@ -177,7 +191,7 @@ _METRICS = [
            "计入回访率分子、且满意度为满意或基本满意的纠纷件数",
            "计入回访率分子、且填了满意度的纠纷件数",
            needs=(*_DATES, "disputes.followup_date", "disputes.satisfaction"),
-           target_key="satisfaction_rate", ranked=True,
+           target_key="satisfaction_rate", ranked=True, breakdowns=_ACC,
            note="回访日期空白、早于办结日期或晚于截止日的，即使填了满意度，也不计入分子和分母。"),
     Metric("median_days", "办结天数中位数", "days", "number", "天",
            "统计期内办结的纠纷从受理到办结的自然日数的中位数（件数为偶数时取中间两个数的平均）",
@@ -244,6 +258,76 @@ _METRICS = [
            needs=("needs.raised_date", "needs.status", "needs.closed_date"),
            target_key="needs_closure_rate", breakdowns=("village",),
            note="缺需求清单时为 null。"),
+    # -- the supervision loop (DOMAIN.md 4.2), since contract 1.2 ----------------
+    Metric("supervised", "督办件数", "count", "count", "件",
+           "督办日期在统计期内的督办记录所涉及的不同纠纷件数（纠纷编号要能在纠纷台账中找到）",
+           needs=("supervisions.dispute_id", "supervisions.date", "disputes.id"),
+           breakdowns=ACCOUNTABILITY_BREAKDOWNS, since="1.2",
+           note="统计期开始前已办结的纠纷，之后再有督办记录的不计入。缺督办记录表时为 null。"),
+    Metric("supervision_count", "督办次数", "count", "count", "次",
+           "督办日期在统计期内的督办记录行数",
+           needs=("supervisions.date",), breakdowns=(), since="1.2",
+           note="缺督办记录表时为 null。"),
+    Metric("overdue_explained_rate", "逾期说明率", "rate", "rate", "%",
+           "截止日逾期在办、且有一条督办日期不晚于截止日并填了逾期说明的督办记录的纠纷件数",
+           "截止日逾期在办的纠纷件数",
+           needs=(*_DATES, "disputes.star", "supervisions.dispute_id", "supervisions.date",
+                  "supervisions.explanation"),
+           target_key="overdue_explained_rate", denominator_is="overdue_open",
+           breakdowns=ACCOUNTABILITY_BREAKDOWNS, since="1.2",
+           note="只看逾期说明填没填，说明的内容不发布。缺督办记录表或其逾期说明列时为 null。"),
+    Metric("assign_days_median", "交办用时中位数", "days", "number", "天",
+           "统计期内受理、且交办日期有效（不早于受理日期）的纠纷，从受理日期到交办日期的自然日数的中位数",
+           needs=("disputes.received_date", "disputes.assigned_date"), breakdowns=(), since="1.2",
+           note="由 distributions.assign_days 算出；没有这样的纠纷时为 null，纠纷台账没有交办日期列时也为 null。"),
+    Metric("feedback_rate", "反馈率", "rate", "rate", "%",
+           "统计期内办结、且反馈日期不早于受理日期、不晚于截止日的纠纷件数", _CLOSED,
+           needs=(*_DATES, "disputes.feedback_date"), target_key="feedback_rate",
+           denominator_is="closed", breakdowns=(), since="1.2",
+           note="截止日以后的反馈在截止日还没有发生，不计入。纠纷台账没有反馈日期列时为 null。"),
+    Metric("village_kept_rate", "小事不出村率", "rate", "rate", "%",
+           "统计期内办结、初始层级为村级、调处层级也是村级、且截止日前没有上传记录的纠纷件数",
+           "统计期内办结、且初始层级为村级的纠纷件数",
+           needs=(*_DATES, "disputes.level", "disputes.initial_level",
+                  "transfers.dispute_id", "transfers.date", "transfers.direction"),
+           target_key="village_kept_rate", breakdowns=(), since="1.2",
+           note="初始层级空白的，按调处层级算。有流转记录表时，截止日前有过上传的纠纷，"
+                "即使最后又回到村级办结，也不算不出村。纠纷台账没有初始层级列、也没有流转记录表时为 null"
+                "（只有调处层级时看不出纠纷是否出过村）。"),
+    Metric("passed_up", "上传", "count", "count", "次",
+           "日期在统计期内、流向为上传的流转记录行数",
+           needs=("transfers.date", "transfers.direction"), breakdowns=(), since="1.2",
+           note="缺流转记录表时为 null。"),
+    Metric("passed_down", "下传", "count", "count", "次",
+           "日期在统计期内、流向为下传的流转记录行数",
+           needs=("transfers.date", "transfers.direction"), breakdowns=(), since="1.2",
+           note="缺流转记录表时为 null。"),
+    Metric("passed_across", "专传", "count", "count", "次",
+           "日期在统计期内、流向为专传的流转记录行数",
+           needs=("transfers.date", "transfers.direction"), breakdowns=(), since="1.2",
+           note="缺流转记录表时为 null。"),
+    Metric("group_cases", "群体性纠纷", "count", "change", "件",
+           "统计期内受理、且涉及人数不少于 config.group_threshold 的纠纷件数，与上年同一时段相比",
+           needs=("disputes.received_date", "disputes.persons_involved"), breakdowns=(),
+           since="1.2", note=_YOY + "涉及人数无效时按 1 人计。"),
+    Metric("status_mix", "办结方式", "mix", "mix", "件",
+           "统计期内办结的纠纷按状态（已化解、转司法、已终结、已撤回）分别计数",
+           needs=_DATES, breakdowns=(), since="1.2", note="各项之和等于办结数。"),
+    Metric("star_mix", "星级分布", "mix", "mix", "件",
+           "统计期内受理的纠纷按星级（1、2、3）分别计数",
+           needs=("disputes.received_date", "disputes.star"), breakdowns=(), since="1.2",
+           note="键是星级数字；各项之和等于受理数。"),
+    Metric("force_mix", "调解力量", "mix", "mix", "件",
+           "统计期内办结的纠纷按调解力量分别计数，每种力量各带其首次调解成功率",
+           needs=(*_DATES, "disputes.mediation_force", "disputes.first_try_success"),
+           breakdowns=(), since="1.2",
+           note="每一项是 {closed, first_try_rate}；调解力量未填的计入“未填”（仅在大于 0 时出现）。"
+                "各项办结数之和等于办结数。纠纷台账没有调解力量列时为 null。"),
+    Metric("key_persons_by_category", "重点人员底数", "mix", "mix", "人",
+           "统计期最后一天（截止日更早的，为截止日）在重点人员表上的人数，按类别分别计数",
+           needs=("key_persons.person_id", "key_persons.category", "key_persons.listed_date"),
+           breakdowns=(), since="1.2",
+           note="只有人数；类别未填的计入“未填”。列入日期晚于那一天的不算。缺重点人员表时为 null。"),
 ]
 
 #: metric id → entry, in the order every listing uses (DOMAIN.md section 4)
@@ -257,6 +341,10 @@ TARGET_KEYS: tuple[str, ...] = tuple(m.target_key for m in _METRICS if m.target_
 RANKED: tuple[str, ...] = tuple(m.id for m in _METRICS if m.ranked)
 #: figures that are null when an optional tab is missing
 OPTIONAL: tuple[str, ...] = tuple(m.id for m in _METRICS if m.optional)
+#: the figures of the accountability views, by 责任单位 and by 包案领导
+ACCOUNTABILITY: tuple[str, ...] = tuple(m.id for m in _METRICS if "unit" in m.breakdowns)
+#: the 1.0 figures: a metrics file of any 1.x version has them
+FIGURES_1_0: tuple[str, ...] = tuple(m.id for m in _METRICS if m.since == "1.0")
 #: the figures the town home page and the county overview lead with, in that order
 KEY_FIGURES: tuple[str, ...] = ("received", "closed", "closure_rate", "on_time_rate",
                                 "first_try_rate", "local_rate", "satisfaction_rate",

@@ -290,6 +290,8 @@ class Config:
     snapshots: SnapshotRetention
     deadlines: Deadlines
     backlog_days: PositiveInt
+    #: 涉及人数 from which a dispute is a 群体性纠纷 (DOMAIN.md 4.2)
+    group_threshold: PositiveInt
     targets: dict[TargetKey, Rate]
     key_person_intervals: dict[Text, PositiveInt]
     #: 类别 → the 方式 a follow-up must have to count for it; a 类别 not

@@ -6,8 +6,10 @@ header aliases, dates typed as text, an extra column, ``√`` for yes) so that
 the demo exercises the same tolerance staff rely on. With ``defects=True``
 exactly the defects in :data:`PLANTED_DEFECTS` are planted, at fixed rows, and
 nothing else is wrong: validating the demo must yield those findings and no
-other error. Everything is drawn from one seeded numpy Generator and the xlsx
-is repacked with fixed timestamps, so the same seed gives the same bytes.
+other error. Everything is drawn from one seeded numpy Generator (the
+supervision loop's tabs and columns from a second stream of the same seed, so
+adding them changed nothing else) and the xlsx is repacked with fixed
+timestamps, so the same seed gives the same bytes.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .config import load_config
 from .errors import FengqiaoError, column_letter
 from .publish.files import save_workbook
 from .schema import TAB_ORDER, load_schema
@@ -123,7 +126,11 @@ DISPUTE_HEADERS = [
     "序号", "案件编号", "受理日期", "来源", "村（社区）", "网格编号", "纠纷类型", "当事人",
     "涉及人数", "简要情况", "星级", "调处层级", "责任单位", "包案领导", "状态", "首次调解成功",
     "办结日期", "回访日期", "满意度", "重复事项", "备注",
+    *("交办日期", "初始层级", "反馈日期", "调解力量"),
 ]
+#: the supervision loop's optional columns (DOMAIN.md 5), written last, as a
+#: town adds columns to a sheet it already keeps
+LOOP_HEADERS = ("交办日期", "初始层级", "反馈日期", "调解力量")
 
 DEFECTS: tuple[Defect, ...] = (
     Defect("disputes", 14, "受理日期", "bad-date"),
@@ -139,8 +146,19 @@ DEFECTS: tuple[Defect, ...] = (
     Defect("visits", 500, "网格编号", "unknown-grid"),
     Defect("needs", 20, "办结日期", "closed-without-date"),
     Defect("key_person_visits", 30, "人员编号", "unknown-person"),
+    # the supervision loop (issue 13): a defect in a loop column leaves the
+    # case usable by every other tab, so these rows are not kept away from
+    # the other tabs' links (which keeps those tabs' random draws as they were)
+    Defect("disputes", 60, "反馈日期", "feedback-before-received"),
+    # on the row closed for followup-before-closed: the one row sure to hold a 办结日期
+    Defect("disputes", 213, "交办日期", "assigned-after-closed"),
+    Defect("supervisions", 3, "纠纷编号", "supervision-unknown-dispute"),
+    Defect("supervisions", 8, "督办日期", "supervised-before-received"),
+    Defect("transfers", 5, "日期", "transfer-before-received"),
+    Defect("transfers", 12, "转至层级", "transfer-same-level"),
 )
-_MIN_ROWS = {"disputes": 240, "visits": 520, "needs": 25, "key_person_visits": 40}
+_MIN_ROWS = {"disputes": 240, "visits": 520, "needs": 25, "key_person_visits": 40,
+             "supervisions": 9, "transfers": 13}
 
 
 def headers(tab: str) -> list[str]:
@@ -376,7 +394,7 @@ def _disputes(rng: np.random.Generator, t: _Town, n: int, start: date, end: date
     followup = np.where(has_fu, fu_at, np.datetime64("NaT"))
     satisfaction = _keep(has_fu, _pick(rng, ["满意", "基本满意", "不满意"], [0.8, 0.16, 0.04], n))
 
-    forbidden = {d.index for d in DEFECTS if d.tab == "disputes"} if defects else set()
+    forbidden = _broken_cases() if defects else set()
     forbidden |= {i - 1 for i in forbidden}  # the duplicated original too
     # repeat cases point at an earlier, clean case and share its place and type
     rep = np.flatnonzero((np.arange(n) >= 30) & (rng.random(n) < 0.04))
@@ -453,6 +471,12 @@ def _defect_row(tab: str, header: str, code: str) -> int:
     return next(d.index for d in DEFECTS if (d.tab, d.header, d.code) == (tab, header, code))
 
 
+def _broken_cases() -> set[int]:
+    """Rows of 纠纷台账 whose planted defect breaks the case itself (its 编号,
+    dates or grading): no other tab links to them."""
+    return {d.index for d in DEFECTS if d.tab == "disputes" and d.header not in LOOP_HEADERS}
+
+
 def _plant_dispute_defects(frame: pd.DataFrame, received: np.ndarray, t: _Town) -> None:
     """Each defect row is otherwise clean, so it yields exactly its one finding."""
     def at(header: str, code: str) -> int:
@@ -461,9 +485,8 @@ def _plant_dispute_defects(frame: pd.DataFrame, received: np.ndarray, t: _Town) 
     def day(i: int) -> date:
         return received[i].astype(object)  # type: ignore[no-any-return]
 
-    for d in DEFECTS:
-        if d.tab == "disputes":
-            frame.loc[d.index, "重复事项"] = None
+    for i in _broken_cases():
+        frame.loc[i, "重复事项"] = None
     i = at("受理日期", "bad-date")
     frame.loc[i, "受理日期"] = f"{day(i).year}.2.30"
     i = at("案件编号", "duplicate-id")
@@ -742,6 +765,269 @@ def _needs(rng: np.random.Generator, t: _Town, n: int, start: date, end: date,
     return _objects(frame)
 
 
+# --- the supervision loop (issue 13) ------------------------------------------------------
+# Drawn from a stream of its own (``default_rng([seed, 13])``), after every
+# other tab: the tabs and columns that existed before stay exactly as they
+# were, so every figure computed before the loop existed keeps its value.
+
+_TOWN_CENTRE = "镇综治中心"
+_COUNTY_CENTRE = "县矛盾纠纷调处化解中心"
+_EXPLANATIONS = ["当事人外出务工，一时联系不上", "双方对赔偿金额分歧较大，需要再次组织调解",
+                 "需要等待土地确权资料", "涉及多个部门，协调用时较长", "当事人住院治疗，调解暂缓",
+                 "需要现场勘查，受天气影响推迟"]
+_NEXT_STEPS = ["约定本周内再次组织调解", "请司法所派员参与联合调解", "由包案领导牵头上门做工作",
+               "协调自然资源所现场勘界", "邀请律师法律顾问释法说理"]
+_REASONS = {"上传": ["涉及多个部门，村里协调不了", "矛盾有激化风险，需要上一级牵头",
+                     "涉及金额较大，需要上一级调处"],
+            "下传": ["事情不大，交由村调委会就地化解", "双方都在本村，由村里调解更方便"],
+            "专传": ["属于部门职责，转对口单位办理", "需要专业鉴定，交对口部门处理"]}
+#: 调解力量 by the level that handled the case
+_FORCES = {
+    "村级": (["村调委会", "专职调解员", "老干部", "乡贤能人", "其他"], [0.55, 0.15, 0.12, 0.12, 0.06]),
+    "镇级": (["专职调解员", "部门联调", "律师法律顾问", "行业性专业性调解组织", "村调委会", "老干部",
+              "乡贤能人"], [0.35, 0.25, 0.12, 0.1, 0.1, 0.04, 0.04]),
+    "县级": (["部门联调", "行业性专业性调解组织", "律师法律顾问", "其他"], [0.45, 0.25, 0.25, 0.05]),
+}
+_NAT = np.datetime64("NaT", "D")
+
+
+@dataclass(frozen=True)
+class _Cases:
+    """What the loop needs of each case of 纠纷台账, as arrays in sheet order."""
+
+    ids: np.ndarray
+    received: np.ndarray  # datetime64[D]
+    closed: np.ndarray  # datetime64[D], NaT while open (or when the cell is not a date)
+    star: np.ndarray
+    level: np.ndarray
+    unit: np.ndarray
+    village: np.ndarray
+    usable: np.ndarray  # not a row whose planted defect breaks the case
+
+
+def _cell_days(cells: pd.Series) -> np.ndarray:
+    """Date cells as the demo writes them (dates, “2024.3.5” text, blank) →
+    datetime64[D], NaT where blank or not a date."""
+    text = cells.astype("string").str.replace(".", "-", regex=False)
+    parsed = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
+    return parsed.to_numpy(dtype="datetime64[D]")
+
+
+def _cases(disputes: pd.DataFrame, received: np.ndarray, forbidden: set[int]) -> _Cases:
+    usable = np.ones(len(disputes), dtype=bool)
+    usable[list(forbidden)] = False
+    return _Cases(
+        ids=disputes["案件编号"].to_numpy(dtype=object),
+        received=received.astype("datetime64[D]"),
+        closed=_cell_days(disputes["办结日期"]),
+        star=pd.to_numeric(disputes["星级"]).to_numpy(dtype=int),
+        level=disputes["调处层级"].to_numpy(dtype=object),
+        unit=disputes["责任单位"].to_numpy(dtype=object),
+        village=disputes["村（社区）"].to_numpy(dtype=object),
+        usable=usable,
+    )
+
+
+def _until_closed(c: _Cases, case: np.ndarray, day: np.ndarray, end: date) -> np.ndarray:
+    """A step's day, never after the case's 办结日期 or the end of the data."""
+    closed = c.closed[case]
+    day = np.where(np.isnat(closed), day, np.minimum(day, closed))
+    return np.minimum(day, np.datetime64(end, "D"))
+
+
+def _with_contacts(rng: np.random.Generator, text: np.ndarray, personal: bool) -> np.ndarray:
+    """Free text of a sensitive field; with ``personal`` it names a party
+    and a mobile number, as staff do, so the privacy tests can prove the
+    field never reaches an output."""
+    if not personal or not len(text):
+        return text
+    who = pd.Series(_personal_names(rng, len(text))) + "，电话" + pd.Series(_mobiles(rng, len(text)))
+    filled = pd.Series(text).notna().to_numpy()
+    out = text.copy()
+    out[filled] = (pd.Series(text[filled]) + "（当事人" + who[filled].reset_index(drop=True)
+                   + "）").to_numpy(dtype=object)
+    return out
+
+
+def _transfer_plan(rng: np.random.Generator, c: _Cases, end: date,
+                   personal: bool) -> tuple[np.ndarray, pd.DataFrame]:
+    """(初始层级 of each case, 流转记录): some village cases passed up to the
+    town, some county cases passed up from the town (a few from the village,
+    in two steps), a few town cases passed down to the village, and some
+    cases sent across to their 责任单位 (专传) at the level they are at."""
+    n = len(c.ids)
+    u = rng.random(n)
+    up_town = c.usable & (c.level == "镇级") & (c.star <= 2) & (u < 0.22)
+    county = c.usable & (c.level == "县级")
+    one_up, two_up = county & (u < 0.5), county & (u >= 0.5) & (u < 0.65)
+    down = c.usable & (c.level == "村级") & (u < 0.1)
+    moved = up_town | one_up | two_up | down
+    across = c.usable & ~moved & (rng.random(n) < 0.06)
+    initial = _keep(rng.random(n) < 0.35, c.level)
+    initial[up_town | two_up] = "村级"
+    initial[one_up | down] = "镇级"
+    initial[~c.usable] = None
+    # (cases, 流向, 转至层级, days after 受理 from, to); the second step of a
+    # two-step case comes last so a tie on the day keeps the steps in order
+    kinds = [(up_town, "上传", "镇级", 0, 3), (one_up, "上传", "县级", 1, 5),
+             (two_up, "上传", "镇级", 0, 2), (down, "下传", "村级", 0, 3),
+             (across, "专传", None, 0, 4), (two_up, "上传", "县级", 2, 6)]
+    parts = []
+    for mask, way, level, lo, hi in kinds:
+        case = np.flatnonzero(mask)
+        to = c.level[case] if level is None else np.full(len(case), level, dtype=object)
+        if level is None:  # 专传 keeps the level; half the clerks leave it blank
+            to = _keep(rng.random(len(case)) < 0.5, to)
+        parts.append(pd.DataFrame({"case": case, "流向": way, "转至层级": to,
+                                   "offset": rng.integers(lo, hi, size=len(case))}))
+    plan = pd.concat(parts, ignore_index=True)
+    case = plan["case"].to_numpy()
+    way = plan["流向"].to_numpy(dtype=object)
+    day = _until_closed(c, case, c.received[case] + plan["offset"].to_numpy().astype(
+        "timedelta64[D]"), end)
+    to_county = (way == "上传") & (plan["转至层级"].to_numpy(dtype=object) == "县级")
+    unit = np.select([way == "下传", to_county, way == "上传"],
+                     [(pd.Series(c.village[case]) + "调委会").to_numpy(dtype=object),
+                      np.full(len(case), _COUNTY_CENTRE, dtype=object),
+                      np.full(len(case), _TOWN_CENTRE, dtype=object)], c.unit[case]).astype(object)
+    reason = np.full(len(case), None, dtype=object)
+    for key, texts in _REASONS.items():
+        mask = way == key
+        reason[mask] = _pick(rng, texts, None, int(mask.sum()))
+    reason[rng.random(len(case)) < 0.2] = None
+    frame = pd.DataFrame({"case": case, "纠纷编号": c.ids[case], "日期": day, "流向": way,
+                          "转至层级": plan["转至层级"].to_numpy(dtype=object), "转至单位": unit,
+                          "原因": _with_contacts(rng, reason, personal)})
+    frame = frame.sort_values("日期", kind="stable").reset_index(drop=True)
+    return initial, frame
+
+
+def _supervision_plan(rng: np.random.Generator, c: _Cases, end: date,
+                      personal: bool) -> pd.DataFrame:
+    """督办记录: most cases that ran past their star's deadline are chased
+    once or twice (a case stuck for months now and then a third time), the
+    first a few days after the deadline, by phone or in writing; many chases
+    carry the unit's 逾期说明 and 下步措施, some a new deadline."""
+    n = len(c.ids)
+    end64 = np.datetime64(end, "D")
+    deadlines = load_config().deadlines
+    allowed = np.select([c.star == 1, c.star == 2], [deadlines.star_1, deadlines.star_2],
+                        deadlines.star_3)
+    due = c.received + allowed.astype("timedelta64[D]")
+    open_ = np.isnat(c.closed)
+    late = c.usable & np.where(open_, due < end64, c.closed > due)
+    stuck = open_ & (c.received < end64 - 90)
+    count = 1 + (rng.random(n) < 0.4) + (stuck & (rng.random(n) < 0.5))
+    count = np.where(late & (rng.random(n) < 0.85), count, 0)
+    case = np.repeat(np.arange(n), count)
+    k = np.arange(len(case)) - np.repeat(np.cumsum(count) - count, count)
+    gap = np.where(k == 0, 0, rng.integers(5, 16, size=len(case)))
+    offset = rng.integers(1, 4, size=n)[case] + pd.Series(gap).groupby(case).cumsum().to_numpy()
+    day = due[case] + offset.astype("timedelta64[D]")
+    first = _pick(rng, ["电话督办", "书面督办", "现场督办"], [0.65, 0.3, 0.05], len(case))
+    later = _pick(rng, ["书面督办", "约谈", "现场督办", "提级督办"], [0.5, 0.3, 0.1, 0.1], len(case))
+    unit = np.where((k > 0) & (rng.random(len(case)) < 0.25), "镇纪委", _TOWN_CENTRE)
+    explained = _keep(rng.random(len(case)) < 0.65, _pick(rng, _EXPLANATIONS, None, len(case)))
+    steps = _keep(rng.random(len(case)) < 0.6, _pick(rng, _NEXT_STEPS, None, len(case)))
+    renewed = day + rng.integers(7, 21, size=len(case)).astype("timedelta64[D]")
+    renewed = np.where(rng.random(len(case)) < 0.5, renewed, _NAT)
+    frame = pd.DataFrame({
+        "case": case, "纠纷编号": c.ids[case], "督办日期": day, "督办单位": unit.astype(object),
+        "方式": np.where(k == 0, first, later).astype(object),
+        "逾期说明": _with_contacts(rng, explained, personal),
+        "下步措施": _with_contacts(rng, steps, personal), "新限办日期": renewed,
+    })
+    # only while the case is open, and not after the data ends
+    keep = (day <= end64) & (open_[case] | (day < c.closed[case]))
+    frame = frame[keep].sort_values(["督办日期", "case"], kind="stable").reset_index(drop=True)
+    return frame
+
+
+def _loop_columns(rng: np.random.Generator, c: _Cases, initial: np.ndarray,
+                  end: date) -> pd.DataFrame:
+    """交办日期 (0–2 days after 受理, never after 办结), 初始层级, 反馈日期 (a
+    few days after 办结) and 调解力量 (by the level that handled the case)."""
+    n = len(c.ids)
+    case = np.arange(n)
+    assigned = c.received + _pick(rng, [0, 1, 2], [0.35, 0.45, 0.2], n).astype(
+        int).astype("timedelta64[D]")
+    assigned = _until_closed(c, case, assigned, end)
+    assigned = np.where(c.usable & (rng.random(n) < 0.94), assigned, _NAT)
+    told = c.closed + _pick(rng, [0, 1, 2, 3], [0.4, 0.3, 0.2, 0.1], n).astype(
+        int).astype("timedelta64[D]")
+    fed_back = c.usable & ~np.isnat(c.closed) & (told <= np.datetime64(end, "D"))
+    told = np.where(fed_back & (rng.random(n) < 0.9), told, _NAT)
+    force = np.full(n, None, dtype=object)
+    for level, (names, p) in _FORCES.items():
+        mask = c.level == level
+        force[mask] = _pick(rng, names, p, int(mask.sum()))
+    force[np.isnat(c.closed) & (rng.random(n) < 0.5)] = None
+    return pd.DataFrame({"交办日期": _as_dates(assigned), "初始层级": initial,
+                         "反馈日期": _as_dates(told), "调解力量": force})
+
+
+def _fresh_cases(c: _Cases, transfers: pd.DataFrame, k: int) -> list[int]:
+    """``k`` clean cases with no transfer of their own (from row 150 on),
+    for the planted transfer defects: nothing else moves their level."""
+    taken = np.zeros(len(c.ids), dtype=bool)
+    taken[transfers["case"].to_numpy()] = True
+    taken[[d.index for d in DEFECTS if d.tab == "disputes"]] = True
+    pool = np.flatnonzero(c.usable & ~taken & (np.arange(len(c.ids)) >= 150))
+    return [int(i) for i in pool[:k]]
+
+
+def _plant_loop_defects(c: _Cases, columns: pd.DataFrame, chases: pd.DataFrame,
+                        transfers: pd.DataFrame, initial: np.ndarray, start: date) -> None:
+    """Each planted loop defect yields exactly its one finding."""
+    def at(tab: str, header: str, code: str) -> int:
+        return _defect_row(tab, header, code)
+
+    def day(value: np.datetime64, shift: int = 0) -> date:
+        return (value + np.timedelta64(shift, "D")).astype(object)  # type: ignore[no-any-return]
+
+    i = at("disputes", "反馈日期", "feedback-before-received")
+    columns.loc[i, "反馈日期"] = day(c.received[i], -2)
+    i = at("disputes", "交办日期", "assigned-after-closed")
+    columns.loc[i, "交办日期"] = day(c.closed[i], 2)
+    chases.loc[at("supervisions", "纠纷编号", "supervision-unknown-dispute"), "纠纷编号"] = (
+        f"DZ{start.year - 1}-0999")
+    i = at("supervisions", "督办日期", "supervised-before-received")
+    chases.loc[i, "督办日期"] = day(c.received[int(chases.loc[i, "case"])], -5)
+    early, same = _fresh_cases(c, transfers, 2)
+    transfers.loc[at("transfers", "日期", "transfer-before-received"),
+                  ["case", "纠纷编号", "日期", "流向", "转至层级", "转至单位"]] = [
+        early, c.ids[early], day(c.received[early], -3), "专传", None, c.unit[early]]
+    level = initial[same] or c.level[same]
+    transfers.loc[at("transfers", "转至层级", "transfer-same-level"),
+                  ["case", "纠纷编号", "日期", "流向", "转至层级", "转至单位"]] = [
+        same, c.ids[same], day(c.received[same]), "上传", level, _TOWN_CENTRE]
+
+
+def _loop(seed: int, t: _Town, disputes: pd.DataFrame, received: np.ndarray,
+          forbidden: set[int], start: date, end: date, defects: bool,
+          personal: bool) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(the loop columns of 纠纷台账, 督办记录, 流转记录)."""
+    rng = np.random.default_rng([seed, 13])
+    c = _cases(disputes, received, forbidden)
+    initial, transfers = _transfer_plan(rng, c, end, personal)
+    chases = _supervision_plan(rng, c, end, personal)
+    columns = _loop_columns(rng, c, initial, end)
+    for frame, dates in ((chases, ("督办日期", "新限办日期")), (transfers, ("日期",))):
+        for name in dates:  # cell values, as the other tabs hold them
+            frame[name] = _as_dates(frame[name].to_numpy(dtype="datetime64[D]"))
+    if defects:
+        short = [tab for tab, frame in (("supervisions", chases), ("transfers", transfers))
+                 if len(frame) < _MIN_ROWS[tab]]
+        if short:
+            raise FengqiaoError("演示数据太少，放不下预设的错误：请调大 scale 或延长日期范围，"
+                                "或者关闭 defects。")
+        _plant_loop_defects(c, columns, chases, transfers, initial, start)
+    titles = {tab: [f.title for f in load_schema()[tab].fields]
+              for tab in ("supervisions", "transfers")}
+    return (_objects(columns), _objects(chases[titles["supervisions"]]),
+            _objects(transfers[titles["transfers"]]))
+
+
 def generate_town(
     seed: int = 7,
     *,
@@ -787,6 +1073,12 @@ def generate_town(
         "responsibilities": _responsibilities(rng, t, personal_data),
         "needs": _needs(rng, t, n_needs, start, end, defects, personal_data),
     }
+    columns, chases, transfers = _loop(seed, t, disputes, received, forbidden, start, end,
+                                       defects, personal_data)
+    for name in LOOP_HEADERS:
+        disputes[name] = columns[name].to_numpy(dtype=object)
+    tables = {"disputes": disputes, "supervisions": chases, "transfers": transfers,
+              **{k: v for k, v in tables.items() if k != "disputes"}}
     disputes.attrs["title"] = town + _title(start, end)
     disputes.attrs["town"] = town
     return tables

@@ -5,11 +5,12 @@ A person may ask for their personal information to be deleted (PIPL art.
 so ``fengqiao snapshots erase --case 编号`` rewrites every stored snapshot
 that holds the case:
 
-* on 纠纷台账, every row with that 编号 (a repeated row too) has its
-  sensitive cells blanked (the schema's ``sensitive`` flags: 当事人, 简要情况,
-  备注);
+* on 纠纷台账, every row with that 编号 (a repeated row too) has the text
+  of its sensitive cells replaced by 「（已删除）」 (the schema's
+  ``sensitive`` flags: 当事人, 简要情况, 备注); a filled cell stays filled,
+  because whether a 逾期说明 was written is itself counted;
 * on every other tab with a foreign key to 纠纷台账.编号 (走访记录, 领导接访,
-  …), the rows naming the case have their sensitive cells blanked too. A
+  督办记录, 流转记录 …), the rows naming the case are treated the same way. A
   sensitive field that is required (a blank would be a finding) is a code a
   figure counts distinct values of (户编号 for 走访覆盖率): it is renamed
   instead, ``已删除-1`` for the first such value, in every row of the tab
@@ -50,6 +51,8 @@ from .townschema import schema_for
 
 #: the name an erased code takes (a number follows)
 ERASED = "已删除-"
+#: what an erased free-text cell holds instead of its words
+ERASED_TEXT = "（已删除）"
 DEFAULT_REASON = "当事人依法申请删除个人信息"
 
 
@@ -121,8 +124,13 @@ def _renames(raw: RawTable, col: int, start: int, rows: np.ndarray) -> list[Cell
 
 
 def _blanks(raw: RawTable, col: int, start: int, rows: np.ndarray) -> list[CellEdit]:
-    return [CellEdit(raw.name, start + int(i), col) for i in np.flatnonzero(rows)
-            if not _is_blank(raw.frame.iat[start + int(i), col])]
+    """Each filled cell's text replaced by :data:`ERASED_TEXT`: the words go,
+    the fact that something was written stays (逾期说明 present or not is
+    what 逾期说明率 counts), so no figure moves."""
+    cells = raw.frame.iloc[:, col]
+    return [CellEdit(raw.name, start + int(i), col, ERASED_TEXT) for i in np.flatnonzero(rows)
+            if not _is_blank(cells.iat[start + int(i)])
+            and str(cells.iat[start + int(i)]).strip() != ERASED_TEXT]  # erased already
 
 
 def _tab_edits(found: tuple[RawTable, dict[str, int], int], spec: TabSpec, rows: np.ndarray

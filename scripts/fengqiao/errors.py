@@ -154,6 +154,12 @@ _CATALOGUE = [
     Code("first-try-missing", "warning", "row", "办结未填首次调解结果",
          "{cell}：纠纷已办结，但没有填写“首次调解成功”。",
          "请填写“是”或“否”。"),
+    Code("feedback-before-received", "error", "row", "反馈日期早于受理日期",
+         "{cell}：反馈日期 {value} 早于受理日期 {detail}，这次反馈不计入统计。",
+         "反馈是把办理结果告诉当事人，只能在受理之后，请核对两个日期。"),
+    Code("assigned-after-closed", "error", "row", "交办日期晚于办结日期",
+         "{cell}：交办日期 {value} 晚于办结日期 {detail}，交办用时不计入统计。",
+         "纠纷要先交办、后办结，请核对两个日期。"),
     # cross-tab
     Code("unknown-grid", "error", "cross", "网格编号不存在",
          "{cell}（{column}）的“{value}”在“网格”表里找不到，这一行按“无网格”统计。",
@@ -173,6 +179,29 @@ _CATALOGUE = [
     Code("unknown-unit", "warning", "cross", "责任单位不在责任清单中",
          "{cell}（{column}）的“{value}”不在责任清单里。",
          "请使用责任清单里的单位名称，或在责任清单里补上这个单位。"),
+    # the supervision loop (督办记录, 流转记录): a record checked against its case
+    Code("supervision-unknown-dispute", "error", "cross", "督办的纠纷编号不存在",
+         "{cell}（{column}）的“{value}”在纠纷台账里找不到，这次督办不会算到任何一起纠纷上。",
+         "请核对编号（要和纠纷台账的“编号”一字不差），或先在纠纷台账里登记这起纠纷。"),
+    Code("transfer-unknown-dispute", "error", "cross", "流转的纠纷编号不存在",
+         "{cell}（{column}）的“{value}”在纠纷台账里找不到，这次流转不会算到任何一起纠纷上。",
+         "请核对编号（要和纠纷台账的“编号”一字不差），或先在纠纷台账里登记这起纠纷。"),
+    Code("supervised-before-received", "error", "cross", "督办日期早于受理日期",
+         "{cell}：督办日期 {value} 早于这起纠纷的受理日期 {detail}，这条督办记录不计入统计。",
+         "督办只能在受理之后，请核对督办日期，或看看纠纷编号是不是填成了别的纠纷。"),
+    Code("transfer-before-received", "error", "cross", "流转日期早于受理日期",
+         "{cell}：流转日期 {value} 早于这起纠纷的受理日期 {detail}，这条流转记录不计入统计。",
+         "流转只能在受理之后，请核对流转日期，或看看纠纷编号是不是填成了别的纠纷。"),
+    Code("transfer-same-level", "error", "cross", "流转后层级没有变",
+         "{cell}：流向是“{detail}”，但转至层级“{value}”就是这起纠纷当时所在的层级，这一格按未填统计。",
+         "上传要转到更高一级，下传要转到更低一级；层级不变、只是交给对口部门的，流向请选“专传”。"
+         "纠纷当时的层级按纠纷台账的“初始层级”（没填就按“调处层级”）和这之前的流转记录推算，"
+         "从别的层级开始办的纠纷请填好“初始层级”。"),
+    Code("transfer-wrong-direction", "error", "cross", "流转方向和层级对不上",
+         "{cell}：这起纠纷当时在“{detail}”，转至层级“{value}”和流向对不上"
+         "（上传要往高一级转，下传要往低一级转），这一格按未填统计。",
+         "请核对流向和转至层级，改正填错的那一格。纠纷当时的层级按纠纷台账的“初始层级”"
+         "（没填就按“调处层级”）和这之前的流转记录推算。"),
 ]
 
 CATALOGUE: dict[str, Code] = {c.code: c for c in _CATALOGUE}

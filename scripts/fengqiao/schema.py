@@ -20,6 +20,9 @@ from .resources import SCHEMA_DIR
 #: tab order as staff see it in the workbook and as the guide lists it
 TAB_ORDER = (
     "disputes",
+    # the supervision loop's records of a case sit beside its ledger (DOMAIN.md 5)
+    "supervisions",
+    "transfers",
     "grids",
     "visits",
     "key_persons",

@@ -209,7 +209,8 @@ def _header_report(tab: TabSpec, title: str, rows: list[list[Any]]) -> TabInit:
     return TabInit(
         tab.name, title, "verified", header_row=match.sheet_row,
         missing_required=tuple(f.title for f in missing if f.required),
-        missing_optional=tuple(f.title for f in missing if not f.required),
+        # as validate reminds: not the quiet ones (warnIfMissing: false, e.g. 交办日期)
+        missing_optional=tuple(f.title for f in missing if not f.required and f.warn_if_missing),
     )
 
 

@@ -105,7 +105,7 @@ def collect(config: Config, *, source: str | None = None, progress: Progress = _
             today: date | None = None, timings: dict[str, float] | None = None) -> SiteData:
     """Read, validate and compute: the parts of a build that other stages own."""
     from .metrics import compute_metrics
-    from .metrics.lists import problem_list, solution_list
+    from .metrics.lists import followup_todo, problem_list, solution_list
     from .validate import require_figures, validate_workbook
 
     timings = timings if timings is not None else {}
@@ -131,6 +131,7 @@ def collect(config: Config, *, source: str | None = None, progress: Progress = _
     tables: dict[str, pd.DataFrame] = {
         "problems": problem_list(ledger, report_date, config),
         "solutions": solution_list(ledger, quarter, report_date, config),
+        "followup_todo": followup_todo(ledger, report_date, config),
     }
     for tab in ("responsibilities", "needs"):
         if ledger.has(tab):

@@ -24,6 +24,7 @@ import pyarrow.compute as pc
 from .config import Config, load_config
 from .errors import CATALOGUE, FengqiaoError, Finding, make_finding
 from .ledger import DTYPES, Ledger
+from .loopchecks import before, case_lookup, level_before, level_mistakes, of_case
 from .normalize import (
     DATE_RANGE_TEXT,
     HEADER_SCAN_ROWS,
@@ -48,6 +49,10 @@ from .townschema import schema_for
 #: them is excluded from the figures (DOMAIN.md §4)
 KEY_FIELDS: dict[str, tuple[str, ...]] = {
     "disputes": ("id", "received_date", "star"),
+    # a chase or a transfer is placed in time by its date; one naming an
+    # unknown case is still a row dated in the period (DOMAIN.md 4.2)
+    "supervisions": ("date",),
+    "transfers": ("date",),
     "needs": ("id", "raised_date"),
     "grids": ("grid_id",),
     "key_persons": ("person_id",),
@@ -433,6 +438,20 @@ class _Validator:
             self.emit(tab, "first_try_success", "first-try-missing", mask,
                       values=np.full(int(mask.sum()), None, dtype=object))
 
+    def check_loop_dates(self, tab: _Tab) -> None:
+        """纠纷台账's optional loop dates: a 反馈日期 before the 受理日期, a
+        交办日期 after the 办结日期 (each then blank for the figures: no credit
+        for a step the ledger cannot place)."""
+        for name, other, code, later in (
+                ("feedback_date", "received_date", "feedback-before-received", False),
+                ("assigned_date", "closed_date", "assigned-after-closed", True)):
+            if not (tab.has(name) and tab.has(other)):
+                continue
+            value, bound = tab.current(name), tab.current(other)
+            mask = before(bound, value) if later else before(value, bound)
+            self.emit(tab, name, code, mask, values=_dates_text(value[mask]),
+                      detail=_dates_text(bound[mask]))
+
     def check_roster(self, tab: _Tab) -> None:
         """领导名册: a time in post that ends before it starts (the 离岗日期
         is then blank for the figures: still in post, never dropped), and two
@@ -491,6 +510,46 @@ class _Validator:
                     self.emit(tab, fk.field, fk.self_code, same)
                 self.emit(tab, fk.field, fk.code, present & ~same & ~_isin(vals, known))
 
+    def check_loop(self) -> None:
+        """督办记录 and 流转记录 against their case (:mod:`fengqiao.loopchecks`):
+        a record dated before the case was received (its date is then blank
+        for the figures), and an 上传 or 下传 that does not change the level
+        the right way. Runs after the references, so an unknown 纠纷编号 is
+        already blank and checked against nothing."""
+        disputes = self.tabs.get("disputes")
+        if disputes is None or not (disputes.has("id") and disputes.has("received_date")):
+            return
+        blank = pd.Series(pd.array([None] * disputes.n, dtype=STRING_DTYPE))
+        cases = case_lookup(
+            disputes.current("id"), disputes.current("received_date"),
+            disputes.current("initial_level") if disputes.has("initial_level") else blank,
+            disputes.current("level") if disputes.has("level") else blank)
+        for name, code in (("supervisions", "supervised-before-received"),
+                           ("transfers", "transfer-before-received")):
+            tab = self.tabs.get(name)
+            if tab is None or not (tab.has("dispute_id") and tab.has("date")):
+                continue
+            case = of_case(tab.current("dispute_id"), cases)
+            dates = tab.current("date")
+            mask = before(dates, case["received"])
+            self.emit(tab, "date", code, mask, values=_dates_text(dates[mask]),
+                      detail=_dates_text(case["received"][mask]))
+        self.check_levels(cases)
+
+    def check_levels(self, cases: pd.DataFrame) -> None:
+        tab = self.tabs.get("transfers")
+        if tab is None or not all(tab.has(f) for f in ("dispute_id", "date", "direction",
+                                                        "to_level")):
+            return
+        ids = tab.current("dispute_id")
+        to_level, direction = tab.current("to_level"), tab.current("direction")
+        current = level_before(ids, tab.current("date"), to_level, of_case(ids, cases)["level"])
+        same, wrong = level_mistakes(direction, to_level, current)
+        shown = direction.to_numpy(dtype=object, na_value=None)
+        self.emit(tab, "to_level", "transfer-same-level", same, detail=shown[same])
+        self.emit(tab, "to_level", "transfer-wrong-direction", wrong,
+                  detail=current.to_numpy(dtype=object, na_value=None)[wrong])
+
     # -- assembly ------------------------------------------------------------------------
 
     def run(self) -> Ledger:
@@ -500,7 +559,10 @@ class _Validator:
         exclusions = {name: self.excluded(tab) for name, tab in self.tabs.items()}
         for tab in self.tabs.values():
             self.check_rows(tab)
+        if "disputes" in self.tabs:  # after the closing checks: 办结日期 as they left it
+            self.check_loop_dates(self.tabs["disputes"])
         self.check_references()
+        self.check_loop()
         tables: dict[str, pd.DataFrame] = {}
         excluded: dict[str, pd.DataFrame] = {}
         for name, tab in self.tabs.items():

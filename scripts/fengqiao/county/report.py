@@ -194,7 +194,9 @@ def ranking_table(statuses: list[TownStatus], metric: str, min_denominator: int)
 
 
 SUPERVISION_COLUMNS = ["town", "id", "village", "grid_id", "dispute_type", "star", "received_date",
-                       "deadline", "days_open", "days_overdue", "responsible_unit", "lead_official"]
+                       "deadline", "days_open", "days_overdue", "responsible_unit", "lead_official",
+                       # since contract 1.2: the chases (null for a town without 督办记录)
+                       "chases", "last_chase_date", "last_chase_mode", "explained"]
 
 
 def supervision_list(statuses: list[TownStatus]) -> pd.DataFrame:

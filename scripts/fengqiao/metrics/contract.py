@@ -38,6 +38,16 @@ collects and rolls them up):
 * **Privacy.** No sensitive field (当事人, 简要情况, 备注, 户编号, anything from
   重点人员) appears anywhere; key persons appear only as counts (met / on the
   list, by village, grid and 类别 under ``breakdowns.key_person_category``).
+* **The supervision loop** (since 1.2): the figures of DOMAIN.md 4.2
+  (``supervised`` … ``key_persons_by_category``), ``breakdowns.unit`` and
+  ``breakdowns.leader`` (the accountability views; leaders' names may be
+  published, they act in office), ``baselines`` (the counts of 五个底数清
+  that are not figures of their own), ``distributions.assign_days`` and,
+  on each overdue case, its chases (count, last date and 方式) and whether a
+  逾期说明 exists — a boolean, never the text. A 1.1 file lacks all of them
+  and stays valid: the JSON Schema requires only the 1.0 figures. In a
+  roll-up, a rate some towns lack (``missing_figures``) covers only the
+  towns that have it, so it is not tied to the all-town count.
 * **County files** (``source.kind == "rollup"``) add ``towns`` (the parts),
   ``missing_towns`` (expected but absent), ``missing_figures`` and the
   ``by_town`` breakdown; their ``village``/``grid`` units are keyed
@@ -54,8 +64,8 @@ from typing import Any
 from ..catalogue import METRICS, title
 from .shapes import CHANGE_KEYS, RATE_KEYS, median_from_distribution, ratio
 
-SCHEMA_VERSION = "1.1"
-DEFINITIONS_VERSION = "2026.2"
+SCHEMA_VERSION = "1.2"
+DEFINITIONS_VERSION = "2026.3"
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "contract" / "metrics.schema.json"
 
 
@@ -132,14 +142,39 @@ def _identities(obj: dict[str, Any], problems: list[str]) -> None:
     if m["median_days"] != median:
         problems.append(f"metrics/median_days：{m['median_days']} 与办结天数分布算出的 {median} 不符。")
     for metric in METRICS.values():
+        if m.get(metric.id) is None:  # a null optional figure, or one an older file lacks
+            continue
+        if metric.id in (obj.get("missing_figures") or {}):
+            continue  # a roll-up over only the towns that have it: a part of the count
         for part, word, count_id in (("denominator", "分母", metric.denominator_is),
                                      ("numerator", "分子", metric.numerator_is)):
             if count_id is not None and m[metric.id][part] != m[count_id]:
                 problems.append(f"metrics/{metric.id}：{word}应等于{title(count_id)} {m[count_id]}。")
+    _loop_identities(obj, problems)
     if m["resolved"] > m["closed"]:
         problems.append(f"metrics：化解数 {m['resolved']} 不能大于办结数 {m['closed']}。")
     if m["backlog_cleared"] > m["backlog_start"]:
         problems.append("metrics：积案化解数不能大于积案数。")
+
+
+def _loop_identities(obj: dict[str, Any], problems: list[str]) -> None:
+    """The 1.2 figures: each mix adds up to the count it splits, and the
+    交办 median is the median of its distribution (absent keys: a 1.1 file)."""
+    m = obj["metrics"]
+    for mix, whole in (("status_mix", "closed"), ("star_mix", "received")):
+        if isinstance(m.get(mix), dict) and sum(m[mix].values()) != m[whole]:
+            problems.append(f"metrics/{mix}：合计 {sum(m[mix].values())} 与{title(whole)} {m[whole]} 不符。")
+    force = m.get("force_mix")
+    if isinstance(force, dict) and sum(v["closed"] for v in force.values()) != m["closed"]:
+        problems.append(f"metrics/force_mix：各项办结数之和与办结数 {m['closed']} 不符。")
+    if "assign_days" in obj["distributions"] or m.get("assign_days_median") is not None:
+        median = median_from_distribution(obj["distributions"].get("assign_days", {}))
+        if m.get("assign_days_median") != median:
+            problems.append(f"metrics/assign_days_median：{m.get('assign_days_median')} "
+                            f"与交办天数分布算出的 {median} 不符。")
+    if isinstance(m.get("supervised"), int) and isinstance(m.get("supervision_count"), int) \
+            and m["supervised"] > m["supervision_count"]:
+        problems.append("metrics：督办件数不能大于督办次数。")
 
 
 def validate_contract(obj: Any) -> list[str]:

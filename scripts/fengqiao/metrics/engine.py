@@ -15,7 +15,7 @@ from ..config import Config
 from ..errors import FengqiaoError
 from ..ledger import Ledger
 from ..sources.base import SourceInfo
-from . import breakdowns, disputes, receptions, tabs
+from . import breakdowns, disputes, receptions, supervision, tabs
 from .contract import DEFINITIONS_VERSION, SCHEMA_VERSION
 from .periods import Period
 from .shapes import Window, rate
@@ -41,7 +41,8 @@ def source_block(info: SourceInfo) -> dict[str, Any]:
 def config_block(config: Config) -> dict[str, Any]:
     d = config.deadlines
     return {"deadlines": {"1": d.star_1, "2": d.star_2, "3": d.star_3},
-            "day_count": d.day_count, "backlog_days": config.backlog_days}
+            "day_count": d.day_count, "backlog_days": config.backlog_days,
+            "group_threshold": config.group_threshold}
 
 
 def excluded_block(ledger: Ledger) -> dict[str, Any]:
@@ -89,6 +90,17 @@ def compute_metrics(ledger: Ledger, period: Period, *, as_of: date | None = None
         metrics[metric] = None if counts is None else rate(*counts.whole)
     reception = receptions.reception_compliance(ledger, w, config)
     metrics["reception_compliance"] = None if reception is None else rate(*reception.whole)
+    loop = supervision.compute(ledger, prepared, ind, w, config)
+    metrics.update(loop.metrics)
+    distributions: dict[str, Any] = {"days_to_close": dist}
+    if loop.assign_days is not None:
+        distributions["assign_days"] = loop.assign_days
+    table = breakdowns.build(prepared, ind, w.days, optional,
+                             None if reception is None else reception.ranks,
+                             list(config.reception_quotas))
+    table.update(loop.accountability)
+    overdue = disputes.overdue_rows(prepared, ind, w, config)
+    supervision.annotate_overdue(overdue, prepared, loop.chases)
 
     return {
         "schema_version": SCHEMA_VERSION,
@@ -103,10 +115,10 @@ def compute_metrics(ledger: Ledger, period: Period, *, as_of: date | None = None
         "metrics": metrics,
         # who reception_compliance judged: the 领导名册, or leaders with records
         "reception_basis": None if reception is None else reception.basis,
-        "distributions": {"days_to_close": dist},
-        "breakdowns": breakdowns.build(prepared, ind, w.days, optional,
-                                       None if reception is None else reception.ranks,
-                                       list(config.reception_quotas)),
-        "overdue": disputes.overdue_rows(prepared, ind, w, config),
+        "distributions": distributions,
+        "breakdowns": table,
+        # the counts of 五个底数清 that are not figures of their own (DOMAIN.md 4.2)
+        "baselines": loop.baselines,
+        "overdue": overdue,
         "excluded_rows": excluded_block(ledger),
     }

@@ -44,12 +44,16 @@ LIST_TITLES: dict[str, str] = {
     "days_taken": "办理天数",
     "responsible_unit": "责任单位",
     "lead_official": "包案领导",
+    "days_since_closed": "办结后天数",
 }
 
 PROBLEM_COLUMNS = ("kind", "id", "village", "category", "star", "received_date", "deadline",
                    "days_left", "responsible_unit")
 SOLUTION_COLUMNS = ("kind", "id", "village", "category", "level", "status", "received_date",
                     "closed_date", "days_taken")
+#: 回访待办: closed cases still waiting for their revisit (DOMAIN.md 4.2)
+FOLLOWUP_COLUMNS = ("id", "village", "dispute_type", "level", "status", "closed_date",
+                    "days_since_closed", "responsible_unit", "lead_official")
 SUPERVISION_COLUMNS = ("id", "village", "grid_id", "dispute_type", "star", "received_date",
                        "deadline", "days_open", "days_left", "days_overdue", "responsible_unit",
                        "lead_official")
@@ -59,7 +63,7 @@ _TYPES = {"kind": "string", "id": "string", "village": "string", "grid_id": "str
           "status": "string", "received_date": "datetime64[ns]", "closed_date": "datetime64[ns]",
           "deadline": "datetime64[ns]", "days_open": "Int64", "days_left": "Int64",
           "days_overdue": "Int64", "days_taken": "Int64", "responsible_unit": "string",
-          "lead_official": "string"}
+          "lead_official": "string", "days_since_closed": "Int64"}
 
 
 def _typed(data: dict[str, object], columns: tuple[str, ...], n: int) -> pd.DataFrame:
@@ -185,4 +189,28 @@ def supervision_list(ledger: Ledger, as_of: date, config: Config, *,
                              kind="mergesort").reset_index(drop=True)
 
 
-__all__ = ["LIST_TITLES", "problem_list", "solution_list", "supervision_list"]
+def followup_todo(ledger: Ledger, as_of: date, config: Config) -> pd.DataFrame:
+    """回访待办: cases closed by ``as_of`` with no valid 回访日期 (one on or
+    after the closure and on or before ``as_of``, DOMAIN.md 4.1), oldest
+    closure first. A revisit dated after ``as_of`` has not happened yet,
+    so its case is still on the list."""
+    if not ledger.has("disputes"):
+        return _typed({}, FOLLOWUP_COLUMNS, 0)
+    p = prepare(ledger.tables["disputes"], config)
+    d = day_number(as_of)
+    fd, fd_ok = day_numbers(p.frame["followup_date"])
+    done = p.is_closed & (p.closed_day <= d)
+    revisited = fd_ok & (fd >= p.closed_day) & (fd <= d)
+    mask = p.valid & done & ~revisited
+    f = p.frame[mask]
+    table = _typed({
+        "id": f["id"], "village": f["village"], "dispute_type": f["dispute_type"],
+        "level": f["level"], "status": f["status"], "closed_date": to_dates(p.closed_day[mask]),
+        "days_since_closed": d - p.closed_day[mask],
+        "responsible_unit": f["responsible_unit"], "lead_official": f["lead_official"],
+    }, FOLLOWUP_COLUMNS, len(f))
+    return table.sort_values(["closed_date", "id"], kind="mergesort").reset_index(drop=True)
+
+
+__all__ = ["FOLLOWUP_COLUMNS", "LIST_TITLES", "followup_todo", "problem_list", "solution_list",
+           "supervision_list"]

@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..catalogue import ids
+from ..catalogue import METRICS, ids
 from . import METRIC_TITLES, METRIC_UNITS
 from .shapes import CHANGE_KEYS, RATE_KEYS
 
@@ -59,7 +59,9 @@ def metric_rows(contract: dict[str, Any]) -> list[MetricRow]:
         elif isinstance(v, dict) and set(v) == CHANGE_KEYS:
             rows.append(MetricRow(mid, title, v["count"], previous=v["previous"], change=v["change"]))
         elif isinstance(v, dict):
-            rows.append(MetricRow(mid, title, "，".join(f"{k} {n}" for k, n in v.items())))
+            # force_mix holds {closed, first_try_rate} per force: the count is shown
+            rows.append(MetricRow(mid, title, "，".join(
+                f"{k} {n['closed'] if isinstance(n, dict) else n}" for k, n in v.items())))
         else:
             rows.append(MetricRow(mid, title, v, target=target))
     return rows
@@ -115,8 +117,20 @@ def metrics_table(contract: dict[str, Any]) -> str:
     p = contract["period"]
     head = (f"{contract['town']} {p['label']}（{p['start']} 至 {p['end']}）统计指标，"
             f"截至 {contract['as_of']}\n\n")
-    rows = [_cells(r) for r in metric_rows(contract)]
-    return head + render_table(["指标", "分子/分母", "数值", "目标", "是否达标"], rows)
+    all_rows = metric_rows(contract)
+    # a mix is a line of its own below, so it cannot stretch the table
+    mixes = [r for r in all_rows if r.numerator is None and isinstance(r.value, str)]
+    rows = [_cells(r) for r in all_rows if r not in mixes]
+    out = head + render_table(["指标", "分子/分母", "数值", "目标", "是否达标"], rows)
+    if mixes:
+        out += "\n分布：\n" + "".join(f"  {r.title}：{r.value}\n" for r in mixes)
+    ratios = [r for r in all_rows if r.numerator is not None and r.id in METRICS
+              and METRICS[r.id].denominator]
+    if ratios:
+        out += "\n分子/分母是什么：\n" + "".join(
+            f"  {r.title}：{METRICS[r.id].numerator} ÷ {METRICS[r.id].denominator}\n"
+            for r in ratios)
+    return out
 
 
 CSV_HEADER = ["指标编号", "指标", "数值", "分子", "分母", "上年同期", "同比变化", "目标", "是否达标"]

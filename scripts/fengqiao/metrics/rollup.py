@@ -20,13 +20,37 @@ from .shapes import add_figures, median_from_distribution
 
 #: figures a town may lack (an optional tab): listed per town in ``missing_figures``
 OPTIONAL_IDS = OPTIONAL
-PREFIXED_BREAKDOWNS = ("village", "grid")
-SUMMED_BREAKDOWNS = ("dispute_type", "source", "reception_rank", "key_person_category")
+#: units named within a town (a village, a grid, a leader): keyed "镇名/单位"
+PREFIXED_BREAKDOWNS = ("village", "grid", "leader")
+#: units that mean the same in every town (a type, a rank, a kind of
+#: responsible unit such as 司法所): added across towns
+SUMMED_BREAKDOWNS = ("dispute_type", "source", "reception_rank", "key_person_category", "unit")
 
 
 def _merge_units(tables: list[dict[str, Any]]) -> dict[str, Any]:
     keys = sorted({k for t in tables for k in t})
     return {k: add_figures([t.get(k) for t in tables]) for k in keys}
+
+
+def _lacks(part: dict[str, Any], metric: str) -> bool:
+    """The town could not compute the figure (a tab or column missing). A
+    median is also null when there was nothing to take it of: its
+    distribution, present, tells the two apart."""
+    if metric == "assign_days_median":
+        return "assign_days" not in part["distributions"]
+    return part["metrics"].get(metric) is None
+
+
+def _distributions(parts: list[dict[str, Any]], days_to_close: dict[str, Any],
+                   metrics: dict[str, Any]) -> dict[str, Any]:
+    """The summed distributions; the 交办 median recomputed from its own
+    (the towns without a 交办日期 column add nothing)."""
+    out: dict[str, Any] = {"days_to_close": days_to_close}
+    assign = [p["distributions"]["assign_days"] for p in parts if "assign_days" in p["distributions"]]
+    if assign:
+        out["assign_days"] = _merge_units(assign)
+        metrics["assign_days_median"] = median_from_distribution(out["assign_days"])
+    return out
 
 
 def _same(values: list[Any]) -> bool:
@@ -65,9 +89,10 @@ def combine(parts: list[dict[str, Any]], *, name: str, towns: list[str] | None =
     metrics = add_figures([p["metrics"] for p in parts])
     dist = _merge_units([p["distributions"]["days_to_close"] for p in parts])
     metrics["median_days"] = median_from_distribution(dist)
+    distributions = _distributions(parts, dist, metrics)
     missing_figures: dict[str, list[str]] = {}
     for metric in OPTIONAL_IDS:
-        lacking = [n for n, p in zip(names, parts, strict=True) if p["metrics"].get(metric) is None]
+        lacking = [n for n, p in zip(names, parts, strict=True) if _lacks(p, metric)]
         if lacking:
             missing_figures[metric] = lacking
 
@@ -75,11 +100,11 @@ def combine(parts: list[dict[str, Any]], *, name: str, towns: list[str] | None =
     for key in PREFIXED_BREAKDOWNS:
         merged: dict[str, Any] = {}
         for n, p in zip(names, parts, strict=True):
-            for unit, body in p["breakdowns"][key].items():
+            for unit, body in p["breakdowns"].get(key, {}).items():
                 merged[f"{n}/{unit}"] = body
-        breakdowns[key] = merged
+        breakdowns[key] = merged  # .get: a file older than 1.2 has no leader
     for key in SUMMED_BREAKDOWNS:
-        # .get: a 1.0 file has no key_person_category
+        # .get: a 1.0 file has no key_person_category, a 1.1 file no unit
         breakdowns[key] = _merge_units([p["breakdowns"].get(key, {}) for p in parts])
     breakdowns["by_town"] = {n: p["metrics"] for n, p in zip(names, parts, strict=True)}
 
@@ -98,8 +123,9 @@ def combine(parts: list[dict[str, Any]], *, name: str, towns: list[str] | None =
     bases = {p.get("reception_basis") for p in parts} - {None}
     basis = None if not bases else bases.pop() if len(bases) == 1 else "mixed"
     configs = [p["config"] for p in parts]
-    config = {k: configs[0][k] if _same([c[k] for c in configs]) else None
-              for k in ("deadlines", "day_count", "backlog_days")}
+    config = {k: configs[0].get(k) if _same([c.get(k) for c in configs]) else None
+              for k in ("deadlines", "day_count", "backlog_days", "group_threshold")
+              if k != "group_threshold" or any(k in c for c in configs)}  # 1.2 added it
     if targets is None:
         all_targets = [p["targets"] for p in parts]
         targets = dict(all_targets[0]) if _same(all_targets) else {}
@@ -120,8 +146,10 @@ def combine(parts: list[dict[str, Any]], *, name: str, towns: list[str] | None =
         "targets": dict(targets),
         "metrics": metrics,
         "reception_basis": basis,
-        "distributions": {"days_to_close": dist},
+        "distributions": distributions,
         "breakdowns": breakdowns,
         "overdue": overdue,
         "excluded_rows": excluded,
+        **({"baselines": add_figures([p.get("baselines") for p in parts])}
+           if any("baselines" in p for p in parts) else {}),
     }

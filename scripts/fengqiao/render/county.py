@@ -32,6 +32,7 @@ from ..county.report import (
     title_of,
 )
 from ..metrics import dumps
+from ..privacy import escape_md
 from ..publish.files import csv_bytes, xlsx_bytes
 from . import fmt, render_generated
 
@@ -45,7 +46,15 @@ RANKING_COLUMNS = {"rank": "名次", "group": "分组", "town": "乡镇", "numer
 SUPERVISION_COLUMNS = {"town": "乡镇", "id": "编号", "village": "村(社区)", "dispute_type": "纠纷类型",
                        "star": "星级", "received_date": "受理日期", "deadline": "办结期限",
                        "days_open": "已办天数", "days_overdue": "逾期天数",
-                       "responsible_unit": "责任单位", "lead_official": "包案领导"}
+                       "responsible_unit": "责任单位", "lead_official": "包案领导",
+                       "chases": "督办次数", "last_chase_date": "最近督办",
+                       "last_chase_mode": "督办方式", "explained": "逾期说明"}
+#: each town's supervision figures on the county 督办 page: figure id → header
+TOWN_SUPERVISION = (("overdue_open", "逾期在办"), ("supervised", "督办件数"),
+                    ("supervision_count", "督办次数"),
+                    ("overdue_explained_rate", "逾期说明率（有说明/逾期）"))
+#: 群体性纠纷 and petitions year on year, per town
+YEAR_ON_YEAR = ("group_cases", "petition_batches", "petition_persons")
 
 
 def _pct_series(values: pd.Series) -> pd.Series:
@@ -171,6 +180,8 @@ def _pages(config: CountyConfig, reports: list[PeriodReport], downloads: list[st
                    "overdue": None if s.contract is None else s.contract["metrics"]["overdue_open"]}
                   for s in main.statuses],
         "supervision_count": len(main.supervision),
+        "baselines": [] if c is None else fmt.baseline_rows(c),
+        "yoy": _year_on_year(main),
     })
     for s in main.statuses:
         src = config.town(s.town)
@@ -198,8 +209,9 @@ def _pages(config: CountyConfig, reports: list[PeriodReport], downloads: list[st
     })
     pages["supervision.md"] = render_generated("county/supervision.md.j2", base | {
         "count": len(main.supervision),
-        "table": fmt.html_table(main.supervision, SUPERVISION_COLUMNS, empty="本期各乡镇都没有逾期在办的纠纷。"),
-    })
+        "table": fmt.html_table(_supervision_display(main.supervision), SUPERVISION_COLUMNS,
+                                empty="本期各乡镇都没有逾期在办的纠纷。"),
+    } | _accountability(main))
     pages["reporting.md"] = render_generated("county/reporting.md.j2", base | {
         "table": fmt.frame_table(statuses, {k: v for k, v in STATUS_COLUMNS.items() if k != "reason"}),
         "problems": problems.to_dict(orient="records"),
@@ -214,6 +226,44 @@ def _pages(config: CountyConfig, reports: list[PeriodReport], downloads: list[st
     return pages
 
 
+
+
+def _supervision_display(table: pd.DataFrame) -> pd.DataFrame:
+    """The explanation as 有/无 (its text never reaches a contract), "—"
+    for a town that keeps no 督办记录."""
+    out = table.copy()
+    out["explained"] = out["explained"].map({True: "有", False: "无"}).astype("string")
+    out["chases"] = pd.array(out["chases"], dtype="Int64")
+    return out
+
+
+def _accountability(report: PeriodReport) -> dict[str, str]:
+    """Supervision and accountability across towns: each town's figures
+    (from its own contract), and units summed across towns where they share
+    a name (each town's 司法所 into one row)."""
+    c = report.contract
+    if c is None:
+        return {"by_town": "", "by_unit": "", "accountability": ""}
+    towns = c["breakdowns"].get("by_town") or {}
+    return {
+        "by_town": fmt.accountability_table(towns, "乡镇", TOWN_SUPERVISION),
+        "accountability": fmt.accountability_table(towns, "乡镇"),
+        "by_unit": fmt.accountability_table(c["breakdowns"].get("unit") or {}, "责任单位"),
+    }
+
+
+def _year_on_year(report: PeriodReport) -> str:
+    """群体性纠纷 and petitions per town against the same period a year earlier."""
+    c = report.contract
+    if c is None:
+        return ""
+    rows = dict(c["breakdowns"].get("by_town") or {})
+    rows["全县"] = c["metrics"]
+    head = "| 乡镇 | " + " | ".join(fmt.title(k) for k in YEAR_ON_YEAR) + " |"
+    lines = [head, "|" + "---|" * (len(YEAR_ON_YEAR) + 1)]
+    for town, m in rows.items():
+        lines.append(f"| {escape_md(town)} | " + " | ".join(fmt.change(m.get(k)) for k in YEAR_ON_YEAR) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def _nav(slugs: list[tuple[str, str]]) -> list[Any]:

@@ -270,3 +270,130 @@ def key_person_sections(breakdowns: Mapping[str, Any]) -> list[dict[str, str]]:
         if shown:
             out.append({"title": what, "table": key_person_table(shown, what)})
     return out
+
+
+# -- the supervision loop (DOMAIN.md 4.2) -------------------------------------------
+
+
+def pct_counts(value: Any) -> str:
+    """A rate with its counts beside it, "85.7%（6/7）", so a reader sees the
+    denominator; a null figure is "—"."""
+    if not isinstance(value, Mapping):
+        return DASH
+    return f"{pct(value)}（{value.get('numerator')}/{value.get('denominator')}）"
+
+
+#: the accountability columns in page order: figure id → header
+ACCOUNTABILITY_COLUMNS = (
+    ("received", "受理数"), ("closed", "办结数"), ("on_time_rate", "按期办结率（按期/办结）"),
+    ("overdue_open", "逾期在办"), ("satisfaction_rate", "满意率（满意/有评价）"),
+    ("supervised", "督办件数"), ("overdue_explained_rate", "逾期说明率（有说明/逾期）"),
+)
+
+
+def accountability_table(units: Mapping[str, Mapping[str, Any]], first: str,
+                         columns: Sequence[tuple[str, str]] = ACCOUNTABILITY_COLUMNS) -> str:
+    """By-unit or by-leader figures, each rate with its numerator and
+    denominator; units with an overdue case first, then by name."""
+    if not units:
+        return "（本期没有数据）\n"
+    lines = ["| " + " | ".join([first, *[h for _, h in columns]]) + " |",
+             "|" + "---|" * (len(columns) + 1)]
+    order = sorted(units, key=lambda u: (-int(units[u].get("overdue_open") or 0), u))
+    for name in order:
+        body = units[name]
+        cells = [escape_md(name)]
+        for key, _ in columns:
+            v = body.get(key)
+            cells.append(pct_counts(v) if key.endswith("_rate") else num(v))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def mix_table(mix: Mapping[str, Any] | None, first: str, unit: str = "件数",
+              labels: Mapping[str, str] | None = None) -> str:
+    """A mix (counts by category) as a two-column table; "" when null."""
+    if not isinstance(mix, Mapping) or not mix:
+        return ""
+    names = labels or {}
+    lines = [f"| {first} | {unit} |", "|---|---|"]
+    lines += [f"| {escape_md(names.get(k, k))} | {num(v)} |" for k, v in mix.items()]
+    return "\n".join(lines) + "\n"
+
+
+def force_table(mix: Mapping[str, Any] | None) -> str:
+    """调解力量: closed cases per force with its first-try success rate."""
+    if not isinstance(mix, Mapping) or not mix:
+        return ""
+    lines = [f"| 调解力量 | 办结件数 | {title('first_try_rate')}（成功/办结） |", "|---|---|---|"]
+    for name, body in mix.items():
+        lines.append(f"| {escape_md(name)} | {num(body.get('closed'))} | "
+                     f"{pct_counts(body.get('first_try_rate'))} |")
+    return "\n".join(lines) + "\n"
+
+
+STAR_WORDS = {"1": "一星", "2": "二星", "3": "三星"}
+
+
+def _n(value: Any, unit: str = "件") -> str:
+    text = num(value)
+    return text if text == DASH else f"{text} {unit}"
+
+
+def _change_words(value: Any, unit: str = "件") -> str:
+    if not isinstance(value, Mapping):
+        return DASH
+    ch = value.get("change")
+    sign = "" if ch is None or ch < 0 else "+"
+    return f"{value.get('count')} {unit}（上年同期 {value.get('previous')}，{sign}{pct(ch)}）"
+
+
+def baseline_rows(contract: Mapping[str, Any]) -> list[dict[str, str]]:
+    """五个底数清 as five rows (DOMAIN.md 4.2), from the figures and the
+    ``baselines`` block; [] for a file older than 1.2, which has no block."""
+    base = contract.get("baselines")
+    if not isinstance(base, Mapping):
+        return []
+    m = contract["metrics"]
+    stars = m.get("star_mix") or {}
+    types = base.get("types") or {}
+    persons = m.get("key_persons_by_category")
+    person_text = DASH if not isinstance(persons, Mapping) else (
+        f"共 {sum(persons.values())} 人：" + "、".join(f"{k} {v} 人" for k, v in persons.items())
+        if persons else "0 人")
+    households = base.get("households")
+    return [
+        {"title": "矛盾纠纷总数", "text": f"受理 {_n(m.get('received'))}，化解 {_n(m.get('resolved'))}，"
+                                    f"截止日仍在办 {_n(base.get('open'))}"},
+        {"title": "重大疑难纠纷", "text": f"三星纠纷受理 {_n(stars.get('3'))}，截止日仍在办 "
+                                    f"{_n(base.get('star_3_open'))}；期初积案 {_n(m.get('backlog_start'))}"},
+        {"title": "婚姻家庭、邻里、土地纠纷", "text": "；".join(
+            f"{t} 受理 {_n(v.get('received'))}、在办 {_n(v.get('open'))}" for t, v in types.items())},
+        {"title": "群体性纠纷和信访", "text": f"群体性纠纷 {_change_words(m.get('group_cases'))}；"
+                                       f"信访 {_change_words(m.get('petition_batches'), '批')}，"
+                                       f"{_change_words(m.get('petition_persons'), '人次')}"},
+        {"title": "重点人员和网格户数", "text": f"重点人员 {person_text}；网格户数 "
+                                        f"{_n(households, '户') if households is not None else DASH}"},
+    ]
+
+
+#: the supervision list's columns on the 督办 page: contract key → header
+SUPERVISION_PAGE_COLUMNS = {
+    "id": "编号", "village": "村(社区)", "dispute_type": "纠纷类型", "star": "星级",
+    "received_date": "受理日期", "days_overdue": "逾期天数", "chases": "督办次数",
+    "last_chase_date": "最近督办", "last_chase_mode": "督办方式", "explained": "逾期说明",
+    "responsible_unit": "责任单位", "lead_official": "包案领导",
+}
+
+
+def supervision_frame(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """The overdue cases of a contract as a frame for the 督办 page; the
+    explanation is "有"/"无" (its text is never in the contract)."""
+    frame = pd.DataFrame([{k: r.get(k) for k in SUPERVISION_PAGE_COLUMNS} for r in rows],
+                         columns=list(SUPERVISION_PAGE_COLUMNS))
+    frame["explained"] = frame["explained"].map({True: "有", False: "无"})
+    frame["star"] = frame["star"].map(lambda s: "★" * int(s) if s == s and s is not None else None)
+    for key in ("chases", "days_overdue"):
+        frame[key] = pd.array(frame[key], dtype="Int64")
+    return frame.astype({k: "string" for k in SUPERVISION_PAGE_COLUMNS
+                         if k not in ("chases", "days_overdue")})

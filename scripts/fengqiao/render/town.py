@@ -32,7 +32,7 @@ from ..resources import DEFAULT_PAGES
 from ..schema import TAB_ORDER, load_schema
 from ..template import guide_rows
 from ..townschema import schema_for
-from . import fmt, render_generated, render_site_page
+from . import fmt, printing, render_generated, render_site_page
 
 #: the hand-written pages that come with fengqiao (jinja2 templates over the
 #: config); a town folder may keep its own copy (``site.pages``)
@@ -216,7 +216,8 @@ def render_docs(data: SiteData, config: Config, docs: Path, charts: Any) -> list
     def write(rel: str, text: str) -> None:
         path = docs / rel
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+        # every printed sheet says whose figures, which page, as of when
+        path.write_text(printing.stamp(text, data.town, data.as_of), encoding="utf-8")
 
     by_label = {c["period"]["label"]: c for c in data.periods}
     months = [c for c in data.periods if c["period"]["kind"] == "month"]
@@ -244,7 +245,7 @@ def render_docs(data: SiteData, config: Config, docs: Path, charts: Any) -> list
                 sections.append({"title": what, "table": fmt.breakdown_table(bd[key], what)})
         excluded_total = sum(int(v.get("count", 0)) for v in (c.get("excluded_rows") or {}).values()
                              if isinstance(v, Mapping))
-        write(f"stats/{p['label']}.md", render_generated("stats.md.j2", base | {
+        write(f"stats/{p['label']}.md", render_generated("stats.md.j2", base | loop_context(c) | {
             "period": p, "period_title": title, "rows": fmt.metric_rows(c["metrics"], targets),
             "level_mix": c["metrics"].get("level_mix") or {}, "charts": chart_list,
             "breakdowns": sections, "excluded_total": excluded_total,
@@ -267,6 +268,7 @@ def render_docs(data: SiteData, config: Config, docs: Path, charts: Any) -> list
                 {fmt.title(rate_id): [(m["metrics"].get(rate_id) or {}).get("value")
                                       for m in months]},
                 percent=True, target=targets.get(rate_id)))
+        trend_charts.extend(transfer_charts(charts, months))
     write("stats/trend.md", render_generated("trend.md.j2", base | {
         "charts": trend_charts,
         "months": [{"title": t, "url": f"{m['period']['label']}.md", "metrics": m["metrics"]}
@@ -319,6 +321,9 @@ def render_docs(data: SiteData, config: Config, docs: Path, charts: Any) -> list
         "open_total": len(problems), "overdue_total": n_overdue, "solved_total": len(solutions),
         "period_title": sol_title}))
 
+    # the supervision loop: 督办, 月度考核, 回访待办
+    write_loop_pages(data, base, by_label, months, write)
+
     # quality, guide, downloads
     write("quality.md", render_generated("quality.md.j2", base | quality | {
         "source_name": data.source.get("name") or "", "read_at": data.source.get("read_at")}))
@@ -345,6 +350,8 @@ def render_docs(data: SiteData, config: Config, docs: Path, charts: Any) -> list
         {"四张清单": [{"概述": "lists/index.md"}, {"责任清单": "lists/responsibilities.md"},
                   {"需求清单": "lists/needs.md"}, {"问题清单": "lists/problems.md"},
                   {"解决清单": "lists/solutions.md"}]},
+        {"督办考核": [{"督办清单": "supervision.md"}, {"月度考核": "assessment.md"},
+                  {"回访待办": "lists/followup.md"}]},
         {"统计": [{"概述": "stats/index.md"}, {"趋势": "stats/trend.md"},
                 {"月度": nav_stats["month"][::-1]}, {"季度": nav_stats["quarter"][::-1]},
                 {"年度": nav_stats["year"][::-1]}]},
@@ -353,6 +360,84 @@ def render_docs(data: SiteData, config: Config, docs: Path, charts: Any) -> list
         {"数据下载": "downloads.md"},
         {"关于本站": "about.md"},
     ]
+
+
+#: mixes shown on a statistics page: figure id → (heading, first column)
+MIXES = (("status_mix", "办结方式"), ("star_mix", "星级"), ("key_persons_by_category", "类别"))
+#: the most 回访待办 rows one page lists (the ledger has them all)
+FOLLOWUP_ROWS = 500
+
+
+def loop_context(contract: Mapping[str, Any]) -> dict[str, Any]:
+    """The supervision-loop parts of a statistics page (DOMAIN.md 4.2): the
+    five baselines, 三传 and the mixes; empty for a file older than 1.2."""
+    m = contract["metrics"]
+    mixes = []
+    for key, first in MIXES:
+        table = fmt.mix_table(m.get(key), first, "人数" if key == "key_persons_by_category" else "件数",
+                              fmt.STAR_WORDS if key == "star_mix" else None)
+        if table:
+            mixes.append({"title": fmt.title(key), "table": table})
+    force = fmt.force_table(m.get("force_mix"))
+    if force:
+        mixes.append({"title": fmt.title("force_mix"), "table": force})
+    transfers = None
+    if "passed_up" in m:
+        transfers = {"up": m.get("passed_up"), "down": m.get("passed_down"),
+                     "across": m.get("passed_across"),
+                     "kept": fmt.pct_counts(m.get("village_kept_rate"))}
+    return {"baselines": fmt.baseline_rows(contract), "transfers": transfers, "mixes": mixes}
+
+
+def transfer_charts(charts: Any, months: list[dict[str, Any]]) -> list[Any]:
+    """三传 month by month (up, down, across), over the months whose town
+    keeps a 流转记录 tab; none when it keeps none."""
+    moved = [m for m in months if isinstance(m["metrics"].get("passed_up"), int)]
+    if not moved:
+        return []
+    return [charts.line("trend-transfers", "每月三传（上传、下传、专传）",
+                        [fmt.period_title(m["period"]) for m in moved],
+                        {fmt.title(k): [m["metrics"].get(k) for m in moved]
+                         for k in ("passed_up", "passed_down", "passed_across")})]
+
+
+def write_loop_pages(data: SiteData, base: dict[str, Any], by_label: Mapping[str, Any],
+                     months: list[dict[str, Any]], write: Any) -> None:
+    """督办 (the overdue cases with their chases, and a table by unit), 月度考核
+    (by unit and by leader, the latest two months) and 回访待办."""
+    latest = by_label.get(data.current.get("month") or "")
+    current = latest or (months[-1] if months else None)
+    rows = list(current["overdue"]) if current else []
+    metrics = current["metrics"] if current else {}
+    units = (current.get("breakdowns") or {}).get("unit") or {} if current else {}
+    write("supervision.md", render_generated("supervision.md.j2", base | {
+        "overdue_total": len(rows),
+        "chased_known": metrics.get("supervised") is not None,
+        "supervised": metrics.get("supervised"),
+        "explained_rate": metrics.get("overdue_explained_rate"),
+        "table": fmt.frame_table(fmt.supervision_frame(rows), fmt.SUPERVISION_PAGE_COLUMNS,
+                                 empty="截至统计日没有逾期未办结的纠纷。"),
+        "by_unit": fmt.accountability_table(
+            {u: b for u, b in units.items() if b.get("overdue_open") or b.get("supervised")},
+            "责任单位", [c for c in fmt.ACCOUNTABILITY_COLUMNS
+                      if c[0] in ("overdue_open", "supervised", "overdue_explained_rate")]),
+    }))
+    assessed = []
+    for c in months[::-1][:2]:
+        bd = c.get("breakdowns") or {}
+        if "unit" not in bd:
+            continue
+        assessed.append({"title": fmt.period_title(c["period"]), "as_of": c["as_of"],
+                         "partial": c["as_of"] < c["period"]["end"],
+                         "by_unit": fmt.accountability_table(bd.get("unit") or {}, "责任单位"),
+                         "by_leader": fmt.accountability_table(bd.get("leader") or {}, "包案领导")})
+    write("assessment.md", render_generated("assessment.md.j2", base | {"months": assessed}))
+    todo = data.tables.get("followup_todo", pd.DataFrame())
+    write("lists/followup.md", render_generated("list_followup.md.j2", base | {
+        "total": len(todo), "shown": min(len(todo), FOLLOWUP_ROWS),
+        "truncated": len(todo) > FOLLOWUP_ROWS,
+        "table": fmt.frame_table(todo.head(FOLLOWUP_ROWS), table_titles("followup_todo"),
+                                 empty="没有等待回访的纠纷。")}))
 
 
 def write_downloads(data: SiteData, docs: Path) -> None:
@@ -417,6 +502,7 @@ def site_fingerprint(config: Config) -> str:
 
 
 
-__all__ = ["KIND_WORDS", "PROCEDURES", "SITE_PAGES", "TABLES", "SiteData", "guide_context",
+__all__ = ["FOLLOWUP_ROWS", "KIND_WORDS", "MIXES", "PROCEDURES", "SITE_PAGES", "TABLES", "SiteData", "guide_context",
            "pages_dir", "period_url", "problem_table", "procedures_nav", "quality_context", "render_docs", "rerender_site_pages",
-           "site_fingerprint", "table_titles", "write_downloads"]
+           "site_fingerprint", "table_titles", "loop_context", "transfer_charts", "write_downloads",
+           "write_loop_pages"]
