@@ -155,7 +155,11 @@ def test_downloads_are_safe_tables(county_site: dict[str, Any]) -> None:
         ("东湖镇", "按时"), ("西山镇", "按时"), ("南岭镇", "迟报"), ("北坡镇", "未报"), ("中和镇", "数据无效")]
     assert rows[1]["使用上一份有效文件"] == "是"
     ranking = list(csv.DictReader(io.StringIO((folder / "ranking.csv").read_text("utf-8-sig"))))
-    assert len(ranking) == 5 * 3
+    # every town is in every ranking: the three with figures, then the one
+    # that did not report and the one whose file is invalid, by name
+    assert len(ranking) == 5 * 5
+    closure = [(r["分组"], r["乡镇"], r["分子"]) for r in ranking if r["指标"] == "办结率"]
+    assert closure[3:] == [("数据无效", "中和镇", ""), ("未报", "北坡镇", "")]
     assert {r["指标"] for r in ranking} == {"办结率", "按期办结率", "首次调解成功率", "矛盾不上交率", "满意率"}
     supervision = list(csv.DictReader(io.StringIO((folder / "supervision.csv").read_text("utf-8-sig"))))
     days = [int(r["逾期天数"]) for r in supervision]
@@ -172,6 +176,8 @@ def test_downloads_are_safe_tables(county_site: dict[str, Any]) -> None:
     assert isinstance(rate.value, float) and rate.number_format == "0.0%"
     assert rank.freeze_panes == "A2" and rank.auto_filter.ref.startswith("A1:")
     compare = _text(county_site["site"] / "compare.html")
+    assert "未报" in compare and "北坡镇" in compare and "<NA>" not in compare
+    assert "nan" not in compare
     assert "下列折线覆盖已收取的各期（2023年第四季度、2024年第一季度）" in compare
 
 

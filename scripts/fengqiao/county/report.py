@@ -162,10 +162,13 @@ def wilson_lower(numerator: np.ndarray, denominator: np.ndarray, z: float = WILS
 
 def ranking_table(statuses: list[TownStatus], metric: str, min_denominator: int) -> pd.DataFrame:
     """One rate across towns: ranked towns first (best Wilson lower bound
-    first), then 样本不足, then 无数据. Towns without a usable file are left out."""
+    first), then 样本不足, then 无数据, then the towns without a usable file
+    (未报, 数据无效), listed by name so no town silently drops out."""
     rows: list[tuple[str, int, int, float | None]] = []
+    absent: list[tuple[str, str]] = []
     for s in statuses:
         if s.contract is None:
+            absent.append((s.town, s.status))
             continue
         r = (s.contract.get("metrics") or {}).get(metric)
         if isinstance(r, dict):
@@ -190,7 +193,14 @@ def ranking_table(statuses: list[TownStatus], metric: str, min_denominator: int)
         ["_order", "wilson_lower", "value", "denominator", "town"],
         ascending=[True, False, False, False, True], kind="mergesort", na_position="last",
     ).drop(columns="_order").reset_index(drop=True)
-    return frame[["rank", "group", "town", "numerator", "denominator", "value", "wilson_lower"]]
+    columns = ["rank", "group", "town", "numerator", "denominator", "value", "wilson_lower"]
+    if absent:
+        missing = pd.DataFrame({"group": [g for _, g in sorted(absent)],
+                                "town": [t for t, _ in sorted(absent)]})
+        frame = pd.concat([frame, missing], ignore_index=True)
+        for col in ("numerator", "denominator"):
+            frame[col] = frame[col].astype("Int64")
+    return frame[columns]
 
 
 SUPERVISION_COLUMNS = ["town", "id", "village", "grid_id", "dispute_type", "star", "received_date",
