@@ -41,7 +41,8 @@ from sheets_server import (
 LOOP_CODES = {"supervision-unknown-dispute", "transfer-unknown-dispute",
               "supervised-before-received", "transfer-before-received",
               "transfer-same-level", "transfer-wrong-direction",
-              "feedback-before-received", "assigned-after-closed"}
+              "feedback-before-received", "assigned-before-received",
+              "assigned-after-closed"}
 
 DISPUTE_HEAD = ["编号", "受理日期", "来源", "村(社区)", "纠纷类型", "涉及人数", "星级", "状态",
                 "首次调解成功", "办结日期", "调处层级", "初始层级", "交办日期", "反馈日期", "调解力量"]
@@ -309,6 +310,18 @@ def test_an_assignment_after_the_closure_is_a_finding() -> None:
     found = next(f for f in ledger.findings if f.code == "assigned-after-closed")
     assert found.message.startswith(
         "纠纷台账!M2：交办日期 2024-03-13 晚于办结日期 2024-03-12，交办用时不计入统计。")
+    assert ledger.tables["disputes"]["assigned_date"].isna().tolist() == [True, False, False]
+
+
+def test_an_assignment_before_the_receipt_is_a_finding() -> None:
+    workbook = book([case("D1", "2024-03-10", closed="2024-03-12", assigned="2024-03-09"),
+                     case("D2", "2024-03-10", closed="2024-03-12", assigned="2024-03-10"),
+                     case("D3", "2024-03-10", assigned="2024-03-11")])
+    ledger = validate_workbook(workbook)
+    assert loop_findings(workbook) == [("纠纷台账", "M2", "assigned-before-received")]
+    found = next(f for f in ledger.findings if f.code == "assigned-before-received")
+    assert found.message.startswith(
+        "纠纷台账!M2：交办日期 2024-03-09 早于受理日期 2024-03-10，交办用时不计入统计。")
     assert ledger.tables["disputes"]["assigned_date"].isna().tolist() == [True, False, False]
 
 

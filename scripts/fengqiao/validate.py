@@ -439,11 +439,12 @@ class _Validator:
                       values=np.full(int(mask.sum()), None, dtype=object))
 
     def check_loop_dates(self, tab: _Tab) -> None:
-        """纠纷台账's optional loop dates: a 反馈日期 before the 受理日期, a
-        交办日期 after the 办结日期 (each then blank for the figures: no credit
-        for a step the ledger cannot place)."""
+        """纠纷台账's optional loop dates: a 反馈日期 or a 交办日期 before the
+        受理日期, a 交办日期 after the 办结日期 (each then blank for the
+        figures: no credit for a step the ledger cannot place)."""
         for name, other, code, later in (
                 ("feedback_date", "received_date", "feedback-before-received", False),
+                ("assigned_date", "received_date", "assigned-before-received", False),
                 ("assigned_date", "closed_date", "assigned-after-closed", True)):
             if not (tab.has(name) and tab.has(other)):
                 continue
