@@ -58,6 +58,8 @@ SUMMARIES = [
     "因排水沟堵塞影响邻居", "因林地界址不清发生争执",
 ]
 NOTES = ["已电话回访", "当事人外出务工", "需协调多个部门", "已录入平台", "复杂疑难"]
+FORCES = ["村调委会", "专职调解员", "老干部", "乡贤能人", "律师法律顾问", "行业性专业性调解组织",
+          "部门联调", "其他"]
 
 # planted defects: kind -> (tab, field title, the finding fengqiao should give or None)
 DISPUTE_KINDS: dict[str, tuple[str, str | None]] = {
@@ -212,6 +214,17 @@ def make_disputes(rng: np.random.Generator, n: int, grid_ids: np.ndarray,
     notes = pick(rng, NOTES, n)
     notes[rng.random(n) < 0.85] = None
     ids = np.strings.add("DZ", np.strings.zfill(np.arange(1, n + 1).astype(str), 7)).astype(object)
+    # the supervision loop's columns (DOMAIN 4.2) come from a generator of
+    # their own, so every column above is the same as before they existed
+    loop = np.random.default_rng(rng.bit_generator.seed_seq.spawn(1)[0])
+    assigned = received + loop.integers(0, 3, n).astype("timedelta64[D]")
+    assigned = np.where(closed & (assigned > closed_date), closed_date, assigned)
+    assigned[loop.random(n) < 0.3] = np.datetime64("NaT")
+    initial = np.where(star == 1, "村级", np.where(star == 2, "镇级", "县级")).astype(object)
+    feedback = closed_date + loop.integers(0, 4, n).astype("timedelta64[D]")
+    feedback[~closed | (loop.random(n) < 0.1)] = np.datetime64("NaT")
+    force = pick(loop, FORCES, n)
+    force[~closed | (loop.random(n) < 0.2)] = None
 
     cols: dict[str, Column] = {
         "编号": Column("str", ids),
@@ -237,6 +250,10 @@ def make_disputes(rng: np.random.Generator, n: int, grid_ids: np.ndarray,
         "满意度": Column("str", satisfaction),
         "重复事项": Column("str", np.full(n, None, dtype=object)),
         "备注": Column("str", notes),
+        "交办日期": Column("date", assigned),
+        "初始层级": Column("str", initial),
+        "反馈日期": Column("date", feedback),
+        "调解力量": Column("str", force),
     }
 
     planted = plant_rows(rng, n, DISPUTE_KINDS, rate)
@@ -264,6 +281,7 @@ def make_disputes(rng: np.random.Generator, n: int, grid_ids: np.ndarray,
     cols["满意度"].values[rows] = None
     cols["首次调解成功"].values[rows] = "是"
     cols["调处层级"].values[rows] = "村级"
+    cols["反馈日期"].values[rows] = np.datetime64("NaT")
     rows = planted["closed_before_received"]
     early = received[rows] - rng.integers(1, 30, len(rows)).astype("timedelta64[D]")
     cols["状态"].values[rows] = "已化解"
@@ -272,6 +290,9 @@ def make_disputes(rng: np.random.Generator, n: int, grid_ids: np.ndarray,
     cols["满意度"].values[rows] = "满意"
     cols["首次调解成功"].values[rows] = "是"
     cols["调处层级"].values[rows] = "村级"
+    # one defect per row: no 交办/反馈 date to clash with the early 办结日期
+    cols["交办日期"].values[rows] = np.datetime64("NaT")
+    cols["反馈日期"].values[rows] = np.datetime64("NaT")
     cols["网格编号"].values[planted["unknown_grid"]] = np.array(
         [f"WG{900 + k % 99:03d}X" for k in range(len(planted["unknown_grid"]))], dtype=object)
     cols["涉及人数"].values[planted["persons_zero"]] = 0
@@ -286,8 +307,9 @@ def make_visits(rng: np.random.Generator, n: int, grid_ids: np.ndarray, househol
     day = START + rng.integers(0, days, n).astype("timedelta64[D]")
     g = rng.integers(0, len(grid_ids), n)
     h = (rng.random(n) * households[g]).astype(np.int64) + 1
-    household = np.strings.add(np.strings.add(grid_ids[g].astype(str), "-"),
-                               np.strings.zfill(h.astype(str), 3)).astype(object)
+    # zfill reduces over the widths, which an empty array has none of
+    number = np.strings.zfill(h.astype(str), 3) if n else h.astype(str)
+    household = np.strings.add(np.strings.add(grid_ids[g].astype(str), "-"), number).astype(object)
     found = rng.random(n) < 0.04
     issue = np.where(found, "是", "否").astype(object)
     linked = np.full(n, None, dtype=object)

@@ -67,6 +67,8 @@ ALL_TOOLS = [
 #: not in the default set: pandera's coerced-DateTime failure path is per cell
 #: (minutes at 50k rows with bad dates); ask for it by name
 OPT_IN = {"pandera-coerce"}
+#: tasks that read the xlsx: without one of them the xlsx is not generated
+XLSX_TASKS = {"fengqiao-validate-xlsx", "calamine-xlsx", "openpyxl-xlsx", "fengqiao-build-100k"}
 #: slow tasks get --slow-repeats runs instead of --repeats
 SLOW = {"frictionless", "pandera-coerce", "openpyxl-xlsx", "fengqiao-build-demo",
         "fengqiao-build-100k"}
@@ -348,7 +350,8 @@ def write_results(path: Path, tasks: list[Task], meta_csv: dict[str, Any],
         f"Run {info['date']} on {m['cores']} cores, {m['memory_gib']} GiB "
         f"({m['platform']}); load average {m['load_avg']} at start, {info['load_end']} at end.",
         f"Scale: CSV folder {info['rows']:,} disputes + {info['visit_rows']:,} visits + 300 grids; "
-        f"xlsx {info['xlsx_rows']:,} disputes + {info['xlsx_rows']:,} visits + 300 grids. "
+        + (f"xlsx {info['xlsx_rows']:,} disputes + {info['xlsx_rows']:,} visits + 300 grids. "
+           if meta_xlsx else "no xlsx task. ") +
         f"Seed {info['seed']}. Seconds are the best of {info['repeats']} "
         f"(slow tasks: {info['slow_repeats']}); peak MB is the largest RSS over the runs.",
         "",
@@ -476,7 +479,10 @@ def main() -> None:
     csv_root = a.data / f"town-{a.rows}-{visit_rows}-s{a.seed}"
     xlsx_root = a.data / f"xlsx-{a.xlsx_rows}-s{a.seed}"
     meta_csv = ensure_data(csv_root, a.rows, visit_rows, a.seed, False, a.xlsx_writer, a.regen)
-    meta_xlsx = ensure_data(xlsx_root, a.xlsx_rows, a.xlsx_rows, a.seed, True, a.xlsx_writer, a.regen)
+    wanted = set(a.tools.split(",")) if a.tools else set(ALL_TOOLS) - OPT_IN
+    # a CSV-only run (the province case) does not wait for an xlsx it never reads
+    meta_xlsx = (ensure_data(xlsx_root, a.xlsx_rows, a.xlsx_rows, a.seed, True, a.xlsx_writer,
+                             a.regen) if wanted & XLSX_TASKS else {})
     csv_dir, xlsx = csv_root / "csv", xlsx_root / "town.xlsx"
     csv_rows = a.rows + visit_rows + 300
     xlsx_rows = 2 * a.xlsx_rows + 300
@@ -511,7 +517,7 @@ def main() -> None:
     }
     raw = {
         "info": info,
-        "planted": {"csv": meta_csv["tabs"], "xlsx": meta_xlsx["tabs"]},
+        "planted": {"csv": meta_csv["tabs"], "xlsx": meta_xlsx.get("tabs", {})},
         "generation_s": {"csv": meta_csv.get("timings_s"), "xlsx": meta_xlsx.get("timings_s")},
         "tasks": [{"id": t.id, "tool": t.tool, "task": t.task, "input": t.input, "rows": t.rows,
                    "argv": t.argv, "skipped": t.skipped, "error": t.error, "result": t.result,

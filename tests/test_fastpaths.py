@@ -99,7 +99,7 @@ def test_buffer_scan_on_sliced_and_null_arrays() -> None:
 
 
 _CHARS = [*"ab1 #\t\nRE!F", "\x00", "\x07", "\u200b", "\ufeff", "\u3000", "\u00a0", "１", "Ａ",
-          "－", "（", "中"]
+          "－", "（", "中", "\x1c", "\x85", "\u1680", "\u2028", "\u205f", "。", "…", "”"]
 texts = st.lists(
     st.one_of(st.none(), st.sampled_from(["#REF!", " #N/A ", "#ref!\x07"]),
               st.text(alphabet=st.sampled_from(_CHARS), max_size=8)),
@@ -206,3 +206,48 @@ def test_csv_encodings_after_the_arrow_first_read() -> None:
     assert enc == "gb18030" and frame.iloc[1, 1] == "东岭村"
     frame, enc = parse_csv(b"\r\n\r\n", "a.csv")
     assert enc == "utf-8" and frame.empty
+
+
+_json_scalars = st.one_of(
+    st.none(), st.booleans(), st.integers(min_value=-2**70, max_value=2**70),
+    st.floats(allow_nan=False), st.text(alphabet=st.sampled_from(
+        [*'ab"\\/{}[],: ', "\n", "\r", "\t", "\x00", "\x1f", "\u2028", "中", "😀"]), max_size=6))
+_json_values = st.recursive(
+    _json_scalars,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=5),
+        st.dictionaries(st.text(alphabet=st.sampled_from([*'ab"\n{,中']), max_size=4),
+                        inner, max_size=5),
+        st.dictionaries(st.integers(-3, 3), inner, max_size=3)),  # keys json turns into text
+    max_leaves=40)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_json_values)
+def test_contract_dumps_writes_the_stdlib_bytes(value: object) -> None:
+    """metrics.json is written by the C encoder a flat container at a time;
+    the bytes are those of the indenting pure-Python encoder."""
+    import json
+
+    from fengqiao.metrics.contract import dumps
+
+    doc = {"metrics": value, "overdue": [value, {"id": "DZ1", "star": 1, "x": None}],
+           "nested": {"a": [[], {}, [value]]}}
+    assert dumps(doc) == json.dumps(doc, ensure_ascii=False, sort_keys=True, indent=2) + "\n"
+
+
+def test_trim_keeps_a_clean_column_and_trims_any_other() -> None:
+    """Every Unicode character at the start and at the end of a cell: the
+    result is Arrow's trim; a column with nothing to trim is kept as it is
+    (no second copy of its text)."""
+    from fengqiao.normalize import _trim
+
+    chars = [chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]
+    cells = pa.array([f"中{c}" for c in chars] + [f"{c}a" for c in chars] + ["", None],
+                     type=pa.large_string())
+    assert _trim(cells).equals(pa.compute.utf8_trim_whitespace(cells))
+    clean = pa.array(["中a", None, "b c", ""], type=pa.large_string())
+    assert _trim(clean) is clean
+    # bytes under a null cell (Arrow leaves them unspecified) do not hide a trim
+    hidden = set_null(pa.array(["xy", " a"], type=pa.large_string()), np.array([True, False]))
+    assert _trim(hidden).to_pylist() == [None, "a"]

@@ -33,6 +33,15 @@ UP, DOWN = "上传", "下传"
 _RANK = {level: float(k) for k, level in enumerate(LEVELS)}
 
 
+def _instants(values: pd.Series) -> np.ndarray:
+    """``datetime64[ns]`` values of a date column. A typed column is taken
+    as it is: ``pd.to_datetime`` of one still maps every row through its
+    cache of distinct values, a noticeable cost on a million rows."""
+    if pd.api.types.is_datetime64_dtype(values.dtype):
+        return values.to_numpy(dtype="datetime64[ns]")
+    return pd.to_datetime(values).to_numpy(dtype="datetime64[ns]")
+
+
 def case_lookup(ids: pd.Series, received: pd.Series, initial: pd.Series,
                 final: pd.Series) -> pd.DataFrame:
     """One row per case id (its first row): ``received`` and ``level``, the
@@ -40,7 +49,7 @@ def case_lookup(ids: pd.Series, received: pd.Series, initial: pd.Series,
     columns with every error already NA."""
     frame = pd.DataFrame({
         "id": ids.astype("string").to_numpy(),
-        "received": pd.to_datetime(received).to_numpy(dtype="datetime64[ns]"),
+        "received": _instants(received),
         "level": initial.astype("string").fillna(final.astype("string")).to_numpy(),
     })
     frame = frame[frame["id"].notna().to_numpy()]
@@ -56,8 +65,7 @@ def of_case(ids: pd.Series, cases: pd.DataFrame) -> pd.DataFrame:
 
 def before(dates: pd.Series, received: pd.Series) -> np.ndarray:
     """Rows dated before their case was received (unknown dates: never)."""
-    a = pd.to_datetime(dates).to_numpy(dtype="datetime64[ns]")
-    b = pd.to_datetime(received).to_numpy(dtype="datetime64[ns]")
+    a, b = _instants(dates), _instants(received)
     return (~np.isnat(a)) & (~np.isnat(b)) & (a < b)
 
 
@@ -74,7 +82,7 @@ def level_before(ids: pd.Series, dates: pd.Series, to_level: pd.Series,
     no starting level and no earlier 转至层级)."""
     n = len(ids)
     case, _ = pd.factorize(ids.astype("string"), use_na_sentinel=True)
-    day = pd.to_datetime(dates).to_numpy(dtype="datetime64[ns]")
+    day = _instants(dates)
     usable = np.flatnonzero((case >= 0) & ~np.isnat(day))
     # by case, then date, then sheet row
     order = usable[np.lexsort((usable, day[usable].view("int64"), case[usable]))]

@@ -213,19 +213,27 @@ def _factorize_datetimes(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray] | Non
     return np.asarray(codes, dtype=np.intp), np.asarray(uniques.to_pydatetime(), dtype=object)
 
 
+def arrow_chunks(series: pd.Series) -> pa.ChunkedArray | None:
+    """The column's Arrow text as it is held, in the blocks the CSV reader
+    made, when it is Arrow-backed text; else ``None`` (xlsx cells are
+    Python objects)."""
+    dtype = series.dtype
+    if not isinstance(dtype, pd.StringDtype) or dtype.storage != "pyarrow":
+        return None
+    data = pa.array(series.array)
+    return data if isinstance(data, pa.ChunkedArray) else pa.chunked_array([data])
+
+
 def arrow_strings(series: pd.Series) -> pa.Array | None:
     """The column as one Arrow string array when it is Arrow-backed text (what
     the CSV reader gives), else ``None`` (xlsx cells are Python objects).
 
     Getting it costs no conversion: the chunks are joined, the strings are not
     touched one by one."""
-    dtype = series.dtype
-    if not isinstance(dtype, pd.StringDtype) or dtype.storage != "pyarrow":
+    data = arrow_chunks(series)
+    if data is None:
         return None
-    data = pa.array(series.array)
-    if isinstance(data, pa.ChunkedArray):
-        data = data.combine_chunks() if data.num_chunks != 1 else data.chunk(0)
-    return data
+    return data.combine_chunks() if data.num_chunks != 1 else data.chunk(0)
 
 
 def set_null(raw: pa.Array, mask: np.ndarray) -> pa.Array:
@@ -252,8 +260,23 @@ def null_where(values: pd.Series, mask: np.ndarray) -> pd.Series:
                      index=values.index)
 
 
-def _encode_strings(raw: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """Codes (−1 for missing) and distinct values of an Arrow string array."""
+def _encode_strings(raw: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    """Codes (−1 for missing) and distinct values of Arrow strings. Blocks
+    are hashed as they are, never joined: one hash table serves them all,
+    so every block carries the same final dictionary (checked; joined
+    otherwise)."""
+    if isinstance(raw, pa.ChunkedArray):
+        if raw.num_chunks == 1:
+            raw = raw.chunk(0)
+        else:
+            encoded = pc.dictionary_encode(raw)
+            chunks = encoded.chunks
+            if chunks and all(c.dictionary.equals(chunks[-1].dictionary) for c in chunks):
+                indices = pa.chunked_array([c.indices for c in chunks], type=pa.int32())
+                codes = pc.fill_null(indices, -1).to_numpy()
+                return (np.asarray(codes, dtype=np.intp), np.asarray(
+                    chunks[-1].dictionary.to_numpy(zero_copy_only=False), dtype=object))
+            raw = raw.combine_chunks()
     encoded = pc.dictionary_encode(raw)
     codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
     return (np.asarray(codes, dtype=np.intp),
@@ -264,7 +287,7 @@ def _factorize(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Codes (−1 for missing) and distinct values, with booleans kept apart
     from the numbers 0 and 1. Homogeneous columns (all text, all numbers,
     all dates: the usual case) take a typed fast path."""
-    raw = arrow_strings(series)
+    raw = arrow_chunks(series)
     if raw is not None:
         # CSV columns: Arrow text already, so hash it in Arrow and never build
         # a million Python strings (only the distinct values become objects)
@@ -398,7 +421,8 @@ def _spread(series: pd.Series, codes: np.ndarray, uniques: np.ndarray, res: _Uni
         values_u = pd.array(res.values, dtype=dtype)
         bad_u = res.code != ""
         values_u[bad_u | res.blank] = pd.NA if dtype != "datetime64[ns]" else pd.NaT
-        values = pd.Series(values_u.take(codes, allow_fill=True), dtype=dtype)
+        values = pd.Series(values_u.take(codes, allow_fill=True), index=series.index,
+                           dtype=dtype, copy=False)
         # a per-row mask is spread only when some distinct value sets it
         # (each spread is a gather over every row)
         bad = bad_u[safe] & ~missing if bad_u.any() else np.zeros(n, dtype=bool)
@@ -409,7 +433,7 @@ def _spread(series: pd.Series, codes: np.ndarray, uniques: np.ndarray, res: _Uni
             issues[str(code)] = (res.code == code)[safe] & ~missing
     else:
         values = pd.Series(pd.array([pd.NA] * n if dtype != "datetime64[ns]" else
-                                    [pd.NaT] * n, dtype=dtype))
+                                    [pd.NaT] * n, dtype=dtype), index=series.index)
         bad = np.zeros(n, dtype=bool)
         blank = np.ones(n, dtype=bool)
         control = np.zeros(n, dtype=bool)
@@ -418,7 +442,7 @@ def _spread(series: pd.Series, codes: np.ndarray, uniques: np.ndarray, res: _Uni
     for code, mask in (extra or {}).items():
         if mask.any():
             issues[code] = mask
-    return Parsed(values=values.set_axis(series.index), bad=bad, blank=blank,
+    return Parsed(values=values, bad=bad, blank=blank,
                   issues=issues, codes=codes, raw_unique=uniques)
 
 
@@ -838,6 +862,37 @@ def _to_bool(arr: pa.Array | pa.ChunkedArray, fill: bool) -> np.ndarray:
     return np.asarray(pc.fill_null(arr, fill).to_numpy(zero_copy_only=False), dtype=bool)
 
 
+def _cell_bytes(arr: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(first byte offset, byte length, character buffer) of every cell of
+    an Arrow string array, read from its buffers without touching the text;
+    a null cell has length 0."""
+    buffers = arr.buffers()
+    wide = pa.types.is_large_string(arr.type)
+    offsets = np.frombuffer(buffers[1], dtype=np.int64 if wide else np.int32)
+    offsets = offsets[arr.offset:arr.offset + len(arr) + 1]
+    data = (np.frombuffer(buffers[2], dtype=np.uint8) if buffers[2] is not None
+            else np.zeros(0, dtype=np.uint8))
+    lengths = np.diff(offsets).astype(np.int64, copy=False)
+    if arr.null_count:
+        lengths[~_to_bool(arr.is_valid(), False)] = 0
+    return offsets[:-1], lengths, data
+
+
+def _trim(arr: pa.Array) -> pa.Array:
+    """``utf8_trim_whitespace`` of the column, or the column itself when
+    trimming took nothing off (told by the total length, since trimming
+    only removes bytes): a clean column then keeps sharing the reader's
+    buffers instead of holding a second copy of a million cells."""
+    trimmed = pc.utf8_trim_whitespace(arr)
+    return arr if _text_bytes(trimmed) == _text_bytes(arr) else trimmed
+
+
+def _text_bytes(arr: pa.Array) -> int:
+    """Bytes of text in the non-null cells of a string array (whatever lies
+    under a null cell is not counted)."""
+    return int(_cell_bytes(arr)[1].sum())
+
+
 def _text_arrow(raw: pa.Array, index: pd.Index, *, code_like: bool) -> Parsed:
     """Free text held as one Arrow array, with pyarrow compute kernels over
     the whole column: free text is mostly distinct, so factorizing would buy
@@ -847,11 +902,12 @@ def _text_arrow(raw: pa.Array, index: pd.Index, *, code_like: bool) -> Parsed:
     characters."""
     n = len(raw)
     cleaned, control_np = _clean_arrow(raw, code_like=code_like)
-    cleaned = pc.utf8_trim_whitespace(cleaned)
-    nbytes = np.asarray(pc.fill_null(pc.binary_length(cleaned), 0)
-                        .to_numpy(zero_copy_only=False), dtype=np.int64)
+    cleaned = _trim(cleaned)
+    starts, nbytes, data = _cell_bytes(cleaned)
     blank = nbytes == 0  # a null cell has length 0 here
-    hashed = _to_bool(pc.starts_with(cleaned, "#"), False)
+    # the first byte of each cell (a blank cell's position may lie past the end)
+    hashed = ~blank & (data[np.minimum(starts, max(len(data) - 1, 0))] == ord("#")) \
+        if len(data) else np.zeros(n, dtype=bool)
     formula = np.zeros(n, dtype=bool)
     if hashed.any():
         idx = np.flatnonzero(hashed)

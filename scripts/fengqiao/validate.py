@@ -13,6 +13,8 @@ codes that excluded it; any other bad value is NA and the row still counts.
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,7 +43,7 @@ from .normalize import (
     parse_field,
 )
 from .schema import TAB_ORDER, FieldSpec, Schema, TabSpec, load_schema
-from .sources.base import RawWorkbook
+from .sources.base import RawTable, RawWorkbook
 from .sources.csvformat import describe as describe_csv
 from .townschema import schema_for
 
@@ -62,6 +64,10 @@ KEY_FIELDS: dict[str, tuple[str, ...]] = {
     "key_person_visits": ("person_id", "date"),
     "responsibilities": (),
 }
+
+#: a tab this long has its columns parsed by up to PARSE_THREADS threads at once
+PARALLEL_ROWS = 100_000
+PARSE_THREADS = 4
 
 #: tab → (start date field, closing-before-start code, status a case returns to)
 _CLOSING = {
@@ -208,20 +214,29 @@ def _counted_rows(tab: _Tab, out: np.ndarray) -> pd.DataFrame:
     """The tab's typed frame without the excluded rows. Each column is
     filtered on its own array (an Arrow filter for text): a boolean index on
     the assembled frame would go through a generic take, several times
-    slower on a million rows of text."""
-    columns = {f.name: tab.current(f.name) for f in tab.spec.fields}
-    columns["_row"] = pd.Series(tab.rows, dtype="int64")
-    if out.any():
-        keep = ~out
-        columns = {name: pd.Series(values.array[keep]) for name, values in columns.items()}
+    slower on a million rows of text. The tab gives up each column (typed
+    values and parse results) once its counted copy exists, so a million
+    rows are not held twice over; the tab is spent afterwards."""
+    keep = ~out if out.any() else None
+    columns: dict[str, pd.Series] = {}
+    for f in tab.spec.fields:
+        values = tab.current(f.name)
+        tab.values.pop(f.name)
+        tab.parsed.pop(f.name, None)
+        columns[f.name] = values if keep is None else pd.Series(values.array[keep])
+        del values
+    rows = pd.Series(tab.rows, dtype="int64")
+    columns["_row"] = rows if keep is None else pd.Series(rows.array[keep])
     return pd.DataFrame(columns, copy=False)
 
 
 class _Validator:
-    def __init__(self, workbook: RawWorkbook, schema: Schema, config: Config) -> None:
+    def __init__(self, workbook: RawWorkbook, schema: Schema, config: Config, *,
+                 consume: bool = False) -> None:
         self.workbook = workbook
         self.schema = schema
         self.config = config
+        self.consume = consume
         self.findings = _Findings()
         self.tabs: dict[str, _Tab] = {}
         self.order = {name: i for i, name in enumerate(TAB_ORDER)}
@@ -282,7 +297,18 @@ class _Validator:
                     self.emit_tab(spec, "header-not-found", sheet=sheet, column=first.title,
                                   detail=HEADER_SCAN_ROWS)
                 continue
-            self.tabs[spec.name] = self._parse_tab(spec, sheet, raw.frame, raw.first_row, header)
+            data = raw.frame.iloc[header.index + 1:]
+            columns = {f.name: data.iloc[:, header.columns[f.name]].reset_index(drop=True)
+                       for f in spec.fields if f.name in header.columns}
+            mapped = set(header.columns.values())
+            others = data.iloc[:, [c for c in range(data.shape[1]) if c not in mapped]]
+            if self.consume:  # the caller needs only the workbook's info afterwards
+                self.workbook.tables[sheet] = RawTable(raw.name, pd.DataFrame(), raw.first_row,
+                                                       raw.hidden)
+            first_row = raw.first_row
+            del raw, data
+            self.tabs[spec.name] = self._parse_tab(spec, sheet, columns, others, first_row,
+                                                   header)
 
     def _chosen(self, spec: TabSpec, choice: TabChoice, sheets: list[str]) -> str | None:
         """The sheet to read for a tab, with a finding for every choice that
@@ -305,8 +331,13 @@ class _Validator:
                           detail=choice.sheet)
         return choice.sheet
 
-    def _parse_tab(self, spec: TabSpec, sheet: str, frame: pd.DataFrame, first_row: int,
-                   header: HeaderMatch) -> _Tab:
+    def _parse_tab(self, spec: TabSpec, sheet: str, columns: dict[str, pd.Series],
+                   others: pd.DataFrame, first_row: int, header: HeaderMatch) -> _Tab:
+        """Parse the tab's mapped ``columns`` (field → raw column below the
+        header), taking each out of the dict as it is parsed: when nothing
+        else holds the raw cells (``consume``), a raw column is freed as soon
+        as its typed column exists. ``others`` are the unmapped columns, read
+        only to tell an entirely blank row."""
         for col, written, name in header.duplicates:
             self.emit_tab(spec, "duplicate-column", sheet=sheet, row=header.sheet_row, col=col,
                           column=written, detail=spec.field(name).title)
@@ -314,21 +345,27 @@ class _Validator:
             if f.name not in header.columns and (f.required or f.warn_if_missing):
                 self.emit_tab(spec, "missing-column" if f.required else "missing-optional-column",
                               sheet=sheet, column=f.title)
-        data = frame.iloc[header.index + 1:]
-        n = len(data)
+        n = len(others)
         rows = first_row + header.index + 1 + np.arange(n)
+        fields = [f for f in spec.fields if f.name in columns]
+
+        def parse(f: FieldSpec) -> Parsed:
+            return parse_field(columns.pop(f.name), f, code_like=_code_like(self.schema, spec, f))
+
         parsed: dict[str, Parsed] = {}
+        # columns are independent and the Arrow and numpy kernels let go of
+        # the GIL, so a long tab parses its columns side by side
+        workers = min(PARSE_THREADS, os.cpu_count() or 1, len(fields))
+        if n >= PARALLEL_ROWS and workers > 1:
+            with ThreadPoolExecutor(workers) as pool:
+                parsed = dict(zip((f.name for f in fields), pool.map(parse, fields), strict=True))
+        else:
+            parsed = {f.name: parse(f) for f in fields}
         blank = np.ones(n, dtype=bool)
-        for f in spec.fields:
-            if f.name in header.columns:
-                column = data.iloc[:, header.columns[f.name]].reset_index(drop=True)
-                p = parse_field(column, f, code_like=_code_like(self.schema, spec, f))
-                parsed[f.name] = p
-                blank &= p.blank
-        mapped = set(header.columns.values())
-        others = [c for c in range(data.shape[1]) if c not in mapped]
-        if others and blank.any():
-            blank &= blank_rows(data.iloc[:, others])
+        for p in parsed.values():
+            blank &= p.blank
+        if others.shape[1] and blank.any():
+            blank &= blank_rows(others)
         if blank.any():  # entirely blank rows carry no data: skipped, not lost
             keep = np.flatnonzero(~blank)
             parsed = {name: p.take(keep) for name, p in parsed.items()}
@@ -520,16 +557,26 @@ class _Validator:
         disputes = self.tabs.get("disputes")
         if disputes is None or not (disputes.has("id") and disputes.has("received_date")):
             return
-        blank = pd.Series(pd.array([None] * disputes.n, dtype=STRING_DTYPE))
-        cases = case_lookup(
-            disputes.current("id"), disputes.current("received_date"),
-            disputes.current("initial_level") if disputes.has("initial_level") else blank,
-            disputes.current("level") if disputes.has("level") else blank)
-        for name, code in (("supervisions", "supervised-before-received"),
-                           ("transfers", "transfer-before-received")):
-            tab = self.tabs.get(name)
-            if tab is None or not (tab.has("dispute_id") and tab.has("date")):
-                continue
+        records = [(tab, code) for name, code in (("supervisions", "supervised-before-received"),
+                                                  ("transfers", "transfer-before-received"))
+                   if (tab := self.tabs.get(name)) is not None
+                   and tab.has("dispute_id") and tab.has("date")]
+        if not records:
+            return
+        # only the cases some record names: a province ledger has a million
+        # cases and a few thousand records (the first row of an id is among them)
+        ids = disputes.current("id")
+        named = pd.concat([tab.current("dispute_id") for tab, _ in records], ignore_index=True)
+        rows = np.flatnonzero(_isin(ids, named))
+
+        def of_named(name: str) -> pd.Series:
+            if not disputes.has(name):
+                return pd.Series(pd.array([None] * len(rows), dtype=STRING_DTYPE))
+            return disputes.current(name).iloc[rows].reset_index(drop=True)
+
+        cases = case_lookup(ids.iloc[rows].reset_index(drop=True), of_named("received_date"),
+                            of_named("initial_level"), of_named("level"))
+        for tab, code in records:
             case = of_case(tab.current("dispute_id"), cases)
             dates = tab.current("date")
             mask = before(dates, case["received"])
@@ -635,12 +682,16 @@ def require_figures(ledger: Ledger, schema: Schema | None = None) -> None:
 
 
 def validate_workbook(workbook: RawWorkbook, *, schema: Schema | None = None,
-                      config: Config | None = None) -> Ledger:
+                      config: Config | None = None, consume: bool = False) -> Ledger:
     """Check every tab of a workbook against the schema and return the ledger
-    of rows that count, with all findings (nothing here raises for bad data)."""
+    of rows that count, with all findings (nothing here raises for bad data).
+
+    ``consume`` empties the workbook's tables as they are read (its ``info``
+    stays): for a caller that needs nothing else from it afterwards, so a
+    million-row ledger is not held as raw text and as typed columns at once."""
     config = config or load_config()
     # the 职务类别 a town may use are its configured ranks
-    return _Validator(workbook, schema or schema_for(config), config).run()
+    return _Validator(workbook, schema or schema_for(config), config, consume=consume).run()
 
 
 __all__ = ["KEY_FIELDS", "NOTICE_CODES", "TEXT_MAX_CHARS", "blocking_findings",

@@ -54,7 +54,7 @@ def _read_arrow(body: bytes, delimiter: str) -> pd.DataFrame:
     """pyarrow.csv with every column as text (raises ``ArrowInvalid`` on a
     file it cannot take, invalid UTF-8 included)."""
     table = pacsv.read_csv(
-        io.BytesIO(body),
+        pa.BufferReader(pa.py_buffer(body)),  # the blocks are views of ``body``, not copies
         read_options=pacsv.ReadOptions(autogenerate_column_names=True),
         parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True,
                                          ignore_empty_lines=False),
@@ -62,9 +62,11 @@ def _read_arrow(body: bytes, delimiter: str) -> pd.DataFrame:
             column_types=_ALL_TEXT, strings_can_be_null=True, null_values=[""],
             quoted_strings_can_be_null=True, check_utf8=True),
     )
-    # one chunk per column: the reader makes one per block (~1 MB), and the
-    # column-wise checks downstream work on whole arrays
-    frame = table.combine_chunks().to_pandas(types_mapper=_TEXT_TYPES.get)
+    # the reader's blocks (~1 MB each) are kept as they are: hashing a
+    # column of dates or statuses works on them directly, and a text column
+    # is joined only when it is parsed (normalize.arrow_strings), so the
+    # file's bytes and a joined copy of every column never coexist
+    frame = table.to_pandas(types_mapper=_TEXT_TYPES.get)
     frame.columns = range(frame.shape[1])
     return frame
 
