@@ -35,7 +35,7 @@ from .. import clock, outdir
 from ..config import load_config
 from ..errors import FengqiaoError
 from ..metrics import compute_metrics
-from ..metrics.contract import dumps, validate_contract
+from ..metrics.contract import dumps, is_below, level_of, validate_contract
 from ..metrics.periods import Period
 from ..publish.atomic import write_atomic
 from ..retry import GaveUp, RetryPolicy, send_with_retries
@@ -254,9 +254,12 @@ def origin_of(town: TownSource, period: Period) -> str:
 # -- checking -----------------------------------------------------------------
 
 
-def check_contract(contract: Any, period: Period, town: str | None) -> list[str]:
+def check_contract(contract: Any, period: Period, town: str | None,
+                   level: str = "县") -> list[str]:
     """Every reason, in Chinese, why this file cannot be used for ``period``
-    and ``town`` (``town=None`` accepts whatever town the file names)."""
+    and ``town`` (``town=None`` accepts whatever town the file names) by a
+    roll-up of ``level``: the file must lie below it (a town's file under a
+    county, a county's under a city …)."""
     if not isinstance(contract, dict):
         return ["文件内容不是 JSON 对象。"]
     version = str(contract.get("schema_version", ""))
@@ -277,16 +280,24 @@ def check_contract(contract: Any, period: Period, town: str | None) -> list[str]
                 f"要求的是 {period.label}（{want[1]} 至 {want[2]}）。"
             )
     if town is not None and contract.get("town") != town:
-        problems.append(f"文件里的乡镇名称是“{contract.get('town')}”，县里登记的是“{town}”。")
+        if level == "县":
+            problems.append(f"文件里的乡镇名称是“{contract.get('town')}”，县里登记的是“{town}”。")
+        else:
+            problems.append(f"文件里的单位名称是“{contract.get('town')}”，{level}里登记的是“{town}”。")
+    found = level_of(contract)
+    if not is_below(found, level):
+        problems.append(f"这是{found}级的统计文件，不低于本级（{level}），不能作为下级汇总。"
+                        f"{'县级汇总的下级只能是乡镇。' if level == '县' else ''}")
     return list(dict.fromkeys(problems))
 
 
-def parse_and_check(data: bytes, period: Period, town: str | None) -> tuple[dict[str, Any] | None, list[str]]:
+def parse_and_check(data: bytes, period: Period, town: str | None,
+                    level: str = "县") -> tuple[dict[str, Any] | None, list[str]]:
     try:
         obj = json.loads(data.decode("utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         return None, [f"文件不是有效的 JSON：{exc.__class__.__name__}。"]
-    problems = check_contract(obj, period, town)
+    problems = check_contract(obj, period, town, level)
     return (obj if isinstance(obj, dict) else None), problems
 
 
@@ -401,7 +412,7 @@ def collect_town(config: CountyConfig, town: TownSource, period: Period, *,
         append_log(config.collection_dir, receipt)
         return receipt
     data = got.data or b""
-    _, problems = parse_and_check(data, period, town.name if check_name else None)
+    _, problems = parse_and_check(data, period, town.name if check_name else None, config.level)
     stored = store_copy(config.collection_dir / period.label / town.folder_name, data, received)
     receipt = Receipt(
         status="invalid" if problems else "valid",
@@ -557,13 +568,13 @@ def classify(spec: str) -> TownSource:
 
 def quick_collect(specs: list[str], period: Period, *, name: str, collection: Path,
                   settings: FetchSettings | None = None,
-                  now: datetime | None = None) -> CountyConfig:
-    """Collect the towns given on the command line into ``collection`` and
-    return the county config that describes them, each town named as its
-    own file names it."""
+                  now: datetime | None = None, level: str = "县") -> CountyConfig:
+    """Collect the units given on the command line into ``collection`` and
+    return the config of a roll-up of ``level`` that describes them, each
+    unit named as its own file names it (a county site by its county)."""
     if not specs:
         raise FengqiaoError("没有给出任何乡镇。", hint="请在命令后列出乡镇网站文件夹、网址或台账文件，或用 --config 指定 county.yml。")
-    config = county_config(name, collection_dir=collection, judge_timeliness=False)
+    config = county_config(name, collection_dir=collection, judge_timeliness=False, level=level)
     if settings is not None:
         config = replace(config, fetch=settings)
     today = report_day(config, now or clock.now())

@@ -1,7 +1,10 @@
 """The county office's own config: which towns, where to fetch, when reports are due.
 
 It is separate from a town's ``fengqiao.yml`` because the county never sees a
-ledger: it only knows where each town publishes its ``metrics.json``.
+ledger: it only knows where each town publishes its ``metrics.json``. The
+same file serves a city or a province (``level: 市`` / ``省``): its
+``towns:`` are then the direct units, county sites among them, each read
+exactly like a town site.
 ``sheets_schema/county_defaults.yml`` holds every default (targets come from
 the town defaults); ``county.yml`` is laid over it and validated as
 :class:`CountyFile`, a typed model with no defaults of its own, so every bad
@@ -44,6 +47,8 @@ from ..resources import SCHEMA_DIR
 from ..sources.spec import in_folder
 
 TownKind = Literal["url", "path", "workbook"]
+#: the levels a roll-up may have (a town is 镇; see metrics.contract.LEVELS)
+RollupLevel = Literal["县", "市", "省"]
 KIND = "县级配置文件"
 COUNTY_DEFAULTS_FILE = SCHEMA_DIR / "county_defaults.yml"
 
@@ -141,6 +146,7 @@ class CountyFile:
     """``county.yml`` with the defaults laid under it, as written."""
 
     county: Annotated[Text, MustWrite(), Field(examples=["示范县"])]
+    level: RollupLevel
     title: AnyText
     collection_dir: Text
     timezone: Annotated[Text, AfterValidator(_zone)]
@@ -192,6 +198,18 @@ class CountyConfig:
     #: deadline to judge: their files count as 已报, timeliness shows "—"
     judge_timeliness: bool = True
     path: Path | None = None
+    #: 县 (units are towns), 市 or 省 (units are roll-ups or towns below it)
+    level: str = "县"
+
+    @property
+    def unit_word(self) -> str:
+        """What the direct units are called on pages and in messages."""
+        return UNIT_WORDS[self.level]
+
+    @property
+    def area(self) -> str:
+        """The whole roll-up in a phrase: 全县, 全市, 全省."""
+        return f"全{self.level}"
 
     @property
     def tz(self) -> ZoneInfo:
@@ -216,6 +234,8 @@ class CountyConfig:
 
 
 KNOWN_KEYS = tuple(f.name for f in dataclasses.fields(CountyFile))
+#: a roll-up's direct units, by its level
+UNIT_WORDS = {"县": "乡镇", "市": "县（市、区）", "省": "市（州、盟）"}
 
 
 def _town_source(entry: TownEntry, base: Path) -> TownSource:
@@ -254,6 +274,7 @@ def county_from_dict(data: dict[str, Any], where: Path | str, base: Path) -> Cou
         title=f.title.strip(),
         report_date=f.report_date,
         path=Path(where) if isinstance(where, Path) else None,
+        level=f.level,
     )
 
 

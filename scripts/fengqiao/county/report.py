@@ -12,6 +12,13 @@ Reporting status per town and period (DHIS2-style):
 Completeness = (按时 + 迟报) ÷ towns expected; timeliness = 按时 ÷ towns
 expected. An invalid file is not a report: the county cannot use it.
 
+A city or province counts both its direct units and the towns underneath
+(:func:`fengqiao.metrics.rollup.reporting`): a county that reported 3 of its
+4 towns adds 3 reported and 4 expected towns. A town's figures are on time at
+the top only if every level passed them on time. A unit that sent nothing
+usable has towns nobody can count: the towns' denominator is then unknown,
+and completeness and timeliness show "—" with the unit named, never a guess.
+
 Ranking uses a small-sample guard, because a town with 2 of 2 cases closed has
 proved much less than one with 190 of 200: towns whose denominator is below
 ``min_denominator`` are listed apart as 样本不足 and not ranked, and the rest
@@ -29,17 +36,25 @@ import numpy as np
 import pandas as pd
 
 from ..catalogue import title
+from ..metrics.contract import TOWN, level_of
 from ..metrics.periods import Period, parse_period
-from ..metrics.rollup import combine
+from ..metrics.rollup import (
+    COUNTED,
+    INVALID,
+    LATE,
+    MISSING,
+    ON_TIME,
+    REPORTED,
+    STATUSES,
+    Reporting,
+    below,
+    combine,
+    reporting,
+)
 from .collect import Receipt, collected_periods, load_copy, read_log
 from .config import RANKED_RATES, CountyConfig
 
-ON_TIME = "按时"
-LATE = "迟报"
-MISSING = "未报"
-INVALID = "数据无效"
-REPORTED = "已报"  # valid, with no deadline to judge it against (quick builds)
-STATUSES = (ON_TIME, LATE, REPORTED, INVALID, MISSING)
+# the status words (按时 …) are the roll-up's; imported here for this module's readers
 
 RANKED = "排名"
 SMALL = "样本不足"
@@ -112,6 +127,14 @@ class PeriodReport:
     timeliness: dict[str, Any] = field(default_factory=dict)
     rankings: dict[str, pd.DataFrame] = field(default_factory=dict)
     supervision: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: 县, 市 or 省; above a county, ``counts`` are the direct units and
+    #: ``completeness``/``timeliness`` count the towns underneath
+    level: str = "县"
+    reporting: Reporting | None = None
+    #: statuses of the towns underneath (equal to ``counts`` for a county)
+    town_counts: dict[str, int] = field(default_factory=dict)
+    unit_completeness: dict[str, Any] = field(default_factory=dict)
+    unit_timeliness: dict[str, Any] = field(default_factory=dict)
 
     @property
     def usable(self) -> list[TownStatus]:
@@ -121,6 +144,34 @@ class PeriodReport:
 def _rate(num: int, den: int) -> dict[str, Any]:
     return {"numerator": num, "denominator": den,
             "value": None if den == 0 else round(num / den, 6)}
+
+
+#: a share nobody can work out (shown "—" for each part)
+UNKNOWN: dict[str, Any] = {"numerator": None, "denominator": None, "value": None}
+
+
+def town_figures(rep: Reporting, judge_timeliness: bool
+                 ) -> tuple[dict[str, int], dict[str, Any], dict[str, Any]]:
+    """Counts, completeness and timeliness of the towns underneath. The
+    denominator is unknown while a unit's towns are (completeness then keeps
+    its known numerator); timeliness is unknown too when some town's
+    timeliness was not judged at a level below (it is 已报 there)."""
+    counts = {k: 0 for k in STATUSES}
+    for state in rep.town_status.values():
+        counts[state] += 1
+    reported = sum(counts[k] for k in COUNTED)
+    expected = rep.towns_expected
+    if expected is None:
+        completeness = {**UNKNOWN, "numerator": reported}
+    else:
+        completeness = _rate(reported, expected)
+    if not judge_timeliness:
+        timeliness = _rate(0, 0)
+    elif expected is None or counts[REPORTED]:
+        timeliness = dict(UNKNOWN)
+    else:
+        timeliness = _rate(counts[ON_TIME], expected)
+    return counts, completeness, timeliness
 
 
 def town_status(config: CountyConfig, period: Period, town: str,
@@ -210,14 +261,19 @@ SUPERVISION_COLUMNS = ["town", "id", "village", "grid_id", "dispute_type", "star
 
 
 def supervision_list(statuses: list[TownStatus]) -> pd.DataFrame:
-    """Every town's overdue open cases with the town's name, most overdue first."""
+    """Every town's overdue open cases with the town's name (its path below
+    this level when it came through a roll-up), most overdue first."""
     frames = []
     for s in statuses:
         if s.contract is None:
             continue
         overdue = s.contract.get("overdue") or []
         if overdue:
-            frames.append(pd.DataFrame(overdue).assign(town=s.town))
+            frame = pd.DataFrame(overdue)
+            if level_of(s.contract) == TOWN or "town" not in frame.columns:
+                frames.append(frame.assign(town=s.town))
+            else:
+                frames.append(frame.assign(town=below(s.town, "") + frame["town"].astype(str)))
     if not frames:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in SUPERVISION_COLUMNS})
     table = pd.concat(frames, ignore_index=True)
@@ -238,20 +294,30 @@ def build_report(config: CountyConfig, period: Period) -> PeriodReport:
     if usable:
         contract = combine([s.contract for s in usable if s.contract is not None],
                            name=config.name, towns=[t.name for t in config.towns],
-                           targets=config.targets)
+                           targets=config.targets, level=config.level,
+                           status={s.town: s.status for s in statuses})
     counts = {k: sum(1 for s in statuses if s.status == k) for k in STATUSES}
     expected = len(statuses)
+    unit_completeness = _rate(counts[ON_TIME] + counts[LATE] + counts[REPORTED], expected)
+    unit_timeliness = (_rate(counts[ON_TIME], expected) if config.judge_timeliness
+                       else _rate(0, 0))
+    rep = reporting([(s.town, s.status, s.contract) for s in statuses], config.level)
+    town_counts, completeness, timeliness = town_figures(rep, config.judge_timeliness)
     return PeriodReport(
         county=config.name,
         period=period,
         statuses=statuses,
         contract=contract,
         counts=counts,
-        completeness=_rate(counts[ON_TIME] + counts[LATE] + counts[REPORTED], expected),
-        timeliness=(_rate(counts[ON_TIME], expected) if config.judge_timeliness
-                    else _rate(0, 0)),
+        completeness=completeness,
+        timeliness=timeliness,
         rankings={m: ranking_table(statuses, m, config.min_denominator) for m in RANKED_RATES},
         supervision=supervision_list(statuses),
+        level=config.level,
+        reporting=rep,
+        town_counts=town_counts,
+        unit_completeness=unit_completeness,
+        unit_timeliness=unit_timeliness,
     )
 
 
@@ -271,7 +337,9 @@ def trend_reports(config: CountyConfig, period: Period) -> list[PeriodReport]:
 
 
 def status_table(report: PeriodReport) -> pd.DataFrame:
-    """The 报送情况 table as published (pages and downloads)."""
+    """The 报送情况 table as published (pages and downloads). Above a
+    county, each unit also shows its towns counted and expected (None when
+    unknown, shown "—")."""
     rows = [{
         "town": s.town,
         "status": s.status,
@@ -282,5 +350,23 @@ def status_table(report: PeriodReport) -> pd.DataFrame:
         "sha256": s.used.sha256 if s.used and s.used.sha256 else "",
         "reason": s.reason,
     } for s in report.statuses]
-    return pd.DataFrame(rows, columns=["town", "status", "due", "first_valid_at", "latest_at",
-                                       "last_good", "sha256", "reason"])
+    columns = ["town", "status", "due", "first_valid_at", "latest_at", "last_good", "sha256",
+               "reason"]
+    table = pd.DataFrame(rows, columns=columns)
+    if report.level != "县" and report.reporting is not None:
+        units = {u["name"]: u for u in report.reporting.units}
+        counted = [units[s.town]["towns"] for s in report.statuses]
+        missing = [units[s.town]["missing_towns"] for s in report.statuses]
+        table.insert(2, "towns_reported", pd.array(counted, dtype="Int64"))
+        table.insert(3, "towns_expected", pd.array(
+            [None if m is None else c + m for c, m in zip(counted, missing, strict=True)],
+            dtype="Int64"))
+    return table
+
+
+def town_table(report: PeriodReport) -> pd.DataFrame:
+    """Every known town underneath with its status (above a county)."""
+    status = report.reporting.town_status if report.reporting is not None else {}
+    return pd.DataFrame({"town": list(status), "status": list(status.values())},
+                        columns=["town", "status"]).sort_values("town", kind="mergesort",
+                                                                 ignore_index=True)

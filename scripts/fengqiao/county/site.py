@@ -73,7 +73,7 @@ def build_county_site(config: CountyConfig, period: Period, out: Path) -> County
     engine.copy_assets(docs)
     written = write_docs(config, reports, docs, work / "charts")
     engine_file = engine.write_config(work, site_name=config.site_title, nav=written.nav,
-                                      command="fengqiao county build")
+                                      command="fengqiao rollup build")
     publish_site(engine_file, out, "county-site", source_epoch=_epoch(main),
                  reclaim=lambda: claim_site(out, config.towns))  # a file may have been added
     outdir.write_marker(work, "work")
