@@ -303,6 +303,9 @@ class Config:
     site: SiteConfig
     #: the date the site's "current" month/quarter/year are taken from; None = today
     report_date: Annotated[Day | None, Field(examples=["2024-12-31"])]
+    #: the first day the ledger holds every dispute; None = the first 受理日期
+    #: in it. An earlier period (环比, 同比) that starts before it is unknown
+    ledger_start: Annotated[Day | None, Field(examples=["2023-01-01"])]
     #: path to a Google service-account key file (the env var FENGQIAO_GOOGLE_CREDENTIALS wins)
     google_credentials: Annotated[Text | None,
                                   Field(examples=["/path/to/service-account.json"])]
