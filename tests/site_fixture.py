@@ -9,8 +9,10 @@ from typing import Any
 
 import pandas as pd
 
+from fengqiao.catalogue import COMPARED
 from fengqiao.config import Config, load_config
 from fengqiao.errors import make_finding
+from fengqiao.metrics.comparisons import compared_figures
 from fengqiao.sitebuild import SiteData
 
 
@@ -103,6 +105,23 @@ def with_loop(c: dict[str, Any]) -> dict[str, Any]:
     return c
 
 
+def with_comparisons(c: dict[str, Any]) -> dict[str, Any]:
+    """The 1.4 block of a quarter running on 2024-03-20: the same first 80
+    days of the quarter before known (24 received, 20 closed, …), those of
+    the quarter a year earlier before the ledger's start (all null)."""
+    earlier = contract("2023-10-01..2023-12-19", "custom", "2023-10-01", "2023-12-19",
+                       received=24, closed=20, on_time=18, first=16, loop=True)
+    c["schema_version"] = "1.4"
+    c["comparisons"] = {
+        "previous": {"period": earlier["period"], "as_of": "2023-12-19",
+                     "metrics": compared_figures(earlier["metrics"])},
+        "year_ago": {"period": {"start": "2023-01-01", "end": "2023-03-20",
+                                "label": "2023-01-01..2023-03-20", "kind": "custom"},
+                     "as_of": "2023-03-20", "metrics": dict.fromkeys(COMPARED)},
+    }
+    return c
+
+
 def first_ok(c: dict[str, Any]) -> int:
     return int(c["metrics"]["first_try_rate"]["numerator"]) - 1
 
@@ -113,8 +132,9 @@ def site_data() -> SiteData:
                  on_time=7, first=7, loop=True),
         contract("2024-03", "month", "2024-03-01", "2024-03-31", received=12, closed=10,
                  on_time=9, first=8, as_of="2024-03-20", loop=True),
-        contract("2024-Q1", "quarter", "2024-01-01", "2024-03-31", received=30, closed=25,
-                 on_time=22, first=21, as_of="2024-03-20", visits=True, loop=True),
+        with_comparisons(contract("2024-Q1", "quarter", "2024-01-01", "2024-03-31", received=30,
+                                  closed=25, on_time=22, first=21, as_of="2024-03-20",
+                                  visits=True, loop=True)),
         contract("2024", "year", "2024-01-01", "2024-12-31", received=30, closed=25,
                  on_time=22, first=21, as_of="2024-03-20"),
     ]
@@ -129,6 +149,7 @@ def site_data() -> SiteData:
         "days_left": pd.Series([-14, 1, 41, None], dtype="Int64"),
         "responsible_unit": pd.Series(["自然资源所", "司法所", "<script>alert(1)</script>", None],
                                       dtype="string"),
+        "lead_official": pd.Series(["王副镇长", "李主任", None, None], dtype="string"),
     })
     solutions = pd.DataFrame({
         "kind": pd.Series(["纠纷"], dtype="string"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import date
 from pathlib import Path
 
@@ -58,14 +59,22 @@ def test_metrics_table(workbook: Path) -> None:
     assert code == 0, err
     lines = out.splitlines()
     assert lines[0] == "本镇 2024-03（2024-03-01 至 2024-03-31）统计指标，截至 2024-03-31"
+    assert lines[2].split() == ["指标", "分子", "÷", "分母", "数值", "目标", "是否达标"]
     table = lines[4:lines.index("分布：") - 1]
-    by_title = {line.split()[0]: line.split()[1:] for line in table if line.strip()}
-    assert by_title["受理数"] == ["4", "件"]
-    assert by_title["按期办结率"] == ["1/2", "50.0%", "90.0%", "未达标"]
-    assert by_title["首次调解成功率"] == ["1/2", "50.0%", "85.0%", "未达标"]
-    assert by_title["矛盾不上交率"] == ["2/2", "100.0%", "90.0%", "达标"]
-    assert by_title["逾期在办"] == ["1", "件"]
+    # columns are two or more spaces apart; a note has single spaces inside
+    by_title = {cells[0]: cells[1:] for cells in (re.split(r" {2,}", line.strip())
+                                                  for line in table if line.strip())}
+    assert by_title["受理数"] == ["4 件"]
+    # every ratio names its numerator and denominator with their counts
+    assert by_title["按期办结率"] == ["按期办结 1 ÷ 办结 2", "50.0%", "90.0%", "未达标"]
+    assert by_title["首次调解成功率"] == ["首次调解成功 1 ÷ 办结 2", "50.0%", "85.0%", "未达标"]
+    assert by_title["矛盾不上交率"] == ["村级、镇级办结 2 ÷ 办结 2", "100.0%", "90.0%", "达标"]
+    assert by_title["逾期在办"] == ["1 件"]
     assert by_title["走访覆盖率"] == ["—", "80.0%", "—"]
+    # a days figure shows days, its parts in words, never days × cases over cases
+    # ("62/2"): 31 days × 2 open (D3, D4) ÷ 2 closed = 31.0 days
+    assert by_title["预计结案天数"] == ["本期天数 × 期末在办 ÷ 办结", "31.0 天"]
+    assert "62/2" not in out
     assert "张三" not in out
     # mixes below the table; every ratio's numerator and denominator in words
     assert "\n分布：\n  层级分布：" in out

@@ -128,8 +128,28 @@ def test_build_output_and_rollup(county_site: dict[str, Any]) -> None:
     index = _text(site / "index.html")
     assert "应报乡镇 5 个：按时报送 2 个，迟报 1 个，未报 1 个，数据无效 1 个。" in index
     assert "报送完整率（已报 ÷ 应报） 3 5 60% 报送及时率（按时 ÷ 应报） 2 5 40%" in index
-    assert f"受理数 — — {county['metrics']['received']} — —" in index
+    # each figure named, with its note, beside the earlier figures the towns sent
+    assert f"受理数 本期受理的纠纷 {county['metrics']['received']} — — " in index
+    assert county["comparisons"]["previous"]["period"]["label"] == "2023-Q4"
+    previous = county["comparisons"]["previous"]["metrics"]["received"]
+    assert previous == sum(p["comparisons"]["previous"]["metrics"]["received"] for p in parts)
     assert "北坡镇、中和镇 本期没有可用的统计文件" in index
+
+
+def test_the_county_report_has_a_row_per_reporting_town(county_site: dict[str, Any]) -> None:
+    from docx import Document
+
+    site = county_site["site"]
+    county = json.loads((site / "downloads" / "2024-Q1" / "metrics.json").read_text("utf-8"))
+    doc = Document(str(site / "downloads" / "2024-Q1" / "report.docx"))
+    assert doc.paragraphs[0].text == "示范县2024年第一季度矛盾纠纷排查化解工作情况"
+    text = "\n".join(p.text for p in doc.paragraphs)
+    assert f"全县共受理矛盾纠纷 {county['metrics']['received']} 件" in text
+    by_town = [[c.text for c in row.cells] for row in doc.tables[2].rows]
+    assert by_town[0][0] == "镇（街道）"
+    assert [(r[0], r[1]) for r in by_town[1:]] == [
+        (name, str(county["breakdowns"]["by_town"][name]["received"])) for name in county["towns"]]
+    assert "report.docx" in _text(site / "downloads.html")
 
 
 def test_reporting_page_names_every_problem(county_site: dict[str, Any]) -> None:
@@ -254,7 +274,13 @@ def test_county_site_in_browser(county_site: dict[str, Any], project_root: Path,
         row = page.locator("article table").nth(1).locator("tr", has_text="办结率").first
         r = county["metrics"]["closure_rate"]
         cells = row.locator("td").all_inner_texts()
-        assert cells[:3] == ["办结率", str(r["numerator"]), str(r["denominator"])]
+        assert cells[:2] == ["办结率", f"已办结 {r['numerator']} ÷ 受理 {r['denominator']}"]
+        # the figure's name leads to its entry on the county's 指标解释 page
+        row.locator("a", has_text="办结率").click()
+        page.wait_for_load_state("networkidle")
+        assert page.url.endswith("/definitions.html#closure_rate")
+        assert page.locator("#closure_rate").inner_text() == "办结率"
+        page.goto(f"{base}/index.html")
         page.screenshot(path=str(shots / "county-overview.png"), full_page=True)
         page.goto(f"{base}/reporting.html")
         page.wait_for_load_state("networkidle")

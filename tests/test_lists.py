@@ -14,6 +14,7 @@ from fengqiao.metrics.lists import (
     PROBLEM_COLUMNS,
     SOLUTION_COLUMNS,
     SUPERVISION_COLUMNS,
+    newest_first,
     problem_list,
     solution_list,
     supervision_list,
@@ -55,14 +56,20 @@ def town() -> object:
 def test_problem_list(town: object) -> None:
     t = problem_list(town, AS_OF, CONFIG)  # type: ignore[arg-type]
     assert tuple(t.columns) == PROBLEM_COLUMNS
+    # latest received first: A 03-20, B 03-18, N3 03-06, N1 03-02, C 03-01
     assert t[["kind", "id", "days_left"]].astype(object).where(t[["kind", "id", "days_left"]].notna(),
                                                                None).values.tolist() == [
-        ["纠纷", "A", -6], ["纠纷", "B", 2], ["纠纷", "C", 30], ["需求", "N1", None], ["需求", "N3", None]]
+        ["纠纷", "A", -6], ["纠纷", "B", 2], ["需求", "N3", None], ["需求", "N1", None], ["纠纷", "C", 30]]
     a = t.iloc[0]
-    assert (a["village"], a["category"], a["star"], a["responsible_unit"]) == ("东岭村", "邻里", 1, "司法所")
+    assert (a["village"], a["category"], a["star"], a["responsible_unit"], a["lead_official"]) == \
+        ("东岭村", "邻里", 1, "司法所", "王镇长")
     assert a["received_date"] == pd.Timestamp("2024-03-20")
     assert a["deadline"] == pd.Timestamp("2024-03-25")
+    # the key columns come first: 编号, 村, 类型, 星级, 剩余/逾期, 责任单位, 包案领导
+    assert PROBLEM_COLUMNS[:7] == ("id", "village", "category", "star", "days_left",
+                                   "responsible_unit", "lead_official")
     n1 = t.iloc[3]
+    assert pd.isna(n1["lead_official"])  # a need has no 包案领导
     assert (n1["category"], n1["responsible_unit"]) == ("道路", "城建办")
     assert pd.isna(n1["star"]) and pd.isna(n1["deadline"])
     assert str(t["days_left"].dtype) == "Int64"
@@ -75,9 +82,18 @@ def test_solution_list(town: object) -> None:
     t = solution_list(town, parse_period("2024-03"), AS_OF, CONFIG)  # type: ignore[arg-type]
     assert tuple(t.columns) == SOLUTION_COLUMNS
     rows = t[["kind", "id", "level", "status", "days_taken"]].astype(object)
+    # latest closure first: N2 closed 03-15, E 03-12
     assert rows.where(rows.notna(), None).values.tolist() == [
-        ["纠纷", "E", "村级", "已化解", 2], ["需求", "N2", None, "已办结", 10]]
-    assert t.iloc[0]["closed_date"] == pd.Timestamp("2024-03-12")
+        ["需求", "N2", None, "已办结", 10], ["纠纷", "E", "村级", "已化解", 2]]
+    assert t.iloc[1]["closed_date"] == pd.Timestamp("2024-03-12")
+    # 状态 (办理结果) and 办结日期 among the first five columns
+    assert SOLUTION_COLUMNS.index("status") < 5 and SOLUTION_COLUMNS.index("closed_date") < 5
+
+
+def test_newest_first_puts_undated_rows_last_and_breaks_ties_by_id() -> None:
+    frame = pd.DataFrame({"id": ["b", "a", "c", "d"],
+                          "day": pd.to_datetime(["2024-03-01", "2024-03-01", None, "2024-03-09"])})
+    assert newest_first(frame, "day")["id"].tolist() == ["d", "a", "b", "c"]
 
 
 def test_supervision_list(town: object) -> None:

@@ -135,9 +135,12 @@ def test_overdue_list_most_overdue_first_without_sensitive_fields(q1: dict) -> N
 
 
 def test_header_blocks(q1: dict) -> None:
-    assert q1["schema_version"] == "1.2"  # 1.1 added reception_basis, 1.2 the supervision loop
+    # 1.1 added reception_basis, 1.2 the supervision loop, 1.3 levels (roll-ups of
+    # roll-ups), 1.4 comparisons (环比/同比)
+    assert q1["schema_version"] == "1.4"
     assert q1["generator"] == f"fengqiao {metadata.version('fengqiao')}" == "fengqiao 0.2.0"
     assert q1["town"] == "枫溪镇"
+    assert q1["level"] == "镇"
     assert q1["period"] == {"start": "2024-01-01", "end": "2024-03-31", "label": "2024-Q1",
                             "kind": "quarter"}
     assert q1["as_of"] == "2024-03-31"

@@ -4,6 +4,7 @@ import html
 import re
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from fengqiao.charts import ChartMaker
@@ -76,12 +77,19 @@ def test_rates_show_dash_when_denominator_is_zero() -> None:
 
 
 def test_metric_rows_compare_with_targets() -> None:
-    rows = {r["id"]: r for r in fmt.metric_rows(site_data().periods[2]["metrics"],
+    q1 = site_data().periods[2]
+    rows = {r["id"]: r for r in fmt.metric_rows(q1["metrics"],
                                                 {"first_try_rate": 0.85, "on_time_rate": 0.88,
-                                                 "key_person_followup_rate": 1.0})}
+                                                 "key_person_followup_rate": 1.0},
+                                                q1["comparisons"])}
     assert rows["first_try_rate"] == {"id": "first_try_rate", "title": "首次调解成功率",
                                       "numerator": "21", "denominator": "25", "value": "84%",
-                                      "target": "85%", "status": "未达标"}
+                                      "target": "85%", "status": "未达标",
+                                      "note": "首次调解成功 ÷ 办结",
+                                      "counted": "首次调解成功 21 ÷ 办结 25",
+                                      # the fixture's 2023-Q4 stretch: 16 of 20
+                                      "previous": "80%", "previous_change": "+4 个百分点",
+                                      "year_ago": "—", "year_ago_change": "—"}
     assert rows["on_time_rate"]["status"] == "达标"
     assert rows["online_rate"]["value"] == "—"
     assert rows["key_person_followup_rate"]["status"] == "缺少数据表"
@@ -97,11 +105,105 @@ def test_cn_datetime_is_china_time() -> None:
 
 def test_problem_list_highlights_overdue_rows(docs: Path) -> None:
     text = (docs / "lists" / "problems.md").read_text(encoding="utf-8")
-    assert '<tr class="fq-overdue"><td>纠纷</td><td>DZ-001</td>' in text
-    assert '<tr class="fq-near"><td>纠纷</td><td>DZ-002</td>' in text
-    assert "<td>逾期 14 天</td>" in text and "<td>剩余 41 天</td>" in text
+    # key columns first; 剩余/逾期 is one column, filtered by its 状态
+    assert re.findall(r"<th[^>]*>([^<]+)</th>", text) == [
+        "编号", "村(社区)", "事项类型", "星级", "剩余/逾期", "责任单位", "包案领导", "类别",
+        "受理/提出日期", "办结期限"]
+    assert '<th data-fq-filter="村">村(社区)</th>' in text
+    assert '<th data-fq-filter="状态">剩余/逾期</th>' in text
+    assert ('<tr class="fq-overdue"><td>DZ-001</td><td>东村</td><td>土地林草</td><td>2</td>'
+            '<td data-fq="已逾期">逾期 14 天</td><td>自然资源所</td><td>王副镇长</td>') in text
+    # DZ-002 has 1 day left, within warn_days (2): near
+    assert '<tr class="fq-near"><td>DZ-002</td>' in text and '<td data-fq="2 天内到期">剩 1 天</td>' in text
+    assert '<td data-fq="未到期">剩 41 天</td>' in text and '<td data-fq="无期限">—</td>' in text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text and "<script>" not in text
     assert "共 **4** 项，其中已超过办理期限的 **1** 项" in text
+    # in its own scrolling box (sticky header), and the page gives the table the width
+    assert '<div class="fq-scroll">\n<table class="fq-table fq-problems">' in text
+    assert text.startswith("---\ntitle: 问题清单\nhide:\n  - toc\n---\n")
+
+
+@pytest.mark.parametrize(("page", "heads", "filters"), [
+    ("lists/solutions.md", ["编号", "村(社区)", "事项类型", "办理结果", "办结日期"], ["村", "办理结果"]),
+    ("lists/needs.md", ["编号", "村(社区)", "类别", "状态", "办结日期"], ["村", "状态"]),
+    ("lists/followup.md", ["编号", "村(社区)", "纠纷类型", "调处层级", "办理结果"], ["村", "办理结果"]),
+    ("supervision.md", ["编号", "村(社区)", "纠纷类型", "星级", "逾期天数", "责任单位", "包案领导",
+                        "督办情况"], ["村", "责任单位"]),
+])
+def test_long_lists_lead_with_their_key_columns_and_mark_their_filters(
+        docs: Path, page: str, heads: list[str], filters: list[str]) -> None:
+    text = (docs / page).read_text(encoding="utf-8")
+    table = text[text.index('<div class="fq-scroll">'):text.index("</table>")]
+    assert re.findall(r"<th[^>]*>([^<]+)</th>", table)[:len(heads)] == heads
+    assert re.findall(r'<th data-fq-filter="([^"]+)">', table) == filters
+
+
+def test_the_supervision_page_merges_the_chases_into_one_column(docs: Path) -> None:
+    text = (docs / "supervision.md").read_text(encoding="utf-8")
+    assert "<td>2 次，最近 2024-03-15 书面督办</td>" in text and "<td>未督办</td>" in text
+    assert "<th>督办次数</th>" not in text and "<th>督办方式</th>" not in text
+
+
+def test_chase_words_say_unknown_when_no_chases_are_kept() -> None:
+    words = fmt.chase_words(pd.Series([None, 0, 2, 1], dtype=object),
+                            pd.Series([None, None, "2024-03-15", None], dtype=object),
+                            pd.Series([None, None, "书面督办", None], dtype=object))
+    # no 督办记录 tab: unknown, not "未督办"; one chase without a date: its count only
+    assert words.astype(object).where(words.notna(), None).tolist() == [
+        None, "未督办", "2 次，最近 2024-03-15 书面督办", "1 次"]
+
+
+def test_filter_marks_and_group_values_are_escaped() -> None:
+    frame = pd.DataFrame({"village": pd.Series(['东"村<', "西村"], dtype="string")})
+    html_text = fmt.html_table(frame, {"village": "村"}, filters={"village": '村"'},
+                               groups={"village": pd.Series(['a"b', None])}, scroll=True)
+    assert '<th data-fq-filter="村&quot;">村</th>' in html_text
+    assert '<td data-fq="a&quot;b">东&quot;村&lt;</td>' in html_text and '<td data-fq="">西村</td>' in html_text
+    # without marks the table is as before: no attribute, no box
+    plain = fmt.html_table(frame, {"village": "村"})
+    assert "data-fq" not in plain and "fq-scroll" not in plain
+
+
+#: a village breakdown as a 1.x contract carries it: every dispute figure
+VILLAGE_FIGURES = ("received", "closed", "resolved", "pending_start", "pending_end", "overdue_open",
+                   "backlog_start", "backlog_cleared", "clearance_rate", "closure_rate",
+                   "resolution_rate", "on_time_rate", "first_try_rate", "local_rate",
+                   "grid_discovery_rate", "repeat_rate", "online_rate", "followup_rate",
+                   "satisfaction_rate", "visit_coverage", "key_person_followup_rate",
+                   "needs_closure_rate", "disposition_days")
+
+
+def _village(received: int) -> dict[str, object]:
+    body: dict[str, object] = {k: received for k in VILLAGE_FIGURES}
+    for k in VILLAGE_FIGURES:
+        if k in fmt.RATES or k in fmt.DAYS:
+            body[k] = {"numerator": 1, "denominator": 2, "value": 0.5}
+    body["level_mix"] = {"村级": 1}
+    body["received_yoy"] = {"count": 1, "previous": 1, "change": 0.0}
+    return body
+
+
+def test_the_per_village_table_is_split_into_readable_groups() -> None:
+    groups = fmt.breakdown_groups({"东村": _village(3), "西村": _village(2)}, "村(社区)")
+    heads = [re.findall(r"[^|]+", g["table"].splitlines()[0].strip(" |")) for g in groups]
+    heads = [[h.strip() for h in row] for row in heads]
+    assert [g["title"] for g in groups] == [
+        "受理与办结", "受理与办结（续）", "期限、积案与督办", "调解与层级",
+        "来源、信访与群体性纠纷", "回访与反馈", "网格走访、重点人员、领导接访和群众需求"]
+    # 23 figures in one table before; now every table has 村 first and at most 8 columns
+    assert all(row[0] == "村(社区)" and len(row) <= 8 for row in heads)
+    assert heads[0] == ["村(社区)", "受理数", "办结数", "化解数", "期初在办", "期末在办"]
+    assert heads[1] == ["村(社区)", "结收比", "办结率", "化解率"]
+    assert sorted(h for row in heads for h in row[1:]) == sorted(fmt.title(k) for k in VILLAGE_FIGURES)
+    assert "| 西村 | 50% | 50% | 50% |" in groups[1]["table"]
+
+
+def test_a_group_wider_than_a_table_is_cut_into_even_parts() -> None:
+    counts = [k for k in fmt.COUNTS if k != "level_mix"][:9]
+    assert len(counts) == 9
+    # nine counts do not fit one table of 7 figures: two tables of 5 and 4
+    assert [len(p) for p in fmt.table_parts(counts)] == [5, 4]
+    assert [len(p) for p in fmt.table_parts(counts[:7])] == [7]
 
 
 def test_tables_escape_cell_text(docs: Path) -> None:

@@ -88,7 +88,7 @@ def test_the_wheel_carries_schemas_pages_engine_config_assets_and_contract(wheel
                  "fengqiao/data/site/procedures/star-grading.md",
                  "fengqiao/data/mkdocs.yml",
                  "fengqiao/contract/metrics.schema.json",
-                 "fengqiao/assets/fengqiao.css"]:
+                 "fengqiao/assets/fengqiao.css", "fengqiao/assets/fengqiao.js"]:
         assert path in names, path
     pages = {p for p in names if p.startswith("fengqiao/data/site/")}
     assert len(pages) == len(list((ROOT / "site").rglob("*.md")))

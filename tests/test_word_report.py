@@ -160,3 +160,57 @@ def test_libreoffice_opens_and_converts_it(written: tuple[Any, Path], tmp_path: 
                               timeout=60).stdout
         flat = "".join(text.split())  # the title may wrap
         assert "矛盾纠纷排查化解工作情况" in flat and "五个底数" in flat
+
+
+def test_a_county_report_has_a_table_by_town(tmp_path: Path) -> None:
+    from fengqiao.metrics import compute_metrics
+    from fengqiao.metrics.rollup import combine
+    from fengqiao.render.word import ReportInput, build_report
+    from metrics_helpers import dispute, ledger
+
+    march = parse_period("2024-03")
+    # 镇A: 2 received, 1 closed; 镇B: 1 received, 1 closed; A2 is still open
+    # half a year later, past every deadline
+    a = compute_metrics(ledger({"disputes": [
+        dispute("A1", "2024-03-01", closed="2024-03-03", status="已化解"),
+        dispute("A2", "2024-03-02")]}, town="镇A"), march, as_of=date(2024, 9, 30), config=load_config())
+    b = compute_metrics(ledger({"disputes": [
+        dispute("B1", "2024-03-05", closed="2024-03-15", status="已化解")]}, town="镇B"),
+        march, as_of=date(2024, 9, 30), config=load_config())
+    county = combine([a, b], name="示范县", towns=["镇A", "镇B"])
+    out = tmp_path / "县报告.docx"
+    out.write_bytes(build_report(ReportInput(county, None, None)))
+    doc = Document(str(out))
+    assert doc.paragraphs[0].text == "示范县2024年3月矛盾纠纷排查化解工作情况"
+    text = "\n".join(p.text for p in doc.paragraphs)
+    assert "四、各镇（街道）情况" in text and "全县共受理矛盾纠纷 3 件" in text
+    by_town = _tables(out)[2]
+    assert by_town[0][:3] == ["镇（街道）", "受理", "办结"]
+    assert [row[:3] for row in by_town[1:]] == [["镇A", "2", "1"], ["镇B", "1", "1"]]
+    assert by_town[1][3] == "50%（1/2）"
+    overdue = [t for t in _tables(out) if t[0][0] == "镇（街道）" and t[0][1] == "编号"]
+    assert len(overdue) == 1 and [row[:2] for row in overdue[0][1:]] == [["镇A", "A2"]]
+
+
+def test_the_site_publishes_every_periods_report(tmp_path: Path) -> None:
+    from fengqiao.render.town import REPORT_FILE, write_downloads
+    from site_fixture import site_data
+
+    data = site_data()
+    write_downloads(data, tmp_path)
+    current = set(data.current.values())
+    assert current  # the fixture has a current month, quarter and year
+    for c in data.periods:
+        path = tmp_path / "downloads" / c["period"]["label"] / REPORT_FILE
+        doc = Document(str(path))
+        assert doc.paragraphs[0].text == report_title(c)
+        figures = {row[0]: row for row in _tables(path)[1][1:]}
+        received = c["metrics"]["received"]
+        assert figures["受理数"][1] == str(received)
+        # the earlier figures come from the file's own comparisons block
+        before = (c.get("comparisons") or {}).get("previous") or {}
+        shown = (before.get("metrics") or {}).get("received")
+        assert figures["受理数"][2] == ("—" if shown is None else str(shown))
+        pictures = len(doc.inline_shapes)
+        assert pictures == (2 if c["period"]["label"] in current and c["breakdowns"].get("village")
+                            else 1 if c["period"]["label"] in current else 0)

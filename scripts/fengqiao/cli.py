@@ -9,6 +9,7 @@ used), so no traceback ever reaches township staff.
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -238,7 +239,8 @@ def validate_cmd(source: str | None, config_path: str | None, fmt: str,
                             hint="Excel/WPS 文件和 CSV 请用 --annotate 检查结果.xlsx 另存一份标注过的副本。")
     with working("读取并检查台账"):
         workbook = open_source(spec, config=config)
-        ledger = validate_workbook(workbook, config=config)
+        # the raw cells are needed afterwards only to draw an annotated copy
+        ledger = validate_workbook(workbook, config=config, consume=annotate_out is None)
     if fmt == "json":
         rows = [{key: getattr(f, key) for key in _FINDING_KEYS} for f in ledger.findings]
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
@@ -282,7 +284,7 @@ def _ledger_for(source: str | None, config: Config) -> Any:
 
     with working("读取并检查台账"):
         workbook = open_source(resolve_spec(source, config), config=config)
-        ledger = validate_workbook(workbook, config=config)
+        ledger = validate_workbook(workbook, config=config, consume=True)
     require_figures(ledger)
     return ledger
 
@@ -647,7 +649,7 @@ def serve_command(config_path: str | None, out_dir: str, no_rebuild: bool, port:
                    announce=announce, engine_log=_engine_log(verbose))
 
 
-# --- county (county.py) ---------------------------------------------------------------
+# --- rollup / county (county/) --------------------------------------------------------
 
 
 def _county_config(config_path: str | None) -> Any:
@@ -656,7 +658,7 @@ def _county_config(config_path: str | None) -> Any:
     path = Path(config_path) if config_path else Path("county.yml")
     if config_path is None and not path.exists():
         raise FengqiaoError("没有找到县级配置文件 county.yml。",
-                            hint="请用 --config 指定配置文件，或在命令后直接列出各乡镇（见 fengqiao county build --help）。")
+                            hint="请用 --config 指定配置文件，或在命令后直接列出各下级单位（见 fengqiao rollup build --help）。")
     return load_county_config(path)
 
 
@@ -664,29 +666,40 @@ _COUNTY_RECEIPT_WORDS = {"valid": "有效", "invalid": "无效", "failed": "未�
 
 county_config_option = click.option(
     "--config", "config_path", type=click.Path(dir_okay=False), default=None,
-    help="县级配置文件（默认当前文件夹的 county.yml）。",
+    help="汇总配置文件（默认当前文件夹的 county.yml；市级、省级也用它）。",
 )
 county_now_option = click.option(
     "--now", "now_text", default=None, metavar="时间",
-    help="把这次收取记为这个时间（如 2024-04-12T09:30，默认现在）；不带时区时按县里的时间。",
+    help="把这次收取记为这个时间（如 2024-04-12T09:30，默认现在）；不带时区时按本级（timezone）的时间。",
 )
+
+
+@cli.group("rollup")
+def rollup_group() -> None:
+    """汇总：收取下级的统计文件，汇总、排名、统计报送情况，生成汇总网站。
+
+    乡镇汇总到县，县汇总到市，市汇总到省，都用这一组命令：county.yml 里写 level: 市（或 省），
+    下级就可以是县（或市）的汇总网站，和收取乡镇网站一样。完整率和及时率按下面的乡镇计算。
+    fengqiao county 是它原来的名称，用法完全相同。
+    """
 
 
 @cli.group("county")
 def county_group() -> None:
-    """县级：收取各乡镇的统计文件，汇总、排名、统计报送情况，生成县级网站。"""
+    """县级汇总（fengqiao rollup 的别名，用法完全相同）。"""
 
 
-@county_group.command("collect")
+@rollup_group.command("collect")
 @county_config_option
 @click.option("--period", "periods", multiple=True, required=True, metavar="统计期",
               help="要收取的统计期，如 2024-Q1、2024-03；可以写多次。")
 @county_now_option
 @_handle_errors
 def county_collect_cmd(config_path: str | None, periods: tuple[str, ...], now_text: str | None) -> None:
-    """收取各乡镇这几期的 metrics.json，检查后存档，并记录收取情况。
+    """收取各下级单位这几期的 metrics.json，检查后存档，并记录收取情况。
 
-    某个乡镇连不上、文件无效或统计期不对，不影响其他乡镇；有任何乡镇没有收到有效文件时，退出码为 1。
+    下级是乡镇网站，或者（市级、省级汇总时）县级、市级汇总网站。某个单位连不上、文件无效、统计期不对或层级不低于本级，
+    不影响其他单位；有任何单位没有收到有效文件时，退出码为 1。
     """
     from .county.collect import collect, parse_now
     from .metrics.periods import parse_period
@@ -708,25 +721,28 @@ def county_collect_cmd(config_path: str | None, periods: tuple[str, ...], now_te
         sys.exit(EXIT_FINDINGS)
 
 
-@county_group.command("build")
+@rollup_group.command("build")
 @click.argument("towns", nargs=-1)
 @county_config_option
 @click.option("--period", required=True, metavar="统计期", help="网站展示的统计期，如 2024-Q1。")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default="public-county",
               show_default=True, help="网站输出文件夹。")
 @click.option("--name", "county_name", default="本县", show_default=True,
-              help="不用配置文件时的县（旗）名称。")
+              help="不用配置文件时本级的名称（县、旗、市、省）。")
+@click.option("--level", type=click.Choice(["县", "市", "省"]), default=None,
+              help="不用配置文件时本级的层级（默认：县）；下级是县级网站时写 市。")
 @click.option("--collection", "collection_dir", type=click.Path(file_okay=False), default=None,
               help="不用配置文件时，收到的文件存放在哪里（默认输出文件夹旁的 <输出>-collection）。")
 @county_now_option
 @_handle_errors
 def county_build_cmd(towns: tuple[str, ...], config_path: str | None, period: str, out_dir: str,
-                     county_name: str, collection_dir: str | None, now_text: str | None) -> None:
-    """生成县级网站（概览、各乡镇、对比、督办清单、报送情况、数据下载）。
+                     county_name: str, level: str | None, collection_dir: str | None,
+                     now_text: str | None) -> None:
+    """生成汇总网站（概览、各下级单位、对比、督办清单、报送情况、数据下载）。
 
-    用配置文件时，展示已经收取（fengqiao county collect）的文件。也可以不用配置文件，直接列出各乡镇：
-    每个 TOWN 是生成好的乡镇网站文件夹、http(s):// 网站地址，或台账（.xlsx、CSV 文件夹、gsheets:表格ID），
-    台账会当场计算。
+    用配置文件时，展示已经收取（fengqiao rollup collect）的文件。也可以不用配置文件，直接列出各下级单位：
+    每个 TOWN 是生成好的乡镇网站或县级汇总网站的文件夹、http(s):// 网站地址，或台账（.xlsx、CSV 文件夹、gsheets:表格ID），
+    台账会当场计算。网站的 downloads/统计期/metrics.json 是本级的汇总文件，上一级可以像收取乡镇一样收取它。
     """
     from .county.collect import classify, parse_now, quick_collect
     from .county.config import county_config
@@ -737,28 +753,71 @@ def county_build_cmd(towns: tuple[str, ...], config_path: str | None, period: st
     out = Path(out_dir)
     if towns:
         if config_path:
-            raise FengqiaoError("--config 和直接列出的乡镇只能用一种。",
-                                hint="用配置文件时请先运行 fengqiao county collect 收取。")
+            raise FengqiaoError("--config 和直接列出的下级单位只能用一种。",
+                                hint="用配置文件时请先运行 fengqiao rollup collect 收取。")
         collection = Path(collection_dir) if collection_dir else out.with_name(out.name + "-collection")
         claim_site(out, [classify(t) for t in towns])  # before anything is collected
         probe = county_config(county_name, collection_dir=collection)
         config = quick_collect(list(towns), wanted, name=county_name, collection=collection,
-                               now=parse_now(now_text, probe))
+                               now=parse_now(now_text, probe), level=level or "县")
     else:
+        if level is not None:
+            raise FengqiaoError("--level 只用于直接列出下级单位的汇总。",
+                                hint="用配置文件时请在 county.yml 里写 level: 市（或 省）。")
         config = _county_config(config_path)
     result = build_county_site(config, wanted, out)
     r = result.report
-    click.echo(f"已生成{config.name} {wanted.label} 县级网站：{result.out}")
-    reported = f"已报 {r.counts['已报']}（不判断时限），" if r.counts["已报"] else ""
-    click.echo(f"应报 {len(r.statuses)} 个乡镇：{reported}按时 {r.counts['按时']}，迟报 {r.counts['迟报']}，"
-               f"未报 {r.counts['未报']}，数据无效 {r.counts['数据无效']}。")
+    click.echo(f"已生成{config.name} {wanted.label} {config.level}级网站：{result.out}")
+    click.echo(f"应报 {len(r.statuses)} 个{config.unit_word}：{_status_words(r.counts)}")
+    if config.level != "县":
+        expected = "—" if r.reporting is None or r.reporting.towns_expected is None \
+            else r.reporting.towns_expected
+        click.echo(f"下属乡镇应报 {expected} 个：{_status_words(r.town_counts)}")
     for s in r.statuses:
         if s.reason:
             click.echo(f"  {s.town}（{s.status}）：{s.reason}")
 
 
 
+def _status_words(counts: dict[str, int]) -> str:
+    """按时 2，迟报 1 … as the build prints them."""
+    reported = f"已报 {counts['已报']}（不判断时限），" if counts["已报"] else ""
+    return (f"{reported}按时 {counts['按时']}，迟报 {counts['迟报']}，"
+            f"未报 {counts['未报']}，数据无效 {counts['数据无效']}。")
+
+
+for _command in (county_collect_cmd, county_build_cmd):  # the old name keeps working
+    county_group.add_command(_command)
+
+
+#: Arrow's allocator (mimalloc) keeps freed memory for a while before giving
+#: it back, and glibc's malloc serves a freed large block's size from its
+#: heap from then on (its mmap threshold rises to it) and keeps what the
+#: heap frees. On a million-row ledger both together hold some 400 MB of
+#: peak memory; returning it at once costs page faults, a few tenths of a
+#: second (bench/RESULTS.md, province scale). mimalloc reads its setting
+#: when Arrow first allocates, so it is set before any command imports
+#: Arrow; a value the user set wins.
+ALLOCATOR_ENV = {"MIMALLOC_PURGE_DELAY": "0"}
+MMAP_THRESHOLD = 1 << 20  # bytes; glibc's fixed value for MALLOC_MMAP_THRESHOLD_
+_M_MMAP_THRESHOLD = -3  # mallopt's parameter number (malloc.h)
+
+
+def tune_allocators() -> None:
+    """The process-wide memory settings above; called once, first thing,
+    by the command (a library user keeps their own). Nothing happens where
+    they do not apply (another C library, Arrow already loaded)."""
+    for key, value in ALLOCATOR_ENV.items():
+        os.environ.setdefault(key, value)
+    if sys.platform.startswith("linux") and "MALLOC_MMAP_THRESHOLD_" not in os.environ:
+        import ctypes
+
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None).mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)
+
+
 def main() -> None:
+    tune_allocators()
     try:
         resources.require_complete()
     except FengqiaoError as exc:

@@ -105,7 +105,8 @@ def collect(config: Config, *, source: str | None = None, progress: Progress = _
             today: date | None = None, timings: dict[str, float] | None = None) -> SiteData:
     """Read, validate and compute: the parts of a build that other stages own."""
     from .metrics import compute_metrics
-    from .metrics.lists import followup_todo, problem_list, solution_list
+    from .metrics.comparisons import FigureCache
+    from .metrics.lists import followup_todo, newest_first, problem_list, solution_list
     from .validate import require_figures, validate_workbook
 
     timings = timings if timings is not None else {}
@@ -123,7 +124,10 @@ def collect(config: Config, *, source: str | None = None, progress: Progress = _
     report_date = clock.today(config, fallback=today)
     periods = published_periods(report_date, config.site.months)
     progress(f"计算 {len(periods)} 个统计期的指标")
-    contracts = [compute_metrics(ledger, p, as_of=min(p.end, report_date), config=config)
+    # one cache for every period: a month's 环比 is the month computed just before it
+    cache = FigureCache(ledger, config)
+    contracts = [compute_metrics(ledger, p, as_of=min(p.end, report_date), config=config,
+                                 cache=cache)
                  for p in periods]
     current = {p.kind: p.label for p in periods if p.contains(report_date)}
     quarter = next(p for p in periods if p.kind == "quarter" and p.contains(report_date))
@@ -136,6 +140,8 @@ def collect(config: Config, *, source: str | None = None, progress: Progress = _
     for tab in ("responsibilities", "needs"):
         if ledger.has(tab):
             tables[tab] = publishable_frame(ledger.tables[tab], schema[tab])
+    if "needs" in tables:  # a long list: latest first, like 问题清单 and 解决清单
+        tables["needs"] = newest_first(tables["needs"], "raised_date")
     timings["metrics"] = time.perf_counter() - t0
 
     excluded = {ledger.sheet_names.get(tab, schema[tab].title): ledger.excluded_count(tab)

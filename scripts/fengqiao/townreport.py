@@ -16,17 +16,14 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from . import charts
 from .config import Config
 from .errors import FengqiaoError
 from .ledger import Ledger
 from .metrics import compute_metrics
 from .metrics.periods import Period, recent_months
 from .publish.atomic import atomic_path, shared_mode
-from .render.word import ReportInput, build_report, report_title
+from .render.word import TREND_MONTHS, ReportInput, build_report, report_charts, report_title
 
-#: how many months the trend chart shows
-TREND_MONTHS = 12
 _OUR_AUTHOR = b"<dc:creator>fengqiao</dc:creator>"
 
 
@@ -38,22 +35,7 @@ def _contract(ledger: Ledger, period: Period, config: Config, today: date,
 def _charts(ledger: Ledger, current: dict[str, Any], config: Config, as_of: date
             ) -> list[tuple[str, bytes]]:
     months = recent_months(as_of, TREND_MONTHS)
-    monthly = [_contract(ledger, m, config, as_of) for m in months]
-    labels = [f"{m.start.month}月" for m in months]
-    received = [c["metrics"].get("received") for c in monthly]
-    closed = [c["metrics"].get("closed") for c in monthly]
-    trend = charts.line_png(f"近{len(months)}个月受理与办结（件）", labels,
-                            {"受理": received, "办结": closed})
-    out = [("近一年每月受理与办结件数", trend)]
-    villages = current.get("breakdowns", {}).get("village") or {}
-    if villages:
-        names = sorted(villages)
-        rates = [(villages[n].get("closure_rate") or {}).get("value") for n in names]
-        dens = [(villages[n].get("closure_rate") or {}).get("denominator") for n in names]
-        labelled = [f"{n}（{d if d is not None else '—'}件）" for n, d in zip(names, dens, strict=True)]
-        out.append(("各村（社区）办结率，括号内为受理件数",
-                    charts.bar_png("各村（社区）办结率", labelled, rates, percent=True)))
-    return out
+    return report_charts([_contract(ledger, m, config, as_of) for m in months], current)
 
 
 def report_input(ledger: Ledger, period: Period, config: Config, *, today: date,

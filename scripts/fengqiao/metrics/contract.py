@@ -48,30 +48,146 @@ collects and rolls them up):
   and stays valid: the JSON Schema requires only the 1.0 figures. In a
   roll-up, a rate some towns lack (``missing_figures``) covers only the
   towns that have it, so it is not tied to the all-town count.
-* **County files** (``source.kind == "rollup"``) add ``towns`` (the parts),
-  ``missing_towns`` (expected but absent), ``missing_figures`` and the
-  ``by_town`` breakdown; their ``village``/``grid`` units are keyed
-  ``"镇名/村名"``, and each overdue case carries its ``town``.
+* **Comparisons** (since 1.4): ``comparisons.previous`` (环比) and
+  ``comparisons.year_ago`` (同比) give every count and rate of ``metrics``
+  (:data:`fengqiao.catalogue.COMPARED`) for the previous period and the same
+  period a year earlier, in the same shapes, computed from the same ledger;
+  a window that starts before the ledger's start is null throughout, never
+  0 (the rules: :mod:`.comparisons`). The checker ties their rates to their
+  counts and the year-earlier counts to the ``previous`` of the
+  year-on-year figures.
+* **Roll-up files** (``source.kind == "rollup"``) add ``towns`` (every town
+  counted, at any depth below), ``missing_towns`` (expected but absent),
+  ``missing_figures`` and the ``by_town`` breakdown; their ``village``/``grid``/
+  ``leader`` units are keyed ``"镇名/村名"``, and each overdue case carries
+  its ``town``.
+* **Levels** (since 1.3): ``level`` is 镇 for a town's own file and 县, 市 or
+  省 for a roll-up; a file without it is a 镇, or a 县 when it is a roll-up
+  (:func:`level_of`). A roll-up of roll-ups names everything below it by its
+  path from the roll-up: towns ``"某县/某镇"``, villages ``"某县/某镇/某村"``
+  (each level adds its unit's name in front, so the keys of a flat roll-up
+  are those of the nested one with the middle levels taken off). ``units``
+  lists the direct units expected (name, level, reporting status, towns
+  counted and missing under each: null when unknown), ``by_unit`` their
+  figures, ``town_status`` the reporting status of every known town below
+  (on time only when every level was on time), ``unknown_units`` the units
+  below that sent nothing usable and whose towns cannot be counted; each
+  overdue case also names its direct ``unit``.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from ..catalogue import METRICS, title
+from . import comparisons
 from .shapes import CHANGE_KEYS, RATE_KEYS, median_from_distribution, ratio
 
-SCHEMA_VERSION = "1.2"
+SCHEMA_VERSION = "1.4"
 DEFINITIONS_VERSION = "2026.3"
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "contract" / "metrics.schema.json"
+#: the administrative levels, lowest first: a roll-up's units lie below it
+LEVELS = ("镇", "县", "市", "省")
+TOWN = LEVELS[0]
+#: what a roll-up without ``level`` (a county file before 1.3) is
+OLD_ROLLUP_LEVEL = "县"
+
+
+def level_of(contract: dict[str, Any]) -> str:
+    """A file's level: as written, else (a file before 1.3) 县 for a
+    roll-up and 镇 for a town's own file."""
+    level = contract.get("level")
+    if isinstance(level, str) and level in LEVELS:
+        return level
+    source = contract.get("source")
+    kind = source.get("kind") if isinstance(source, dict) else None
+    return OLD_ROLLUP_LEVEL if kind == "rollup" else TOWN
+
+
+def is_below(level: str, upper: str) -> bool:
+    """Whether ``level`` lies strictly below ``upper`` (镇 below 县 …)."""
+    return LEVELS.index(level) < LEVELS.index(upper)
 
 
 def dumps(contract: dict[str, Any]) -> str:
-    """The canonical text of a metrics file."""
-    return json.dumps(contract, ensure_ascii=False, sort_keys=True, indent=2) + "\n"
+    """The canonical text of a metrics file: exactly
+    ``json.dumps(contract, ensure_ascii=False, sort_keys=True, indent=2)``
+    plus a newline, written faster (see :func:`_indented`)."""
+    if _c_make_encoder is None:  # pragma: no cover - CPython always has the C encoder
+        return json.dumps(contract, ensure_ascii=False, sort_keys=True, indent=2) + "\n"
+    out: list[str] = []
+    _indented(contract, 0, out)
+    out.append("\n")
+    return "".join(out)
+
+
+_INDENT = "  "
+#: the types the C encoder writes as they are; a container holding only these is "flat"
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+_c_make_encoder: Callable[..., Any] | None = getattr(json.encoder, "c_make_encoder", None)
+
+
+def _not_serializable(o: Any) -> Any:
+    raise TypeError(f"Object of type {o.__class__.__name__} is not JSON serializable")
+
+
+@cache
+def _flat_encoder(level: int) -> Callable[[Any], str]:
+    """The C encoder for a value at nesting ``level`` whose items are all
+    scalars, its item separator being the line break and indentation that
+    ``indent=2`` puts between items at that depth."""
+    assert _c_make_encoder is not None
+    encode = _c_make_encoder(None, _not_serializable, json.encoder.encode_basestring, None,
+                             ": ", ",\n" + _INDENT * (level + 1), True, False, True)
+    return lambda value: "".join(encode(value, 0))
+
+
+def _indented(node: Any, level: int, out: list[str]) -> None:
+    """``node`` as ``json.dumps(..., indent=2, sort_keys=True)`` writes it at
+    nesting ``level``. Python's encoder runs in pure Python whenever an
+    indent is asked for (a million calls for a large overdue list); here a
+    flat dict or list (the overdue cases, rates, excluded rows) goes through
+    the C encoder in one call, its separators carrying the indentation, and
+    Python only walks the containers that hold containers. The bytes are the
+    same because a JSON string never holds a raw line break, so each
+    ``,\n`` the C encoder writes is a separator (tests compare the two)."""
+    inner = _INDENT * (level + 1)
+    if isinstance(node, dict):
+        if not node:
+            out.append("{}")
+        elif _SCALARS.issuperset(map(type, node.values())):
+            text = _flat_encoder(level)(node)
+            out.append(f"{{\n{inner}{text[1:-1]}\n{_INDENT * level}}}")
+        elif not all(type(k) is str for k in node):  # keys json converts: the stdlib's own way
+            text = json.dumps(node, ensure_ascii=False, sort_keys=True, indent=2)
+            out.append(text.replace("\n", "\n" + _INDENT * level))
+        else:
+            out.append("{\n" + inner)
+            for k, key in enumerate(sorted(node)):
+                if k:
+                    out.append(",\n" + inner)
+                out.append(json.encoder.encode_basestring(key) + ": ")
+                _indented(node[key], level + 1, out)
+            out.append("\n" + _INDENT * level + "}")
+    elif isinstance(node, list | tuple):
+        if not node:
+            out.append("[]")
+        elif _SCALARS.issuperset(map(type, node)):
+            text = _flat_encoder(level)(node)
+            out.append(f"[\n{inner}{text[1:-1]}\n{_INDENT * level}]")
+        else:
+            out.append("[\n" + inner)
+            for k, item in enumerate(node):
+                if k:
+                    out.append(",\n" + inner)
+                _indented(item, level + 1, out)
+            out.append("\n" + _INDENT * level + "]")
+    else:
+        out.append(_flat_encoder(level)(node))
 
 
 @cache
@@ -151,6 +267,8 @@ def _identities(obj: dict[str, Any], problems: list[str]) -> None:
             if count_id is not None and m[metric.id][part] != m[count_id]:
                 problems.append(f"metrics/{metric.id}：{word}应等于{title(count_id)} {m[count_id]}。")
     _loop_identities(obj, problems)
+    _rollup_identities(obj, problems)
+    problems.extend(comparisons.problems(obj))
     if m["resolved"] > m["closed"]:
         problems.append(f"metrics：化解数 {m['resolved']} 不能大于办结数 {m['closed']}。")
     if m["backlog_cleared"] > m["backlog_start"]:
@@ -175,6 +293,33 @@ def _loop_identities(obj: dict[str, Any], problems: list[str]) -> None:
     if isinstance(m.get("supervised"), int) and isinstance(m.get("supervision_count"), int) \
             and m["supervised"] > m["supervision_count"]:
         problems.append("metrics：督办件数不能大于督办次数。")
+
+
+def _rollup_identities(obj: dict[str, Any], problems: list[str]) -> None:
+    """The 1.3 keys of a roll-up agree with each other: a town's own file is
+    no roll-up, every unit lies below the file's level, the units' towns add
+    up to ``towns``, and ``town_status`` names exactly the towns listed."""
+    level = level_of(obj)
+    rollup = (obj.get("source") or {}).get("kind") == "rollup"
+    if "level" in obj and rollup == (level == TOWN):
+        word = "汇总文件的层级不能是镇" if rollup else f"乡镇自己的文件层级应是镇，写的是{level}"
+        problems.append(f"level：{word}。")
+        return
+    units = obj.get("units")
+    if not isinstance(units, list):
+        return
+    for unit in units:
+        if unit.get("level") is not None and not is_below(unit["level"], level):
+            problems.append(f"units：{unit['name']} 的层级是{unit['level']}，不低于本级（{level}）。")
+    towns = obj.get("towns") or []
+    counted = sum(u.get("towns", 0) for u in units)
+    if counted != len(towns):
+        problems.append(f"units：各单位计入的乡镇数之和 {counted} 与 towns 的 {len(towns)} 个不符。")
+    status = obj.get("town_status")
+    if isinstance(status, dict):
+        listed = set(towns) | set(obj.get("missing_towns") or [])
+        if set(status) != listed:
+            problems.append("town_status：列出的乡镇与 towns 和 missing_towns 不一致。")
 
 
 def validate_contract(obj: Any) -> list[str]:

@@ -7,6 +7,7 @@ give byte-identical JSON.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 from importlib import metadata
 from typing import Any
@@ -15,8 +16,9 @@ from ..config import Config
 from ..errors import FengqiaoError
 from ..ledger import Ledger
 from ..sources.base import SourceInfo
-from . import breakdowns, disputes, receptions, supervision, tabs
-from .contract import DEFINITIONS_VERSION, SCHEMA_VERSION
+from . import breakdowns, comparisons, disputes, receptions, supervision, tabs
+from .calendar import from_day_number
+from .contract import DEFINITIONS_VERSION, SCHEMA_VERSION, TOWN
 from .periods import Period
 from .shapes import Window, rate
 
@@ -68,15 +70,22 @@ def resolve_as_of(period: Period, as_of: date | None, today: date | None) -> dat
     return day
 
 
-def compute_metrics(ledger: Ledger, period: Period, *, as_of: date | None = None,
-                    config: Config, today: date | None = None) -> dict[str, Any]:
-    """The metrics.json contract (version 1) for one town and one period."""
-    day = resolve_as_of(period, as_of, today)
-    if not ledger.has("disputes"):
-        raise FengqiaoError("台账里没有纠纷台账，无法计算统计指标。",
-                            hint="纠纷台账是必须有的工作表，请检查工作表名称。")
-    w = Window.of(period, day)
-    prepared = disputes.prepare(ledger.tables["disputes"], config).relevant(w)
+@dataclass
+class _Figures:
+    """One window's whole-town figures and what the breakdowns and the
+    overdue list of the same window are built from."""
+
+    prepared: disputes.Prepared
+    ind: disputes.Indicators
+    metrics: dict[str, Any]
+    dist: dict[str, int]
+    optional: dict[str, tabs.Counts | None]
+    reception: receptions.ReceptionCounts | None
+    loop: supervision.Loop
+
+
+def _figures(ledger: Ledger, base: disputes.Prepared, w: Window, config: Config) -> _Figures:
+    prepared = base.relevant(w)
     ind, closed = disputes.indicators(prepared, w, config)
     dist = disputes.days_to_close_distribution(prepared, closed)
     metrics = disputes.whole_figures(ind, dist, w.days)
@@ -92,21 +101,66 @@ def compute_metrics(ledger: Ledger, period: Period, *, as_of: date | None = None
     metrics["reception_compliance"] = None if reception is None else rate(*reception.whole)
     loop = supervision.compute(ledger, prepared, ind, w, config)
     metrics.update(loop.metrics)
-    distributions: dict[str, Any] = {"days_to_close": dist}
+    return _Figures(prepared, ind, metrics, dist, optional, reception, loop)
+
+
+def _comparisons(ledger: Ledger, base: disputes.Prepared, period: Period, day: date,
+                 config: Config, cache: comparisons.FigureCache) -> dict[str, Any]:
+    """The previous period and the same period a year earlier (环比, 同比),
+    from the same ledger; a window the cache holds is not computed again."""
+    first = base.received[base.valid]
+    start = comparisons.known_from(config.ledger_start,
+                                   from_day_number(int(first.min())) if len(first) else None)
+    out: dict[str, Any] = {}
+    for kind, (earlier, earlier_as_of) in comparisons.earlier_windows(period, day).items():
+        figures = None
+        if start is not None and earlier.start >= start:
+            ew = Window.of(earlier, earlier_as_of)
+            figures = cache.get(ew)
+            if figures is None:
+                figures = comparisons.compared_figures(_figures(ledger, base, ew, config).metrics)
+                cache.put(ew, figures)
+                cache.extra += 1
+        out[kind] = comparisons.entry(earlier, earlier_as_of, figures)
+    return out
+
+
+def compute_metrics(ledger: Ledger, period: Period, *, as_of: date | None = None,
+                    config: Config, today: date | None = None,
+                    cache: comparisons.FigureCache | None = None) -> dict[str, Any]:
+    """The metrics.json contract (version 1) for one town and one period.
+    ``cache`` (one per ledger and config) lets a build that computes many
+    periods reuse a window it already has for another period's 环比/同比."""
+    day = resolve_as_of(period, as_of, today)
+    if not ledger.has("disputes"):
+        raise FengqiaoError("台账里没有纠纷台账，无法计算统计指标。",
+                            hint="纠纷台账是必须有的工作表，请检查工作表名称。")
+    if cache is None:
+        cache = comparisons.FigureCache(ledger, config)
+    elif not cache.serves(ledger, config):
+        raise ValueError("a FigureCache serves the one ledger and config it was made for")
+    w = Window.of(period, day)
+    base = disputes.prepare(ledger.tables["disputes"], config)
+    f = _figures(ledger, base, w, config)
+    cache.put(w, f.metrics)
+    prepared, ind, metrics, loop, reception = f.prepared, f.ind, f.metrics, f.loop, f.reception
+    distributions: dict[str, Any] = {"days_to_close": f.dist}
     if loop.assign_days is not None:
         distributions["assign_days"] = loop.assign_days
-    table = breakdowns.build(prepared, ind, w.days, optional,
+    table = breakdowns.build(prepared, ind, w.days, f.optional,
                              None if reception is None else reception.ranks,
                              list(config.reception_quotas))
     table.update(loop.accountability)
     overdue = disputes.overdue_rows(prepared, ind, w, config)
     supervision.annotate_overdue(overdue, prepared, loop.chases)
+    earlier = _comparisons(ledger, base, period, day, config, cache)
 
     return {
         "schema_version": SCHEMA_VERSION,
         "definitions_version": DEFINITIONS_VERSION,
         "generator": generator(),
         "town": ledger.town,
+        "level": TOWN,  # a roll-up says 县, 市 or 省 (contract 1.3)
         "period": period.as_dict(),
         "as_of": day.isoformat(),
         "source": source_block(ledger.source),
@@ -121,4 +175,6 @@ def compute_metrics(ledger: Ledger, period: Period, *, as_of: date | None = None
         "baselines": loop.baselines,
         "overdue": overdue,
         "excluded_rows": excluded_block(ledger),
+        # the previous period and the same period a year earlier (contract 1.4)
+        "comparisons": earlier,
     }

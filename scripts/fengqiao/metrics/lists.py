@@ -47,10 +47,12 @@ LIST_TITLES: dict[str, str] = {
     "days_since_closed": "办结后天数",
 }
 
-PROBLEM_COLUMNS = ("kind", "id", "village", "category", "star", "received_date", "deadline",
-                   "days_left", "responsible_unit")
-SOLUTION_COLUMNS = ("kind", "id", "village", "category", "level", "status", "received_date",
-                    "closed_date", "days_taken")
+#: key columns first (issue 14): what a reader looks for before scrolling
+#: sideways is the case, where, what, how urgent and who answers for it
+PROBLEM_COLUMNS = ("id", "village", "category", "star", "days_left", "responsible_unit",
+                   "lead_official", "kind", "received_date", "deadline")
+SOLUTION_COLUMNS = ("id", "village", "category", "status", "closed_date", "days_taken", "level",
+                    "received_date", "kind")
 #: 回访待办: closed cases still waiting for their revisit (DOMAIN.md 4.2)
 FOLLOWUP_COLUMNS = ("id", "village", "dispute_type", "level", "status", "closed_date",
                     "days_since_closed", "responsible_unit", "lead_official")
@@ -107,7 +109,8 @@ def _needs(ledger: Ledger) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.nda
 
 def problem_list(ledger: Ledger, as_of: date, config: Config) -> pd.DataFrame:
     """问题清单: disputes and needs still open at ``as_of``; days left is
-    negative once a dispute is overdue (needs have no configured deadline)."""
+    negative once a dispute is overdue (needs have no configured deadline).
+    Latest received first; the 督办 list keeps the most overdue first."""
     d = day_number(as_of)
     frames = []
     if ledger.has("disputes"):
@@ -128,20 +131,21 @@ def problem_list(ledger: Ledger, as_of: date, config: Config) -> pd.DataFrame:
         }, PROBLEM_COLUMNS, n))
     if not frames:
         return _typed({}, PROBLEM_COLUMNS, 0)
-    out = pd.concat(frames, ignore_index=True)
-    return out.sort_values(["kind", "days_left", "received_date", "id"], na_position="last",
-                           kind="mergesort", key=_kind_first).reset_index(drop=True)
+    return newest_first(pd.concat(frames, ignore_index=True), "received_date")
 
 
-def _kind_first(col: pd.Series) -> pd.Series:
-    if col.name == "kind":
-        return col.map({KIND_DISPUTE: 0, KIND_NEED: 1})
-    return col
+def newest_first(frame: pd.DataFrame, column: str) -> pd.DataFrame:
+    """The order of every long list (issue 14): latest ``column`` first, a
+    row without that date last, ties by 编号; the page and the downloads
+    share it, so a printed page and a spreadsheet read the same way."""
+    keys = [column, "id"] if "id" in frame.columns and column != "id" else [column]
+    return frame.sort_values(keys, ascending=[False, True][:len(keys)], na_position="last",
+                             kind="mergesort").reset_index(drop=True)
 
 
 def solution_list(ledger: Ledger, period: Period, as_of: date, config: Config) -> pd.DataFrame:
     """解决清单: disputes and needs closed in the period (up to ``as_of``):
-    how each ended and how many calendar days it took."""
+    how each ended and how many calendar days it took; latest closure first."""
     w = Window.of(period, as_of)
     frames = []
     if ledger.has("disputes"):
@@ -167,9 +171,7 @@ def solution_list(ledger: Ledger, period: Period, as_of: date, config: Config) -
         }, SOLUTION_COLUMNS, len(f)))
     if not frames:
         return _typed({}, SOLUTION_COLUMNS, 0)
-    out = pd.concat(frames, ignore_index=True)
-    return out.sort_values(["kind", "closed_date", "id"], kind="mergesort",
-                           key=_kind_first).reset_index(drop=True)
+    return newest_first(pd.concat(frames, ignore_index=True), "closed_date")
 
 
 def supervision_list(ledger: Ledger, as_of: date, config: Config, *,
@@ -212,5 +214,5 @@ def followup_todo(ledger: Ledger, as_of: date, config: Config) -> pd.DataFrame:
     return table.sort_values(["closed_date", "id"], kind="mergesort").reset_index(drop=True)
 
 
-__all__ = ["FOLLOWUP_COLUMNS", "LIST_TITLES", "followup_todo", "problem_list", "solution_list",
-           "supervision_list"]
+__all__ = ["FOLLOWUP_COLUMNS", "LIST_TITLES", "followup_todo", "newest_first", "problem_list",
+           "solution_list", "supervision_list"]

@@ -75,7 +75,11 @@ def _cells(row: MetricRow) -> list[str]:
             value = DASH
         else:
             value = f"{_number(num)} 天" if row.id in NOT_PERCENT else _percent(num)
-        counts = f"{row.numerator}/{row.denominator}"
+        # each part named with its count ("按期办结 1 ÷ 办结 2"); a days figure
+        # in words only, never as days × cases over cases ("1472/75")
+        entry = METRICS.get(row.id)
+        counts = entry.counted_note(row.numerator, row.denominator) if entry is not None \
+            else f"{row.numerator}/{row.denominator}"
     elif row.previous is not None:
         change = DASH if row.change is None else f"{row.change * 100:+.1f}%"
         value = f"{row.value} {unit}".strip()
@@ -121,7 +125,7 @@ def metrics_table(contract: dict[str, Any]) -> str:
     # a mix is a line of its own below, so it cannot stretch the table
     mixes = [r for r in all_rows if r.numerator is None and isinstance(r.value, str)]
     rows = [_cells(r) for r in all_rows if r not in mixes]
-    out = head + render_table(["指标", "分子/分母", "数值", "目标", "是否达标"], rows)
+    out = head + render_table(["指标", "分子 ÷ 分母", "数值", "目标", "是否达标"], rows)
     if mixes:
         out += "\n分布：\n" + "".join(f"  {r.title}：{r.value}\n" for r in mixes)
     ratios = [r for r in all_rows if r.numerator is not None and r.id in METRICS

@@ -93,11 +93,13 @@ def _headings(pages: Path) -> set[str]:
 
 
 def copy_assets(docs: Path) -> None:
-    """Our stylesheet and the offline plugin's iframe-worker polyfill, where
-    mkdocs.yml's ``extra_css`` and ``polyfills`` expect them."""
+    """Our stylesheet and script (the list filters), and the offline plugin's
+    iframe-worker polyfill, where mkdocs.yml's ``extra_css``,
+    ``extra_javascript`` and ``polyfills`` expect them."""
     assets = docs / "assets"
     (assets / "javascripts").mkdir(parents=True, exist_ok=True)
     shutil.copyfile(ASSETS / "fengqiao.css", assets / "fengqiao.css")
+    shutil.copyfile(ASSETS / "fengqiao.js", assets / "fengqiao.js")
     shutil.copyfile(ASSETS / "iframe-worker-shim.js", assets / "javascripts" / "iframe-worker-shim.js")
 
 

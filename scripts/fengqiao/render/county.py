@@ -6,6 +6,12 @@ charts, the supervision list, who reported and when, and the downloads
 (county metrics.json, rankings, reporting and supervision tables as CSV and
 xlsx, byte-stable). Everything comes from the towns' published contract
 files, so the county site holds no personal data beyond what towns publish.
+
+A city or province site is the same site one level up: its units are
+counties (or cities), named with the level's own word (``unit_word``), each
+unit's page lists the towns under it, and the 报送情况 page counts towns as
+well as units. Its metrics.json is published for every period it shows, at
+the path a town site uses, so the next level collects it like a town's.
 """
 
 from __future__ import annotations
@@ -28,19 +34,27 @@ from ..county.report import (
     REPORTED,
     SMALL,
     PeriodReport,
+    TownStatus,
     status_table,
     title_of,
+    town_table,
 )
 from ..metrics import dumps
+from ..metrics.contract import TOWN, level_of
+from ..metrics.rollup import town_statuses
 from ..privacy import escape_md
 from ..publish.files import csv_bytes, xlsx_bytes
 from . import fmt, render_generated
+from .town import REPORT_FILE
+from .word import ReportInput, build_report
 
 #: the figures the overview leads with, as on a town's home page
 KEY_FIGURES = catalogue.KEY_FIGURES
 
-STATUS_COLUMNS = {"town": "乡镇", "status": "报送情况", "due": "截止时间", "first_valid_at": "首次收到有效文件",
-                  "latest_at": "最近一次收取", "last_good": "使用上一份有效文件", "reason": "说明"}
+STATUS_COLUMNS = {"town": "乡镇", "status": "报送情况", "towns_reported": "下属乡镇已报",
+                  "towns_expected": "下属乡镇应报", "due": "截止时间",
+                  "first_valid_at": "首次收到有效文件", "latest_at": "最近一次收取",
+                  "last_good": "使用上一份有效文件", "reason": "说明"}
 RANKING_COLUMNS = {"rank": "名次", "group": "分组", "town": "乡镇", "numerator": "分子",
                    "denominator": "分母", "value_text": "比率", "wilson_text": "置信下限"}
 SUPERVISION_COLUMNS = {"town": "乡镇", "id": "编号", "village": "村(社区)", "dispute_type": "纠纷类型",
@@ -72,43 +86,59 @@ def _ranking_display(table: pd.DataFrame) -> pd.DataFrame:
 def _figure_rows(contract: dict[str, Any] | None, targets: dict[str, float]) -> list[dict[str, str]]:
     if contract is None:
         return []
-    rows = fmt.metric_rows(contract["metrics"], targets)
+    rows = fmt.metric_rows(contract["metrics"], targets, contract.get("comparisons"))
     order = {k: i for i, k in enumerate(KEY_FIGURES)}
     return sorted((r for r in rows if r["id"] in order), key=lambda r: order[r["id"]])
 
 
-def _export_frames(report: PeriodReport) -> dict[str, pd.DataFrame]:
+def _unit_columns(columns: dict[str, str], unit_word: str) -> dict[str, str]:
+    """A table's headers with the first column named for the level's units."""
+    return {**columns, "town": unit_word}
+
+
+def _export_frames(report: PeriodReport, unit_word: str) -> dict[str, pd.DataFrame]:
     """The tables offered for download, with Chinese headers."""
     ranking = []
     for metric in RANKED_RATES:
         t = report.rankings[metric]
         ranking.append(pd.DataFrame({
-            "指标": title_of(metric), "名次": t["rank"], "分组": t["group"], "乡镇": t["town"],
+            "指标": title_of(metric), "名次": t["rank"], "分组": t["group"], unit_word: t["town"],
             "分子": t["numerator"], "分母": t["denominator"], "比率": t["value"],
             "置信下限": t["wilson_lower"].round(6),
         }))
-    status = status_table(report).rename(columns={**STATUS_COLUMNS, "sha256": "文件 SHA-256"})
+    status = status_table(report).rename(columns={**_unit_columns(STATUS_COLUMNS, unit_word),
+                                                  "sha256": "文件 SHA-256"})
     supervision = report.supervision.rename(columns={**SUPERVISION_COLUMNS, "grid_id": "网格编号"})
     return {"ranking": pd.concat(ranking, ignore_index=True), "reporting": status,
             "supervision": supervision}
 
 
-def _write_downloads(report: PeriodReport, folder: Path) -> list[str]:
-    """county metrics.json (+ latest/) and xlsx/CSV of the published tables,
-    written by the town site's own writers (BOM CSV, formula-safe cells,
-    byte-stable xlsx)."""
+def _write_downloads(reports: list[PeriodReport], folder: Path, unit_word: str) -> list[str]:
+    """The roll-up's metrics.json for every period the site shows (the
+    trend's earlier periods too), at the path a town site uses, so the next
+    level up collects this site as it would a town's; ``latest/`` is the
+    main period's. Then xlsx/CSV of the main period's tables, written by the
+    town site's own writers (BOM CSV, formula-safe cells, byte-stable xlsx)."""
+    report = reports[-1]
     label = report.period.label
     target = folder / label
     target.mkdir(parents=True, exist_ok=True)
     written: list[str] = []
-    if report.contract is not None:
-        text = dumps(report.contract)
-        for sub in (label, "latest"):
+    for shown in reports:
+        if shown.contract is None:
+            continue
+        text = dumps(shown.contract)
+        for sub in (shown.period.label, *(("latest",) if shown is report else ())):
             (folder / sub).mkdir(parents=True, exist_ok=True)
             (folder / sub / "metrics.json").write_text(text, encoding="utf-8")
             written.append(f"{sub}/metrics.json")
+    if report.contract is not None:
+        # the written report with a table by unit (render/word.py): what the
+        # office hands upward, from the same figures as the metrics.json
+        (target / REPORT_FILE).write_bytes(build_report(ReportInput.from_contract(report.contract)))
+        written.append(f"{label}/{REPORT_FILE}")
     sheets = {"ranking": "排名", "reporting": "报送情况", "supervision": "督办清单"}
-    for key, frame in _export_frames(report).items():
+    for key, frame in _export_frames(report, unit_word).items():
         (target / f"{key}.csv").write_bytes(csv_bytes(frame, {}))
         (target / f"{key}.xlsx").write_bytes(xlsx_bytes(frame, {}, sheets[key],
                                                         percent=("比率", "置信下限")))
@@ -120,7 +150,8 @@ def _town_slug(index: int) -> str:
     return f"town-{index + 1:02d}"
 
 
-def _charts(reports: list[PeriodReport], folder: Path, targets: dict[str, float]) -> dict[str, Any]:
+def _charts(reports: list[PeriodReport], folder: Path, targets: dict[str, float],
+            config: CountyConfig) -> dict[str, Any]:
     maker = ChartMaker(folder)
     main = reports[-1]
     bars = []
@@ -129,14 +160,14 @@ def _charts(reports: list[PeriodReport], folder: Path, targets: dict[str, float]
         if t.empty:
             continue
         values = [None if pd.isna(v) else float(v) for v in t["value"]]
-        bars.append(maker.bar(f"county-{metric}", f"各乡镇{title_of(metric)}", t["town"].tolist(),
+        bars.append(maker.bar(f"county-{metric}", f"各{config.unit_word}{title_of(metric)}", t["town"].tolist(),
                               values, percent=True, target=targets.get(metric)))
     trends = []
     if len(reports) > 1:
         labels = [fmt.period_title(r.period.as_dict()) for r in reports]
         towns = [s.town for s in main.statuses]
         for metric in ("closure_rate", "on_time_rate"):
-            series: dict[str, Sequence[float | None]] = {"全县": [
+            series: dict[str, Sequence[float | None]] = {config.area: [
                 None if r.contract is None else r.contract["metrics"][metric]["value"] for r in reports]}
             for town in towns:
                 vals: list[float | None] = []
@@ -147,7 +178,7 @@ def _charts(reports: list[PeriodReport], folder: Path, targets: dict[str, float]
                 series[town] = vals
             trends.append(maker.line(f"county-trend-{metric}", f"{title_of(metric)}变化", labels,
                                      series, percent=True, target=targets.get(metric)))
-        received: dict[str, Sequence[float | None]] = {"全县": [None if r.contract is None else float(r.contract["metrics"]["received"])
+        received: dict[str, Sequence[float | None]] = {config.area: [None if r.contract is None else float(r.contract["metrics"]["received"])
                            for r in reports]}
         trends.append(maker.line("county-trend-received", "受理数变化", labels, received))
     maker.prune()
@@ -160,11 +191,18 @@ def _pages(config: CountyConfig, reports: list[PeriodReport], downloads: list[st
     period = main.period.as_dict()
     ptitle = fmt.period_title(period)
     slugs = {s.town: _town_slug(i) for i, s in enumerate(main.statuses)}
+    rep = main.reporting
     base = {
         "county": config.name, "site_title": config.site_title, "period": period,
         "period_title": ptitle, "counts": main.counts, "expected": len(main.statuses),
         "completeness": main.completeness, "timeliness": main.timeliness,
         "ON_TIME": ON_TIME, "LATE": LATE, "REPORTED": REPORTED, "MISSING": MISSING, "INVALID": INVALID,
+        # the level's own words, and the towns underneath (above a county)
+        "level": config.level, "unit_word": config.unit_word, "area": config.area,
+        "unit_completeness": main.unit_completeness, "unit_timeliness": main.unit_timeliness,
+        "town_counts": main.town_counts,
+        "towns_expected": None if rep is None else rep.towns_expected,
+        "unknown_units": [] if rep is None else rep.unknown_units,
     }
     statuses = status_table(main)
     problems = statuses[statuses["reason"] != ""]
@@ -181,26 +219,33 @@ def _pages(config: CountyConfig, reports: list[PeriodReport], downloads: list[st
                   for s in main.statuses],
         "supervision_count": len(main.supervision),
         "baselines": [] if c is None else fmt.baseline_rows(c),
-        "yoy": _year_on_year(main),
+        "yoy": _year_on_year(main, config),
     })
     for s in main.statuses:
         src = config.town(s.town)
         pages[f"towns/{slugs[s.town]}.md"] = render_generated("county/town.md.j2", base | {
             "town": s.town, "status": s, "reason": s.reason,
-            "rows": [] if s.contract is None else fmt.metric_rows(s.contract["metrics"], config.targets),
+            "unit_level": None if s.contract is None else level_of(s.contract),
+            "towns_table": _unit_towns(s),
+            "rows": [] if s.contract is None else fmt.metric_rows(
+                s.contract["metrics"], config.targets, s.contract.get("comparisons")),
             "as_of": None if s.contract is None else s.contract.get("as_of"),
             "site_url": src.location if src is not None and src.kind == "url" else None,
             "received_at": s.local(s.used.received) if s.used else "",
             "sha256": s.used.sha256 if s.used else "",
-            "overdue": fmt.frame_table(main.supervision[main.supervision["town"] == s.town],
-                                       {k: v for k, v in SUPERVISION_COLUMNS.items() if k != "town"},
-                                       empty="本期没有逾期在办的纠纷。"),
+            # a roll-up unit's cases keep their town ("西县/东湖镇" → its own path)
+            "overdue": fmt.frame_table(_of_unit(main.supervision, s), {
+                k: v for k, v in SUPERVISION_COLUMNS.items()
+                if k != "town" or (s.contract is not None and level_of(s.contract) != TOWN)},
+                empty="本期没有逾期在办的纠纷。"),
         })
     rankings = []
     for metric in RANKED_RATES:
         t = _ranking_display(main.rankings[metric])
         rankings.append({"title": title_of(metric), "target": config.targets.get(metric),
-                         "table": fmt.frame_table(t, RANKING_COLUMNS, empty="没有可比较的乡镇。"),
+                         "id": metric, "note": fmt.note(metric),
+                         "table": fmt.frame_table(t, _unit_columns(RANKING_COLUMNS, config.unit_word),
+                                                  empty=f"没有可比较的{config.unit_word}。"),
                          "small": t.loc[t["group"] == SMALL, "town"].tolist()})
     pages["compare.md"] = render_generated("county/compare.md.j2", base | {
         "rankings": rankings, "min_denominator": config.min_denominator,
@@ -211,21 +256,57 @@ def _pages(config: CountyConfig, reports: list[PeriodReport], downloads: list[st
         "count": len(main.supervision),
         "table": fmt.html_table(_supervision_display(main.supervision), SUPERVISION_COLUMNS,
                                 empty="本期各乡镇都没有逾期在办的纠纷。"),
-    } | _accountability(main))
+    } | _accountability(main, config.unit_word))
     pages["reporting.md"] = render_generated("county/reporting.md.j2", base | {
-        "table": fmt.frame_table(statuses, {k: v for k, v in STATUS_COLUMNS.items() if k != "reason"}),
+        "table": fmt.frame_table(statuses, {k: v for k, v in _unit_columns(
+            STATUS_COLUMNS, config.unit_word).items() if k != "reason"}),
+        "town_table": fmt.frame_table(town_table(main), {"town": "乡镇", "status": "报送情况"},
+                                      empty="没有已知的下属乡镇。"),
         "problems": problems.to_dict(orient="records"),
         "due": main.statuses[0].local(main.statuses[0].due_at) if main.statuses else "",
         "due_days": config.due_days.get(main.period.kind),
-        "history": [{"title": fmt.period_title(r.period.as_dict()), "counts": r.counts,
+        # in towns underneath, as completeness is (the same as units for a county)
+        "history": [{"title": fmt.period_title(r.period.as_dict()), "counts": r.town_counts,
                      "completeness": r.completeness, "timeliness": r.timeliness} for r in reports],
     })
+    # the same 指标解释 page as a town's, with the settings the towns share
+    pages["definitions.md"] = render_generated("definitions.md.j2", {
+        "groups": fmt.definition_groups(config.targets, (c or {}).get("config") or {}),
+        "ledger_start": None, "county": True})
     pages["downloads.md"] = render_generated("county/downloads.md.j2", base | {
         "label": main.period.label, "files": downloads, "has_contract": c is not None,
+        "other_labels": [r.period.label for r in reports[:-1] if r.contract is not None],
     })
     return pages
 
 
+
+
+def _of_unit(table: pd.DataFrame, unit: TownStatus) -> pd.DataFrame:
+    """The overdue cases that came through one unit: its own, or (for a
+    roll-up unit) those of the towns under it, named "单位/乡镇"."""
+    if unit.contract is None or level_of(unit.contract) == TOWN:
+        return table[table["town"] == unit.town]
+    return table[table["town"].astype("string").str.startswith(f"{unit.town}/")]
+
+
+def _unit_towns(unit: TownStatus) -> str:
+    """The towns under a roll-up unit, each with its status and its main
+    figures (not ranked: the unit's own site ranks them); "" for a town."""
+    c = unit.contract
+    if c is None or level_of(c) == TOWN:
+        return ""
+    towns = c["breakdowns"].get("by_town") or {}
+    lines = ["| 乡镇 | 报送情况 | " + " | ".join(
+        fmt.title(k) for k in ("received", "closure_rate", "on_time_rate", "overdue_open")) + " |",
+        "|---|---|---|---|---|---|"]
+    for name, state in sorted(town_statuses(c).items()):
+        m = towns.get(name)
+        cells = ([fmt.num(m.get("received")), fmt.pct_counts(m.get("closure_rate")),
+                  fmt.pct_counts(m.get("on_time_rate")), fmt.num(m.get("overdue_open"))]
+                 if m is not None else [fmt.DASH] * 4)
+        lines.append(f"| {escape_md(name)} | {state} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def _supervision_display(table: pd.DataFrame) -> pd.DataFrame:
@@ -237,40 +318,48 @@ def _supervision_display(table: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _accountability(report: PeriodReport) -> dict[str, str]:
-    """Supervision and accountability across towns: each town's figures
-    (from its own contract), and units summed across towns where they share
-    a name (each town's 司法所 into one row)."""
+def _direct_units(contract: dict[str, Any]) -> dict[str, Any]:
+    """Each direct unit's figures (``by_unit``; a file before 1.3 has only
+    ``by_town``, which is the same for a county)."""
+    b = contract["breakdowns"]
+    return dict(b.get("by_unit") or b.get("by_town") or {})
+
+
+def _accountability(report: PeriodReport, unit_word: str) -> dict[str, str]:
+    """Supervision and accountability across units: each unit's figures
+    (from its own contract), and responsible units summed across towns where
+    they share a name (each town's 司法所 into one row)."""
     c = report.contract
     if c is None:
         return {"by_town": "", "by_unit": "", "accountability": ""}
-    towns = c["breakdowns"].get("by_town") or {}
+    towns = _direct_units(c)
     return {
-        "by_town": fmt.accountability_table(towns, "乡镇", TOWN_SUPERVISION),
-        "accountability": fmt.accountability_table(towns, "乡镇"),
+        "by_town": fmt.accountability_table(towns, unit_word, TOWN_SUPERVISION),
+        "accountability": fmt.accountability_table(towns, unit_word),
         "by_unit": fmt.accountability_table(c["breakdowns"].get("unit") or {}, "责任单位"),
     }
 
 
-def _year_on_year(report: PeriodReport) -> str:
-    """群体性纠纷 and petitions per town against the same period a year earlier."""
+def _year_on_year(report: PeriodReport, config: CountyConfig) -> str:
+    """群体性纠纷 and petitions per unit against the same period a year earlier."""
     c = report.contract
     if c is None:
         return ""
-    rows = dict(c["breakdowns"].get("by_town") or {})
-    rows["全县"] = c["metrics"]
-    head = "| 乡镇 | " + " | ".join(fmt.title(k) for k in YEAR_ON_YEAR) + " |"
+    rows = _direct_units(c)
+    rows[config.area] = c["metrics"]
+    head = f"| {config.unit_word} | " + " | ".join(fmt.title(k) for k in YEAR_ON_YEAR) + " |"
     lines = [head, "|" + "---|" * (len(YEAR_ON_YEAR) + 1)]
     for town, m in rows.items():
         lines.append(f"| {escape_md(town)} | " + " | ".join(fmt.change(m.get(k)) for k in YEAR_ON_YEAR) + " |")
     return "\n".join(lines) + "\n"
 
 
-def _nav(slugs: list[tuple[str, str]]) -> list[Any]:
+def _nav(slugs: list[tuple[str, str]], unit_word: str) -> list[Any]:
     return [
         {"概览": "index.md"},
-        {"各乡镇": [{name: f"towns/{slug}.md"} for name, slug in slugs]},
+        {f"各{unit_word}": [{name: f"towns/{slug}.md"} for name, slug in slugs]},
         {"对比": "compare.md"},
+        {"指标解释": "definitions.md"},
         {"督办清单": "supervision.md"},
         {"报送情况": "reporting.md"},
         {"数据下载": "downloads.md"},
@@ -293,8 +382,8 @@ def write_docs(config: CountyConfig, reports: list[PeriodReport], docs: Path,
     earlier reports feed the trends) into ``docs``; charts are drawn into
     ``chart_dir`` (a cache kept between builds) and copied beside the pages."""
     main = reports[-1]
-    downloads = _write_downloads(main, docs / "downloads")
-    charts = _charts(reports, chart_dir, config.targets)
+    downloads = _write_downloads(reports, docs / "downloads", config.unit_word)
+    charts = _charts(reports, chart_dir, config.targets, config)
     (docs / "charts").mkdir(parents=True, exist_ok=True)
     for chart in charts["bars"] + charts["trends"]:
         (docs / "charts" / chart.filename).write_bytes((chart_dir / chart.filename).read_bytes())
@@ -303,7 +392,7 @@ def write_docs(config: CountyConfig, reports: list[PeriodReport], docs: Path,
         (docs / rel).parent.mkdir(parents=True, exist_ok=True)
         (docs / rel).write_text(text, encoding="utf-8")
     slugs = [(s.town, _town_slug(i)) for i, s in enumerate(main.statuses)]
-    return CountyDocs(pages=sorted(pages), downloads=downloads, nav=_nav(slugs))
+    return CountyDocs(pages=sorted(pages), downloads=downloads, nav=_nav(slugs, config.unit_word))
 
 
 __all__ = ["KEY_FIGURES", "RANKING_COLUMNS", "STATUS_COLUMNS", "SUPERVISION_COLUMNS", "CountyDocs",

@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 
 from .. import catalogue
-from ..privacy import escape_html_series, escape_md, escape_md_series
+from ..privacy import escape_html, escape_html_series, escape_md, escape_md_series
 
 DASH = "—"
 
@@ -126,8 +126,69 @@ def _cell(value: Any) -> Any:
     return value.get("value") if isinstance(value, Mapping) else value
 
 
-def metric_rows(metrics: Mapping[str, Any], targets: Mapping[str, float]) -> list[dict[str, str]]:
-    """One row per figure for the statistics table, in DOMAIN.md order."""
+#: the page that explains every figure once, and its anchors (the metric ids)
+DEFINITIONS_PAGE = "definitions.md"
+
+
+def definition_link(metric: str, page: str = DEFINITIONS_PAGE) -> str:
+    """A figure's title linked to its entry on the 指标解释 page."""
+    return f"[{title(metric)}]({page}#{metric})"
+
+
+def note(metric: str) -> str:
+    """The short note beside a table row: what the numerator and the
+    denominator are ("已办结 ÷ 受理"), or what a count counts."""
+    entry = catalogue.METRICS.get(metric)
+    return DASH if entry is None else entry.short_note()
+
+
+def _signed(number: float, digits: int = 1) -> str:
+    text = f"{number:+.{digits}f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("+0", "-0") else text
+
+
+def _count_of(value: Any) -> int | None:
+    """A count, or the count of a year-on-year figure; None when unknown."""
+    if isinstance(value, Mapping):
+        value = value.get("count")
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _value_of(value: Any) -> float | None:
+    if isinstance(value, Mapping):
+        value = value.get("value")
+    return None if value is None or isinstance(value, bool) else float(value)
+
+
+def earlier_cells(metric: str, now: Any, then: Any) -> tuple[str, str]:
+    """(the earlier figure, the change) for one row: a count and its change in
+    per cent ("+25%"), a rate and its change in percentage points
+    ("+3.2 个百分点"), a days figure and its change in days. "—" when the
+    earlier figure is unknown, when a rate's denominator is 0, or when a
+    count's earlier value is 0 (no percentage of nothing)."""
+    if metric in DAYS:
+        before, after = _value_of(then), _value_of(now)
+        shown = days(before)
+        diff = DASH if before is None or after is None else f"{_signed(after - before)} 天"
+        return shown, diff
+    if metric in RATES:
+        before, after = _value_of(then), _value_of(now)
+        diff = DASH if before is None or after is None \
+            else f"{_signed((after - before) * 100)} 个百分点"
+        return pct(before), diff
+    old, new = _count_of(then), _count_of(now)
+    diff = DASH if old is None or new is None or old == 0 else f"{_signed((new - old) / old * 100)}%"
+    return num(old), diff
+
+
+def metric_rows(metrics: Mapping[str, Any], targets: Mapping[str, float],
+                comparisons: Mapping[str, Any] | None = None) -> list[dict[str, str]]:
+    """One row per figure for the statistics table, in DOMAIN.md order, each
+    with its short note and, from ``comparisons`` (metrics.json 1.4), the
+    previous period's and the year-earlier figure with their changes ("—"
+    throughout for an older file)."""
     rows: list[dict[str, str]] = []
     for key in COUNTS:
         if key in metrics:
@@ -154,17 +215,45 @@ def metric_rows(metrics: Mapping[str, Any], targets: Mapping[str, float]) -> lis
     for key in DAYS:
         if key not in metrics:
             continue
-        r = metrics[key]
-        numer = denom = DASH
-        if isinstance(r, Mapping):
-            numer, denom = num(r.get("numerator")), num(r.get("denominator"))
-        rows.append({"id": key, "title": title(key), "numerator": numer, "denominator": denom,
-                     "value": days(_cell(r)), "target": DASH, "status": DASH})
+        # a days figure shows days, never its numerator and denominator as a
+        # fraction ("1472/75"): the note names them in words
+        rows.append({"id": key, "title": title(key), "numerator": DASH, "denominator": DASH,
+                     "value": days(_cell(metrics[key])), "target": DASH, "status": DASH})
     for key in CHANGES:
         if key in metrics:
+            # with comparisons the 上年同期/同比 columns carry the year-earlier
+            # count (null before the ledger's start), so the cell is the count
+            value = num(metrics[key]) if comparisons else change(metrics[key])
             rows.append({"id": key, "title": title(key), "numerator": DASH, "denominator": DASH,
-                         "value": change(metrics[key]), "target": DASH, "status": DASH})
+                         "value": value, "target": DASH, "status": DASH})
+    for row in rows:
+        row["note"] = note(row["id"])
+        row["counted"] = counted_note(row["id"], metrics.get(row["id"]))
+        _add_earlier(row, metrics, comparisons or {})
     return rows
+
+
+def counted_note(metric: str, value: Any) -> str:
+    """The note with the counts in it, "已办结 9 ÷ 受理 12", for a rate whose
+    counts are known; a days figure and a count keep the words alone (a
+    days figure is never shown as a fraction such as "1472/75")."""
+    entry = catalogue.METRICS.get(metric)
+    if entry is None or not isinstance(value, Mapping):
+        return note(metric)
+    return entry.counted_note(num(value.get("numerator")), num(value.get("denominator")))
+
+
+def _add_earlier(row: dict[str, str], metrics: Mapping[str, Any],
+                 comparisons: Mapping[str, Any]) -> None:
+    """The 上期/环比 and 上年同期/同比 cells of one row."""
+    key = row["id"]
+    for kind in ("previous", "year_ago"):
+        block = comparisons.get(kind)
+        figures = block.get("metrics") if isinstance(block, Mapping) else None
+        if isinstance(figures, Mapping) and key in figures:
+            row[kind], row[f"{kind}_change"] = earlier_cells(key, metrics.get(key), figures[key])
+        else:  # an older file, or a figure not compared (a median)
+            row[kind], row[f"{kind}_change"] = DASH, DASH
 
 
 def breakdown_columns(groups: Mapping[str, Mapping[str, Any]]) -> list[str]:
@@ -196,6 +285,58 @@ def breakdown_table(groups: Mapping[str, Mapping[str, Any]], first: str,
     return "\n".join(lines) + "\n"
 
 
+#: the most figures one breakdown table carries beside its first column: a
+#: table of up to 8 columns reads on a laptop screen and on A4 without scrolling
+BREAKDOWN_WIDTH = 7
+
+
+def table_parts(figures: Sequence[str]) -> list[list[str]]:
+    """Figures of one group in tables of at most :data:`BREAKDOWN_WIDTH`:
+    counts, rates and days stay together where they fit, and a run longer
+    than a table is cut into even pieces."""
+    def kind(key: str) -> str:
+        return "rate" if key in RATES else "days" if key in DAYS else "count"
+
+    runs: list[list[str]] = []
+    for key in figures:
+        if runs and kind(runs[-1][-1]) == kind(key):
+            runs[-1].append(key)
+        else:
+            runs.append([key])
+    pieces: list[list[str]] = []
+    for run in runs:
+        n = -(-len(run) // BREAKDOWN_WIDTH)
+        size = -(-len(run) // n)
+        pieces += [run[i:i + size] for i in range(0, len(run), size)]
+    tables: list[list[str]] = []
+    for piece in pieces:
+        if tables and len(tables[-1]) + len(piece) <= BREAKDOWN_WIDTH:
+            tables[-1] += piece
+        else:
+            tables.append(list(piece))
+    return tables
+
+
+def breakdown_groups(groups: Mapping[str, Mapping[str, Any]], first: str) -> list[dict[str, str]]:
+    """A breakdown (by village, type, source …) as narrow tables, one per
+    group of the 指标解释 page (``catalogue.GROUPS``, so both pages sort the
+    figures the same way), each with ``first`` as its first column; a group
+    wider than a table continues in a second one titled "（续）"."""
+    if not groups:
+        return [{"title": "", "table": "（本期没有数据）\n"}]
+    present = breakdown_columns(groups)
+    sections = [(heading, [c for c in members if c in present])
+                for heading, members in catalogue.GROUPS]
+    grouped = {c for _, members in catalogue.GROUPS for c in members}
+    sections.append(("其他", [c for c in present if c not in grouped]))
+    out = []
+    for heading, figures in sections:
+        for i, part in enumerate(table_parts(figures)):
+            out.append({"title": heading if i == 0 else f"{heading}（续）",
+                        "table": breakdown_table(groups, first, part)})
+    return out or [{"title": "", "table": breakdown_table(groups, first, [])}]
+
+
 def frame_table(frame: pd.DataFrame, columns: Mapping[str, str], *, empty: str = "（无）") -> str:
     """A Markdown table from a frame, built column by column; every cell is
     escaped, so ledger text can never become markup."""
@@ -211,13 +352,23 @@ def frame_table(frame: pd.DataFrame, columns: Mapping[str, str], *, empty: str =
 
 
 def html_table(frame: pd.DataFrame, columns: Mapping[str, str], *, row_class: pd.Series | None = None,
-               table_class: str = "fq-table", empty: str = "（无）") -> str:
+               table_class: str = "fq-table", empty: str = "（无）",
+               filters: Mapping[str, str] | None = None,
+               groups: Mapping[str, pd.Series] | None = None, scroll: bool = False) -> str:
     """An HTML table (for rows that need a CSS class, such as overdue cases);
-    Markdown inside raw HTML is not processed, so cells are HTML-escaped."""
+    Markdown inside raw HTML is not processed, so cells are HTML-escaped.
+
+    ``filters`` (column → label) marks the columns a reader can filter the
+    list by in the page (``assets/fengqiao.js`` reads the marks; without
+    JavaScript the whole table shows); ``groups`` gives a filtered column a
+    value per row other than its text ("已逾期" for "逾期 3 天"). ``scroll``
+    puts the table in its own scrolling box, so its header stays in view."""
     cols = [c for c in columns if c in frame.columns]
     if frame.empty or not cols:
         return f"<p>{empty}</p>\n"
-    head = "".join(f"<th>{columns[c]}</th>" for c in cols)
+    marks = filters or {}
+    head = "".join(f'<th data-fq-filter="{escape_html(marks[c])}">{columns[c]}</th>' if c in marks
+                   else f"<th>{columns[c]}</th>" for c in cols)
     if row_class is None:
         opening = pd.Series("<tr>", index=frame.index, dtype="string")
     else:
@@ -225,10 +376,14 @@ def html_table(frame: pd.DataFrame, columns: Mapping[str, str], *, row_class: pd
         opening = ("<tr class=\"" + cls + "\">").where(cls != "", "<tr>")
     body = opening
     for c in cols:
-        body = body + "<td>" + escape_html_series(_display(frame[c])) + "</td>"
+        cell = "<td>"
+        if groups and c in groups:
+            cell = '<td data-fq="' + escape_html_series(groups[c].reindex(frame.index)) + '">'
+        body = body + cell + escape_html_series(_display(frame[c])) + "</td>"
     body = body + "</tr>"
-    return (f'<table class="{table_class}">\n<thead><tr>{head}</tr></thead>\n<tbody>\n'
-            + "\n".join(body.tolist()) + "\n</tbody>\n</table>\n")
+    table = (f'<table class="{table_class}">\n<thead><tr>{head}</tr></thead>\n<tbody>\n'
+             + "\n".join(body.tolist()) + "\n</tbody>\n</table>\n")
+    return f'<div class="fq-scroll">\n{table}</div>\n' if scroll else table
 
 
 def _display(column: pd.Series) -> pd.Series:
@@ -378,22 +533,116 @@ def baseline_rows(contract: Mapping[str, Any]) -> list[dict[str, str]]:
 
 
 #: the supervision list's columns on the 督办 page: contract key → header
+#: the supervision list's columns on the 督办 page: column → header. Key
+#: columns first, and the three chase figures of the contract (次数, 最近
+#: 督办, 方式) in one "督办情况" cell, so the table fits a laptop screen.
 SUPERVISION_PAGE_COLUMNS = {
     "id": "编号", "village": "村(社区)", "dispute_type": "纠纷类型", "star": "星级",
-    "received_date": "受理日期", "days_overdue": "逾期天数", "chases": "督办次数",
-    "last_chase_date": "最近督办", "last_chase_mode": "督办方式", "explained": "逾期说明",
-    "responsible_unit": "责任单位", "lead_official": "包案领导",
+    "days_overdue": "逾期天数", "responsible_unit": "责任单位", "lead_official": "包案领导",
+    "chased": "督办情况", "explained": "逾期说明", "received_date": "受理日期",
 }
+#: the contract keys the 督办 page reads from each overdue case
+_SUPERVISION_KEYS = ("id", "village", "dispute_type", "star", "days_overdue", "responsible_unit",
+                     "lead_official", "chases", "last_chase_date", "last_chase_mode", "explained",
+                     "received_date")
+
+
+def chase_words(chases: pd.Series, last: pd.Series, mode: pd.Series) -> pd.Series:
+    """"2 次，最近 2024-03-15 书面督办", "未督办", or missing when the town
+    keeps no 督办记录 tab (the count is null then, which is not 0)."""
+    count = pd.array(chases, dtype="Int64")
+    some = pd.Series(count > 0, index=chases.index).fillna(False).astype(bool)
+    when = last.astype("string").str.slice(0, 10)
+    how = mode.astype("string")
+    text = pd.Series(pd.NA, index=chases.index, dtype="string")
+    text[~pd.isna(count)] = "未督办"
+    text[some] = pd.Series(count, index=chases.index).astype("string")[some] + " 次"
+    dated = some & when.notna()
+    text[dated] = text[dated] + "，最近 " + when[dated]
+    named = dated & how.notna() & (how != "")
+    text[named] = text[named] + " " + how[named]
+    return text
 
 
 def supervision_frame(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     """The overdue cases of a contract as a frame for the 督办 page; the
     explanation is "有"/"无" (its text is never in the contract)."""
-    frame = pd.DataFrame([{k: r.get(k) for k in SUPERVISION_PAGE_COLUMNS} for r in rows],
-                         columns=list(SUPERVISION_PAGE_COLUMNS))
+    frame = pd.DataFrame([{k: r.get(k) for k in _SUPERVISION_KEYS} for r in rows],
+                         columns=list(_SUPERVISION_KEYS))
     frame["explained"] = frame["explained"].map({True: "有", False: "无"})
     frame["star"] = frame["star"].map(lambda s: "★" * int(s) if s == s and s is not None else None)
-    for key in ("chases", "days_overdue"):
-        frame[key] = pd.array(frame[key], dtype="Int64")
-    return frame.astype({k: "string" for k in SUPERVISION_PAGE_COLUMNS
-                         if k not in ("chases", "days_overdue")})
+    frame["chased"] = chase_words(frame["chases"], frame["last_chase_date"], frame["last_chase_mode"])
+    frame["days_overdue"] = pd.array(frame["days_overdue"], dtype="Int64")
+    frame = frame[list(SUPERVISION_PAGE_COLUMNS)]
+    return frame.astype({k: "string" for k in SUPERVISION_PAGE_COLUMNS if k != "days_overdue"})
+
+
+# -- the 指标解释 page ---------------------------------------------------------------
+
+#: how each unit reads on the 指标解释 page
+UNIT_WORDS = {"%": "百分比", "天": "天（这是天数，不是比例）"}
+_DAY_COUNT_WORDS = {"calendar": "（按自然日计）", "working": "（按工作日计，节假日不算）"}
+
+
+def plain_words(text: str, settings: Mapping[str, Any]) -> str:
+    """A catalogue sentence as a reader sees it: the settings it names
+    (``config.backlog_days`` …) replaced by their values, or by words when a
+    county's towns differ (``settings`` is a contract's ``config`` block)."""
+    day_count = settings.get("day_count")
+    backlog = settings.get("backlog_days")
+    group = settings.get("group_threshold")
+    return (text
+            .replace("（按 config.day_count 计）",
+                     _DAY_COUNT_WORDS.get(str(day_count), "（按各镇设置的计日方法）"))
+            .replace("超过 config.backlog_days 天",
+                     f"超过 {backlog} 天" if backlog is not None else "超过积案标准的天数")
+            .replace("不少于 config.group_threshold",
+                     f"不少于 {group}" if group is not None else "不少于群体性纠纷的人数标准")
+            .replace("（config.reception_quotas）", ""))
+
+
+def definition_groups(targets: Mapping[str, float],
+                      settings: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The 指标解释 page's sections (:data:`fengqiao.catalogue.GROUPS`), one
+    entry per figure: its sentence, its numerator and denominator (or what it
+    counts), unit and target, all from the metric catalogue."""
+    out = []
+    for heading, ids in catalogue.GROUPS:
+        entries = []
+        for metric_id in ids:
+            m = catalogue.METRICS[metric_id]
+            target = targets.get(metric_id)
+            entries.append({
+                "id": m.id, "title": m.title, "meaning": m.meaning, "kind": m.kind,
+                "numerator": plain_words(m.numerator, settings),
+                "denominator": plain_words(m.denominator, settings),
+                "numerator_label": m.numerator_label, "denominator_label": m.denominator_label,
+                "unit": UNIT_WORDS.get(m.unit, m.unit),
+                "target": None if target is None else f"不低于 {pct(target)}",
+            })
+        out.append({"title": heading, "entries": entries})
+    return out
+
+
+def earlier_periods(comparisons: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    """What the 上期 and 上年同期 columns of a statistics page compare with:
+    the earlier period in words, and whether its figures are known at all
+    (not before the ledger's start). [] for a file older than 1.4."""
+    if not isinstance(comparisons, Mapping):
+        return []
+    out = []
+    for kind, word in (("previous", "上期"), ("year_ago", "上年同期")):
+        block = comparisons.get(kind)
+        if not isinstance(block, Mapping):
+            continue
+        period = block.get("period")
+        if not isinstance(period, Mapping):
+            text = DASH
+        elif period.get("kind") == "custom":
+            text = f"{cn_date(period.get('start'))}至{cn_date(period.get('end'))}"
+        else:
+            text = period_title(period)
+        figures = block.get("metrics")
+        known = isinstance(figures, Mapping) and any(v is not None for v in figures.values())
+        out.append({"word": word, "title": text, "known": known})
+    return out

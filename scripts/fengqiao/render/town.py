@@ -3,7 +3,8 @@
 :func:`render_docs` writes every page of a town site from :class:`SiteData`
 (already public: no sensitive field) and returns the navigation;
 :func:`write_downloads` writes the files the 数据下载 page links to
-(metrics.json per period, the four lists as CSV and xlsx, the template).
+(metrics.json and the statistics xlsx per period, the four lists as CSV
+and xlsx, the template).
 The hand-written pages under ``site/`` are rendered here too, and
 re-rendered alone while ``fengqiao serve`` runs. Nothing here knows the
 site engine: the publish stage turns the folder into a site.
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -24,15 +25,16 @@ import pandas as pd
 from ..config import Config
 from ..errors import CATALOGUE, FengqiaoError, Finding
 from ..metrics import dumps
-from ..metrics.lists import LIST_TITLES
+from ..metrics.lists import LIST_TITLES, PROBLEM_COLUMNS, SOLUTION_COLUMNS
 from ..metrics.receptions import BASIS_WORDS
 from ..privacy import scrub
-from ..publish.files import csv_bytes, xlsx_bytes
+from ..publish.files import csv_bytes, workbook_sheets_bytes, xlsx_bytes
 from ..resources import DEFAULT_PAGES
 from ..schema import TAB_ORDER, load_schema
 from ..template import guide_rows
 from ..townschema import schema_for
 from . import fmt, printing, render_generated, render_site_page
+from .word import TREND_MONTHS, ReportInput, build_report, report_charts
 
 #: the hand-written pages that come with fengqiao (jinja2 templates over the
 #: config); a town folder may keep its own copy (``site.pages``)
@@ -188,7 +190,26 @@ def table_titles(name: str) -> dict[str, str]:
     return dict(LIST_TITLES)
 
 
+#: the filters each long list offers in the page: column → control label
+#: (``assets/fengqiao.js`` builds the controls; without JavaScript the
+#: whole list shows, and print always shows it whole)
+LIST_FILTERS: dict[str, dict[str, str]] = {
+    "problems": {"days_left": "状态", "village": "村"},
+    "solutions": {"status": "办理结果", "village": "村"},
+    "needs": {"status": "状态", "village": "村"},
+    "followup_todo": {"status": "办理结果", "village": "村"},
+    "supervision": {"village": "村", "responsible_unit": "责任单位"},
+}
+#: 需求清单 on the page: 状态 and 办结日期 among the first columns, the long
+#: 需求内容 last (the download keeps the ledger's own column order)
+NEEDS_PAGE_COLUMNS = ("id", "village", "category", "status", "closed_date", "raised_date", "unit",
+                      "party_member", "source", "content")
+
+
 def problem_table(frame: pd.DataFrame, config: Config) -> tuple[str, int, int]:
+    """问题清单 as an HTML table: key columns first (the list's own order),
+    one 剩余/逾期 column ("剩 3 天" / "逾期 12 天"), overdue and near rows
+    coloured, and a 状态 filter that groups the rows by that column."""
     titles = table_titles("problems")
     shown = frame.copy()
     left = pd.to_numeric(shown.get("days_left", pd.Series(pd.NA, index=shown.index)),
@@ -202,13 +223,35 @@ def problem_table(frame: pd.DataFrame, config: Config) -> tuple[str, int, int]:
     status = pd.Series("", index=shown.index, dtype="string")
     left_text = left.astype("Int64").astype("string")
     status[overdue] = "逾期 " + (-left[overdue]).astype("Int64").astype("string") + " 天"
-    status[~overdue & left.notna()] = "剩余 " + left_text[~overdue & left.notna()] + " 天"
+    status[~overdue & left.notna()] = "剩 " + left_text[~overdue & left.notna()] + " 天"
     shown["days_left"] = status.where(status != "", pd.NA)
-    columns = {c: titles.get(c, c) for c in shown.columns}
+    group = pd.Series("无期限", index=shown.index, dtype="string")
+    group[left.notna()] = "未到期"
+    group[near] = f"{config.deadlines.warn_days} 天内到期"
+    group[overdue] = "已逾期"
+    columns = {c: titles.get(c, c) for c in PROBLEM_COLUMNS}
     columns["days_left"] = "剩余/逾期"
     html = fmt.html_table(shown, columns, row_class=row_class, table_class="fq-table fq-problems",
-                          empty="截至统计日没有未办结的事项。")
+                          empty="截至统计日没有未办结的事项。", filters=LIST_FILTERS["problems"],
+                          groups={"days_left": group}, scroll=True)
     return html, int(overdue.sum()), int(near.sum())
+
+
+def list_table(frame: pd.DataFrame, name: str, *, empty: str,
+               order: tuple[str, ...] | None = None) -> str:
+    """A long list as a filterable HTML table in its own scrolling box,
+    columns in ``order`` (default: the frame's own)."""
+    titles = table_titles(name)
+    columns = {c: titles.get(c, c) for c in (order or tuple(frame.columns))}
+    return fmt.html_table(frame, columns, table_class="fq-table fq-list", empty=empty,
+                          filters=LIST_FILTERS.get(name), scroll=True)
+
+
+def definition_settings(config: Config) -> dict[str, Any]:
+    """The settings the 指标解释 page states in figures (as a contract's
+    ``config`` block names them)."""
+    return {"day_count": config.deadlines.day_count, "backlog_days": config.backlog_days,
+            "group_threshold": config.group_threshold}
 
 
 def render_docs(data: SiteData, config: Config, docs: Path, charts: Any) -> list[Any]:
@@ -242,11 +285,13 @@ def render_docs(data: SiteData, config: Config, docs: Path, charts: Any) -> list
         sections = []
         for key, what in (("village", "村(社区)"), ("dispute_type", "纠纷类型"), ("source", "来源")):
             if bd.get(key):
-                sections.append({"title": what, "table": fmt.breakdown_table(bd[key], what)})
+                sections.append({"title": what, "groups": fmt.breakdown_groups(bd[key], what)})
         excluded_total = sum(int(v.get("count", 0)) for v in (c.get("excluded_rows") or {}).values()
                              if isinstance(v, Mapping))
         write(f"stats/{p['label']}.md", render_generated("stats.md.j2", base | loop_context(c) | {
-            "period": p, "period_title": title, "rows": fmt.metric_rows(c["metrics"], targets),
+            "period": p, "period_title": title,
+            "rows": fmt.metric_rows(c["metrics"], targets, c.get("comparisons")),
+            "earlier": fmt.earlier_periods(c.get("comparisons")),
             "level_mix": c["metrics"].get("level_mix") or {}, "charts": chart_list,
             "breakdowns": sections, "excluded_total": excluded_total,
             "key_persons": fmt.key_person_sections(bd),
@@ -279,6 +324,9 @@ def render_docs(data: SiteData, config: Config, docs: Path, charts: Any) -> list
                                      for c in reversed(data.periods) if c["period"]["kind"] == k]}
               for k, t in (("month", "月度"), ("quarter", "季度"), ("year", "年度"))]
     write("stats/index.md", render_generated("stats_index.md.j2", {"groups": groups}))
+    write("stats/definitions.md", render_generated("definitions.md.j2", {
+        "groups": fmt.definition_groups(targets, definition_settings(config)),
+        "ledger_start": config.ledger_start, "county": False}))
 
     # home page
     quality = quality_context(data)
@@ -309,14 +357,16 @@ def render_docs(data: SiteData, config: Config, docs: Path, charts: Any) -> list
     sol_title = fmt.period_title(by_label[data.solutions_period]["period"]) \
         if data.solutions_period in by_label else "本期"
     write("lists/solutions.md", render_generated("list_solutions.md.j2", base | {
-        "table": fmt.frame_table(solutions, table_titles("solutions"),
-                                 empty="本期没有办结的事项。"),
+        "table": list_table(solutions, "solutions", order=SOLUTION_COLUMNS,
+                            empty="本期没有办结的事项。"),
         "total": len(solutions), "period_title": sol_title}))
-    for name, template in (("responsibilities", "list_responsibilities.md.j2"),
-                           ("needs", "list_needs.md.j2")):
-        frame = data.tables.get(name)
-        table = "" if frame is None else fmt.frame_table(frame, table_titles(name))
-        write(f"lists/{name}.md", render_generated(template, base | {"table": table}))
+    duties = data.tables.get("responsibilities")
+    write("lists/responsibilities.md", render_generated("list_responsibilities.md.j2", base | {
+        "table": "" if duties is None else fmt.frame_table(duties, table_titles("responsibilities"))}))
+    needs = data.tables.get("needs")
+    write("lists/needs.md", render_generated("list_needs.md.j2", base | {
+        "table": "" if needs is None else list_table(needs, "needs", order=NEEDS_PAGE_COLUMNS,
+                                                      empty="需求清单是空的。")}))
     write("lists/index.md", render_generated("lists_index.md.j2", base | {
         "open_total": len(problems), "overdue_total": n_overdue, "solved_total": len(solutions),
         "period_title": sol_title}))
@@ -352,7 +402,8 @@ def render_docs(data: SiteData, config: Config, docs: Path, charts: Any) -> list
                   {"解决清单": "lists/solutions.md"}]},
         {"督办考核": [{"督办清单": "supervision.md"}, {"月度考核": "assessment.md"},
                   {"回访待办": "lists/followup.md"}]},
-        {"统计": [{"概述": "stats/index.md"}, {"趋势": "stats/trend.md"},
+        {"统计": [{"概述": "stats/index.md"}, {"指标解释": "stats/definitions.md"},
+                {"趋势": "stats/trend.md"},
                 {"月度": nav_stats["month"][::-1]}, {"季度": nav_stats["quarter"][::-1]},
                 {"年度": nav_stats["year"][::-1]}]},
         {"填表说明": "guide.md"},
@@ -415,8 +466,10 @@ def write_loop_pages(data: SiteData, base: dict[str, Any], by_label: Mapping[str
         "chased_known": metrics.get("supervised") is not None,
         "supervised": metrics.get("supervised"),
         "explained_rate": metrics.get("overdue_explained_rate"),
-        "table": fmt.frame_table(fmt.supervision_frame(rows), fmt.SUPERVISION_PAGE_COLUMNS,
-                                 empty="截至统计日没有逾期未办结的纠纷。"),
+        "table": fmt.html_table(fmt.supervision_frame(rows), fmt.SUPERVISION_PAGE_COLUMNS,
+                                table_class="fq-table fq-list", scroll=True,
+                                filters=LIST_FILTERS["supervision"],
+                                empty="截至统计日没有逾期未办结的纠纷。"),
         "by_unit": fmt.accountability_table(
             {u: b for u, b in units.items() if b.get("overdue_open") or b.get("supervised")},
             "责任单位", [c for c in fmt.ACCOUNTABILITY_COLUMNS
@@ -436,8 +489,93 @@ def write_loop_pages(data: SiteData, base: dict[str, Any], by_label: Mapping[str
     write("lists/followup.md", render_generated("list_followup.md.j2", base | {
         "total": len(todo), "shown": min(len(todo), FOLLOWUP_ROWS),
         "truncated": len(todo) > FOLLOWUP_ROWS,
-        "table": fmt.frame_table(todo.head(FOLLOWUP_ROWS), table_titles("followup_todo"),
-                                 empty="没有等待回访的纠纷。")}))
+        "table": list_table(todo.head(FOLLOWUP_ROWS), "followup_todo",
+                            empty="没有等待回访的纠纷。")}))
+
+
+#: the main table of a statistics page, as its xlsx sheet has it: row key → header
+STAT_COLUMNS = {"title": "指标", "note": "口径", "numerator": "分子", "denominator": "分母",
+                "value": "数值", "target": "目标", "status": "是否达标",
+                "previous": "上期", "previous_change": "环比",
+                "year_ago": "上年同期", "year_ago_change": "同比"}
+#: the breakdown sheets of the statistics xlsx: breakdown key → sheet name
+BREAKDOWN_SHEETS = (("village", "按村(社区)"), ("dispute_type", "按纠纷类型"), ("source", "按来源"))
+
+
+def _whole_numbers(cells: pd.Series) -> pd.Series:
+    """Counts shown as text on the page ("21", "—") as whole numbers, blank
+    where there is none, so a spreadsheet can add them up."""
+    return pd.to_numeric(cells.where(cells != fmt.DASH), errors="coerce").astype("Int64")
+
+
+def statistics_workbook(contract: Mapping[str, Any]) -> bytes:
+    """A statistics page's tables as one xlsx, one sheet per table: the main
+    figures with the page's columns (note, 上期/环比, 上年同期/同比; the
+    numerator and denominator as numbers in cells of their own, so they can
+    be added up; a change as "↑0.8 个百分点" where the page says "+0.8 个百分点"),
+    the five baselines, the mixes and the breakdowns; rates in the
+    breakdowns are stored exactly and shown as percentages."""
+    rows = fmt.metric_rows(contract["metrics"], contract.get("targets") or {},
+                           contract.get("comparisons"))
+    main = pd.DataFrame([{k: r[k] for k in STAT_COLUMNS} for r in rows], columns=list(STAT_COLUMNS))
+    for key in ("numerator", "denominator"):
+        main[key] = _whole_numbers(main[key])
+    for key in ("previous_change", "year_ago_change"):
+        # a leading + or − would make a spreadsheet take the cell for a
+        # formula (and the formula guard would show a stray '): arrows instead
+        main[key] = main[key].str.replace(r"^\+", "↑", regex=True) \
+            .str.replace(r"^-", "↓", regex=True)
+    sheets: list[tuple[str, pd.DataFrame, tuple[str, ...]]] = [
+        ("主要指标", main.rename(columns=STAT_COLUMNS), ())]
+    baselines = fmt.baseline_rows(contract)
+    if baselines:
+        sheets.append(("五个底数清", pd.DataFrame(
+            {"底数": [b["title"] for b in baselines], "情况": [b["text"] for b in baselines]}), ()))
+    mixes = []
+    for key in fmt.catalogue.ids(kind="mix"):
+        mix = contract["metrics"].get(key)
+        if isinstance(mix, Mapping):
+            for part, count in mix.items():
+                n = count.get("closed") if isinstance(count, Mapping) else count
+                label = fmt.STAR_WORDS.get(part, part) if key == "star_mix" else part
+                mixes.append({"分布": fmt.title(key), "分项": label, "数量": n})
+    if mixes:
+        sheets.append(("分布", pd.DataFrame(mixes).astype({"数量": "Int64"}), ()))
+    bd = contract.get("breakdowns") or {}
+    for key, name in BREAKDOWN_SHEETS:
+        groups = bd.get(key) or {}
+        if not groups:
+            continue
+        cols = fmt.breakdown_columns(groups)
+        frame = pd.DataFrame({name[1:]: sorted(groups)})
+        for c in cols:
+            values = [groups[u].get(c) for u in sorted(groups)]
+            if c in fmt.RATES or c in fmt.DAYS:
+                frame[fmt.title(c)] = pd.array(
+                    [v.get("value") if isinstance(v, Mapping) else v for v in values], dtype="Float64")
+            else:
+                frame[fmt.title(c)] = pd.array(
+                    [v.get("count") if isinstance(v, Mapping) else v for v in values], dtype="Int64")
+        percent = tuple(fmt.title(c) for c in cols if c in fmt.RATES)
+        sheets.append((name, frame, percent))
+    return workbook_sheets_bytes(sheets)
+
+
+#: each period's written report, beside its metrics.json
+REPORT_FILE = "report.docx"
+
+
+def period_report(contract: Mapping[str, Any], data: SiteData) -> bytes:
+    """The written report of one period (render/word.py). The periods the
+    site calls current (this month, quarter and year) carry the two charts,
+    drawn from the months the site already computed; earlier periods carry
+    the tables only, which keeps the build from drawing dozens of charts
+    nobody opens."""
+    drawn: Sequence[tuple[str, bytes]] = ()
+    if contract["period"]["label"] in data.current.values():
+        months = [c for c in data.periods if c["period"]["kind"] == "month"]
+        drawn = report_charts(months[-TREND_MONTHS:], contract)
+    return build_report(ReportInput.from_contract(contract, drawn))
 
 
 def write_downloads(data: SiteData, docs: Path) -> None:
@@ -451,6 +589,8 @@ def write_downloads(data: SiteData, docs: Path) -> None:
         path = root / label / "metrics.json"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(dumps(c), encoding="utf-8")
+        (path.parent / "statistics.xlsx").write_bytes(statistics_workbook(c))
+        (path.parent / REPORT_FILE).write_bytes(period_report(c, data))
         index.append({"label": label, "kind": c["period"]["kind"],
                       "path": f"downloads/{label}/metrics.json"})
     latest = data.current.get("month")
@@ -502,7 +642,7 @@ def site_fingerprint(config: Config) -> str:
 
 
 
-__all__ = ["FOLLOWUP_ROWS", "KIND_WORDS", "MIXES", "PROCEDURES", "SITE_PAGES", "TABLES", "SiteData", "guide_context",
+__all__ = ["FOLLOWUP_ROWS", "KIND_WORDS", "LIST_FILTERS", "MIXES", "NEEDS_PAGE_COLUMNS", "PROCEDURES", "SITE_PAGES", "TABLES", "SiteData", "guide_context",
            "pages_dir", "period_url", "problem_table", "procedures_nav", "quality_context", "render_docs", "rerender_site_pages",
-           "site_fingerprint", "table_titles", "loop_context", "transfer_charts", "write_downloads",
+           "list_table", "site_fingerprint", "table_titles", "loop_context", "transfer_charts", "write_downloads",
            "write_loop_pages"]

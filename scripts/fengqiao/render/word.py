@@ -26,10 +26,14 @@ from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.oxml.ns import qn
 from docx.shared import Cm, Pt
 
+from .. import charts
+from ..metrics.contract import level_of
 from ..metrics.report import MetricRow, metric_rows
 from ..publish.files import EPOCH, restamp_xlsx
 from . import fmt
 
+#: how many months the trend chart shows
+TREND_MONTHS = 12
 #: how many overdue cases the report lists by id (the count is always given)
 OVERDUE_ROWS = 30
 FONT = "宋体"
@@ -41,6 +45,9 @@ DASH = fmt.DASH
 #: the per-village columns, in the order officials read them
 VILLAGE_COLUMNS = (("received", "受理"), ("closed", "办结"), ("closure_rate", "办结率"),
                    ("on_time_rate", "按期办结率"), ("overdue_open", "逾期在办"))
+#: what a unit one level down is called in a report of each level (a town's
+#: units are its villages; a roll-up's are the units it collected)
+UNIT_WORDS = {"镇": "村（社区）", "县": "镇（街道）", "市": "县（市、区）", "省": "市（州、盟）"}
 
 
 @dataclass(frozen=True)
@@ -54,9 +61,58 @@ class ReportInput:
     year_ago: Mapping[str, Any] | None
     charts: Sequence[tuple[str, bytes]] = ()
 
+    @classmethod
+    def from_contract(cls, contract: Mapping[str, Any],
+                      charts: Sequence[tuple[str, bytes]] = ()) -> ReportInput:
+        """A report from one metrics file alone: the earlier figures are the
+        file's own ``comparisons`` block (contract 1.4), so a site or a
+        roll-up writes every period's report without going back to a ledger.
+        A file without the block compares with nothing ("—")."""
+        block = contract.get("comparisons") or {}
+
+        def earlier(key: str) -> Mapping[str, Any] | None:
+            entry = block.get(key)
+            return {"metrics": entry["metrics"]} if isinstance(entry, Mapping) \
+                and isinstance(entry.get("metrics"), Mapping) else None
+
+        return cls(contract, earlier("previous"), earlier("year_ago"), charts)
+
 
 def report_title(contract: Mapping[str, Any]) -> str:
     return f"{contract['town']}{fmt.period_title(contract['period'])}矛盾纠纷排查化解工作情况"
+
+
+def unit_table(contract: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """(what the units are called, their figures): villages for a town; for a
+    roll-up its direct units (``by_unit``), else every town (``by_town``)."""
+    level = level_of(dict(contract))
+    b = contract.get("breakdowns", {})
+    if level == "镇":
+        return UNIT_WORDS[level], dict(b.get("village") or {})
+    if b.get("by_unit"):
+        return UNIT_WORDS[level], dict(b["by_unit"])
+    return UNIT_WORDS["县"], dict(b.get("by_town") or {})
+
+
+def report_charts(months: Sequence[Mapping[str, Any]], current: Mapping[str, Any]
+                  ) -> list[tuple[str, bytes]]:
+    """The report's two charts with their captions: cases received and closed
+    in each of ``months`` (monthly contracts, oldest first), and each
+    village's closure rate in ``current`` with its denominator."""
+    labels = [f"{int(c['period']['start'][5:7])}月" for c in months]
+    trend = charts.line_png(f"近{len(months)}个月受理与办结（件）", labels, {
+        "受理": [c["metrics"].get("received") for c in months],
+        "办结": [c["metrics"].get("closed") for c in months]})
+    out = [("近一年每月受理与办结件数", trend)]
+    villages = current.get("breakdowns", {}).get("village") or {}
+    if villages:
+        names = sorted(villages)
+        rates = [(villages[n].get("closure_rate") or {}).get("value") for n in names]
+        dens = [(villages[n].get("closure_rate") or {}).get("denominator") for n in names]
+        labelled = [f"{n}（{d if d is not None else DASH}件）" for n, d in zip(names, dens, strict=True)]
+        out.append(("各村（社区）办结率，括号内为受理件数",
+                    charts.bar_png("各村（社区）办结率", labelled, rates, percent=True)))
+    return out
 
 
 # -- figures as words -------------------------------------------------------------
@@ -99,7 +155,7 @@ def narrative(data: ReportInput) -> str:
     """The opening paragraph: the key figures and how they moved."""
     c, prev, ago = data.current, data.previous, data.year_ago
     received, closed = _count(c, "received"), _count(c, "closed")
-    parts = [f"{fmt.period_title(c['period'])}，全镇共受理矛盾纠纷 {fmt.num(received)} 件，"
+    parts = [f"{fmt.period_title(c['period'])}，全{level_of(dict(c))}共受理矛盾纠纷 {fmt.num(received)} 件，"
              f"同比{change_words(received, _count(ago, 'received'))}，"
              f"环比{change_words(received, _count(prev, 'received'))}"]
     parts.append(f"办结 {fmt.num(closed)} 件，其中化解 {fmt.num(_count(c, 'resolved'))} 件")
@@ -189,7 +245,9 @@ def baseline_rows(contract: Mapping[str, Any]) -> list[list[str]]:
 
 
 def village_rows(contract: Mapping[str, Any]) -> list[list[str]]:
-    villages = contract.get("breakdowns", {}).get("village") or {}
+    """One row per unit one level down (villages of a town, towns or
+    counties of a roll-up), by name."""
+    _, villages = unit_table(contract)
     rows = []
     for name in sorted(villages):
         v = villages[name]
@@ -207,8 +265,11 @@ def village_rows(contract: Mapping[str, Any]) -> list[list[str]]:
 def overdue_rows(contract: Mapping[str, Any]) -> list[list[str]]:
     """The overdue cases by id, most overdue first: no party, no description."""
     items = sorted(contract.get("overdue") or [],
-                   key=lambda o: (-(o.get("days_overdue") or 0), str(o.get("id"))))
-    return [[str(o.get("id", "")), str(o.get("village") or DASH), str(o.get("dispute_type") or DASH),
+                   key=lambda o: (-(o.get("days_overdue") or 0), str(o.get("town", "")),
+                                  str(o.get("id"))))
+    rolled = level_of(dict(contract)) != "镇"
+    return [[*([str(o.get("town") or DASH)] if rolled else []),
+             str(o.get("id", "")), str(o.get("village") or DASH), str(o.get("dispute_type") or DASH),
              f"{o.get('star')}星" if o.get("star") else DASH, fmt.num(o.get("days_overdue")),
              str(o.get("responsible_unit") or DASH), str(o.get("lead_official") or DASH)]
             for o in items[:OVERDUE_ROWS]]
@@ -300,13 +361,14 @@ def build_report(data: ReportInput) -> bytes:
     _table(doc, ["指标", "本期", "上期", "去年同期", "目标", "是否达标"], figure_rows(data),
            widths=(3.4, 3.4, 3.4, 3.4, 1.4, 1.6))
 
-    doc.add_heading("四、各村（社区）情况", level=1)
+    unit_word, _ = unit_table(c)
+    doc.add_heading(f"四、各{unit_word}情况", level=1)
     villages = village_rows(c)
     if villages:
-        _table(doc, ["村（社区）", *(t for _, t in VILLAGE_COLUMNS)], villages,
+        _table(doc, [unit_word, *(t for _, t in VILLAGE_COLUMNS)], villages,
                widths=(3.0, 1.6, 1.6, 3.6, 3.6, 2.2))
     else:
-        doc.add_paragraph("台账里没有村（社区）信息。")
+        doc.add_paragraph(f"没有{unit_word}的分项数据。")
 
     doc.add_heading("五、逾期未办结纠纷", level=1)
     overdue = c.get("overdue") or []
@@ -314,7 +376,10 @@ def build_report(data: ReportInput) -> bytes:
     doc.add_paragraph(f"截至{fmt.cn_date(c['as_of'])}，逾期未办结 {len(overdue)} 件"
                       + (f"，下表列出逾期最久的 {len(shown)} 件" if len(overdue) > len(shown) else "")
                       + "。" if overdue else f"截至{fmt.cn_date(c['as_of'])}，没有逾期未办结的纠纷。")
-    if shown:
+    if shown and level_of(dict(c)) != "镇":
+        _table(doc, ["镇（街道）", "编号", "村（社区）", "类型", "星级", "逾期天数", "责任单位",
+                     "包案领导"], shown, widths=(2.2, 2.6, 2.0, 1.8, 1.0, 1.4, 3.2, 2.2))
+    elif shown:
         _table(doc, ["编号", "村（社区）", "类型", "星级", "逾期天数", "责任单位", "包案领导"], shown,
                widths=(3.0, 2.4, 2.0, 1.2, 1.6, 3.6, 2.6))
 
@@ -335,5 +400,5 @@ def build_report(data: ReportInput) -> bytes:
 
 
 __all__ = ["OVERDUE_ROWS", "VILLAGE_COLUMNS", "ReportInput", "baseline_rows", "build_report",
-           "change_words", "figure_rows", "narrative", "overdue_rows", "report_title",
-           "target_lines", "village_rows"]
+           "TREND_MONTHS", "UNIT_WORDS", "change_words", "figure_rows", "narrative", "overdue_rows",
+           "report_charts", "report_title", "target_lines", "unit_table", "village_rows"]
