@@ -131,14 +131,14 @@ def test_days_figures_show_days_never_a_fraction(docs: Path) -> None:
     cells = [c.strip() for c in row.strip("|").split("|")]
     # the fixture: 150 (days × open cases) over 25 closed, 20 the quarter before
     assert cells[1:3] == ["本期天数 × 期末在办 ÷ 办结", "6 天"]
-    assert cells[5:7] == ["7.5 天", "-1.5 天"]
+    assert cells[5:7] == ["7.5 天（-1.5 天）", "—"]
     assert "150" not in row
 
 
 def test_the_comparison_columns_say_what_they_compare(docs: Path) -> None:
     page = (docs / "stats" / "2024-Q1.md").read_text(encoding="utf-8")
     row = next(line for line in page.splitlines() if "#closure_rate)" in line)
-    assert row.endswith("| 80% | 90% | 未达标 | 79.2% | +0.8 个百分点 | — | — |")
+    assert row.endswith("| 80% | 90% | 未达标 | 79.2%（+0.8 个百分点） | — |")
     assert ("上期是2023年10月1日至2023年12月19日；上年同期是2023年1月1日至2023年3月20日"
             "（台账在那时还没有登记完整，无法比较）。") in page
 

@@ -85,6 +85,8 @@ def test_tables_equal_the_figures(written: tuple[Any, Path]) -> None:
     row = by_title[fmt.title("closure_rate")]
     assert row[1] == f"{fmt.pct(closure)}（{closure['numerator']}/{closure['denominator']}）"
     assert row[4] == "90%" and row[5] == ("达标" if closure["value"] >= 0.9 else "未达标")
+    # 受理数同比 would repeat the 受理数 row's year-ago column
+    assert fmt.title("received_yoy") not in by_title and fmt.title("clearance_rate") in by_title
     names = sorted(c["breakdowns"]["village"])
     assert [r[0] for r in villages[1:]] == names
     first = c["breakdowns"]["village"][names[0]]

@@ -26,7 +26,7 @@ from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.oxml.ns import qn
 from docx.shared import Cm, Pt
 
-from .. import charts
+from .. import catalogue, charts
 from ..metrics.contract import level_of
 from ..metrics.report import MetricRow, metric_rows
 from ..publish.files import EPOCH, restamp_xlsx
@@ -172,12 +172,19 @@ def narrative(data: ReportInput) -> str:
 # -- tables -------------------------------------------------------------------------
 
 
+#: figures counted in days: shown as "19.6 天", never as a share or a fraction
+DAYS_FIGURES = frozenset(catalogue.ids(kind="days"))
+
+
 def _metric_value(row: MetricRow) -> str:
+    days = row.id in DAYS_FIGURES
     if row.numerator is None:
-        return DASH if row.value is None else str(row.value)
+        if row.value is None:
+            return DASH
+        return f"{fmt.num(row.value)} 天" if days else str(row.value)
     if row.value is None:
         return f"{DASH}（{row.numerator}/{row.denominator}）"
-    if row.id in ("disposition_days",):
+    if days:
         return f"{fmt.num(row.value)} 天"
     return f"{fmt.pct(row.value)}（{row.numerator}/{row.denominator}）"
 
@@ -191,11 +198,17 @@ def _metric_plain(contract: Mapping[str, Any] | None, row_id: str) -> str:
     return DASH
 
 
+#: rows the report's figure table leaves out (see ``figure_rows``)
+SKIPPED_FIGURES = frozenset({"level_mix", "received_yoy"})
+
+
 def figure_rows(data: ReportInput) -> list[list[str]]:
     """指标 | 本期 | 上期 | 去年同期 | 目标 | 是否达标, one row per figure."""
     rows = []
     for row in metric_rows(dict(data.current)):
-        if row.id == "level_mix":
+        # level_mix is a distribution (its own chart); received_yoy is 受理数
+        # against its year-ago count, which this table's columns already show
+        if row.id in SKIPPED_FIGURES:
             continue
         target = fmt.pct(row.target) if row.target is not None else ""
         met = "" if row.met is None else ("达标" if row.met else "未达标")
