@@ -204,16 +204,27 @@ def test_every_xlsx_download_opens_well(built: Path) -> None:
     widths (no column left at Excel's default), dates formatted as dates."""
     import openpyxl
 
-    files = sorted((built / "public" / "downloads" / "tables").glob("*.xlsx"))
-    assert len(files) >= 3
-    for path in files:
-        ws = openpyxl.load_workbook(path).active
-        assert ws.freeze_panes == "A2", path
-        assert ws.auto_filter.ref and ws.auto_filter.ref.startswith("A1:"), path
-        for i in range(1, ws.max_column + 1):
-            letter = openpyxl.utils.get_column_letter(i)
-            assert ws.column_dimensions[letter].width >= 6, (path, letter)
-        for row in ws.iter_rows(min_row=2):
-            for cell in row:
-                if cell.is_date:
-                    assert cell.number_format == "yyyy-mm-dd", (path, cell.coordinate)
+    downloads = built / "public" / "downloads"
+    tables = sorted((downloads / "tables").glob("*.xlsx"))
+    statistics = sorted(downloads.glob("*/statistics.xlsx"))
+    # one statistics workbook per period the fixture's site shows
+    shown = {p.stem for p in (built / "public" / "stats").glob("20*.html")}
+    assert len(tables) >= 3 and {p.parent.name for p in statistics} == shown != set()
+    for path in tables + statistics:
+        percent_cells = 0
+        for ws in openpyxl.load_workbook(path).worksheets:
+            assert ws.freeze_panes == "A2", (path, ws.title)
+            assert ws.auto_filter.ref and ws.auto_filter.ref.startswith("A1:"), (path, ws.title)
+            for i in range(1, ws.max_column + 1):
+                letter = openpyxl.utils.get_column_letter(i)
+                assert ws.column_dimensions[letter].width >= 6, (path, ws.title, letter)
+            for row in ws.iter_rows(min_row=2):
+                for cell in row:
+                    if cell.is_date:
+                        assert cell.number_format == "yyyy-mm-dd", (path, cell.coordinate)
+                    if isinstance(cell.value, float) and 0 <= cell.value <= 1:
+                        # a rate is stored exactly and shown as a percentage
+                        assert cell.number_format.endswith("%"), (path, ws.title, cell.coordinate)
+                        percent_cells += 1
+        if path in statistics:
+            assert percent_cells > 0, path
