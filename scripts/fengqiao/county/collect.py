@@ -21,8 +21,8 @@ import json
 import os
 import re
 import threading
-from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -347,30 +347,51 @@ def log_path(collection: Path, label: str) -> Path:
     return collection / label / "log.jsonl"
 
 
+#: one lock for every append to a collection log in this process: the
+#: fetching threads log each town as it finishes, and two lines must never mix
+_LOG_LOCK = threading.Lock()
+
+
 def append_log(collection: Path, receipt: Receipt) -> None:
+    """Add one receipt to the period's log, durably, as one write of one whole
+    line (under a lock, so threads logging at once never interleave). A last
+    line cut short by a killed run is ended first, so the new receipt stays
+    readable; :func:`read_log` skips the broken one."""
     path = log_path(collection, receipt.period)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a", encoding="utf-8") as fh:
-        fh.write(json.dumps(receipt.as_dict(), ensure_ascii=False) + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
+    line = (json.dumps(receipt.as_dict(), ensure_ascii=False) + "\n").encode("utf-8")
+    with _LOG_LOCK:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a+b", buffering=0) as fh:
+            end = fh.seek(0, os.SEEK_END)
+            if end:
+                fh.seek(end - 1)
+                if fh.read(1) != b"\n":
+                    line = b"\n" + line
+            view = memoryview(line)
+            while view:  # a regular file takes it in one write; the loop is for the rare short write
+                view = view[fh.write(view) or 0:]
+            os.fsync(fh.fileno())
 
 
 def read_log(collection: Path, label: str) -> list[Receipt]:
-    """Every receipt for a period in the order it was recorded. A line that
-    cannot be read (a crash mid-write) is skipped rather than stopping the report."""
+    """Every receipt for a period, town by town (sorted by name), each town's
+    in the order they were recorded. Towns are logged as their fetches
+    finish, so the lines of different towns interleave however the fetches
+    raced; grouping by town makes what a reader sees independent of that.
+    A line that cannot be read (a crash mid-write) is skipped rather than
+    stopping the report."""
     path = log_path(collection, label)
     if not path.exists():
         return []
     out: list[Receipt] = []
     fields = set(Receipt.__dataclass_fields__)
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
         try:
             raw = json.loads(line)
             out.append(Receipt(**{k: v for k, v in raw.items() if k in fields}))
-        except (json.JSONDecodeError, TypeError):
+        except (json.JSONDecodeError, TypeError, AttributeError):
             continue
-    return out
+    return sorted(out, key=lambda r: r.town)  # stable: each town's own order is kept
 
 
 def collected_periods(collection: Path) -> list[str]:
@@ -383,46 +404,65 @@ def collected_periods(collection: Path) -> list[str]:
 # -- the collection run -------------------------------------------------------
 
 
+def _receipt(config: CountyConfig, town: TownSource, period: Period, got: Fetched | FetchFailed,
+             received: datetime, *, known: Receipt | None, check_name: bool = True) -> Receipt:
+    """What one fetch amounts to, its copy stored (nothing logged yet).
+
+    The file is the one received last time (``known``, the town's last
+    receipt with a file) when the server says so (304) or, for a server that
+    sends no validators (so no 304 is possible), when the body's sha256 is
+    the one recorded: either way it is logged as unchanged, judged as it was
+    then, and no copy is added. A server with validators that answers 200
+    says it has a new version; its receipt is a new one, though identical
+    bytes still share the stored copy (:func:`store_copy`)."""
+    origin = origin_of(town, period)
+    base = dict(period=period.label, town=town.name, received_at=received.isoformat(), origin=origin)
+    if isinstance(got, FetchFailed):
+        return Receipt(status="failed", reason=got.reason, **base)  # type: ignore[arg-type]
+    if got.data is None and known is not None:
+        return replace(known, received_at=base["received_at"], origin=origin,
+                       etag=got.etag, last_modified=got.last_modified, unchanged=True)
+    data = got.data or b""
+    sha256 = hashlib.sha256(data).hexdigest()
+    if got.etag is None and got.last_modified is None and known is not None \
+            and known.sha256 == sha256 and known.file is not None \
+            and (config.collection_dir / known.file).is_file():
+        return replace(known, received_at=base["received_at"], origin=origin,
+                       etag=got.etag, last_modified=got.last_modified, unchanged=True)
+    _, problems = parse_and_check(data, period, town.name if check_name else None, config.level)
+    stored = store_copy(config.collection_dir / period.label / town.folder_name, data, received)
+    return Receipt(
+        status="invalid" if problems else "valid",
+        reason="；".join(problems),
+        sha256=sha256,
+        file=stored.relative_to(config.collection_dir).as_posix(),
+        etag=got.etag,
+        last_modified=got.last_modified,
+        **base,  # type: ignore[arg-type]
+    )
+
+
 def collect_town(config: CountyConfig, town: TownSource, period: Period, *,
                  now: datetime | None = None, session: requests.Session | None = None,
                  prefetched: Fetched | bytes | FetchFailed | None = None,
                  check_name: bool = True, known: Receipt | None = None) -> Receipt:
     """Fetch, check, store and log one town's file for one period. ``known``
     is the town's last receipt with a file: a server that answers 304 to its
-    validators is logged as an unchanged copy of that file."""
+    validators, or sends the very bytes recorded there, is logged as an
+    unchanged copy of that file."""
     received = (now or clock.now()).astimezone(UTC)
-    origin = origin_of(town, period)
-    base = dict(period=period.label, town=town.name, received_at=received.isoformat(), origin=origin)
-    try:
-        if isinstance(prefetched, FetchFailed):
-            raise prefetched
-        if isinstance(prefetched, bytes):
-            got = Fetched(prefetched)
-        else:
-            got = prefetched if prefetched is not None else fetch_town(
-                town, period, config.fetch, session=session,
-                today=report_day(config, received), known=known)
-    except FetchFailed as exc:
-        receipt = Receipt(status="failed", reason=exc.reason, **base)  # type: ignore[arg-type]
-        append_log(config.collection_dir, receipt)
-        return receipt
-    if got.data is None and known is not None:
-        receipt = replace(known, received_at=base["received_at"], origin=origin,
-                          etag=got.etag, last_modified=got.last_modified, unchanged=True)
-        append_log(config.collection_dir, receipt)
-        return receipt
-    data = got.data or b""
-    _, problems = parse_and_check(data, period, town.name if check_name else None, config.level)
-    stored = store_copy(config.collection_dir / period.label / town.folder_name, data, received)
-    receipt = Receipt(
-        status="invalid" if problems else "valid",
-        reason="；".join(problems),
-        sha256=hashlib.sha256(data).hexdigest(),
-        file=stored.relative_to(config.collection_dir).as_posix(),
-        etag=got.etag,
-        last_modified=got.last_modified,
-        **base,  # type: ignore[arg-type]
-    )
+    got: Fetched | FetchFailed
+    if isinstance(prefetched, bytes):
+        got = Fetched(prefetched)
+    elif prefetched is not None:
+        got = prefetched
+    else:
+        try:
+            got = fetch_town(town, period, config.fetch, session=session,
+                             today=report_day(config, received), known=known)
+        except FetchFailed as exc:
+            got = exc
+    receipt = _receipt(config, town, period, got, received, known=known, check_name=check_name)
     append_log(config.collection_dir, receipt)
     return receipt
 
@@ -437,68 +477,122 @@ def last_receipts(collection: Path, label: str) -> dict[str, Receipt]:
     return out
 
 
-def _fetch_all(config: CountyConfig, period: Period, known: dict[str, Receipt], today: date
-               ) -> list[Fetched | FetchFailed]:
-    """Every town's file for one period, town sites ``fetch.concurrency`` at
-    a time (each thread with its own HTTP session); the results keep the
-    configured order, so the log reads the same however the fetches raced."""
-    local = threading.local()
-    sessions: list[requests.Session] = []
-    lock = threading.Lock()
+class _Sessions:
+    """One HTTP session per fetching thread (a session is not safe to share
+    between threads), all closed when the period is done."""
 
-    def session() -> requests.Session:
-        if not hasattr(local, "session"):
-            local.session = requests.Session()
-            with lock:
-                sessions.append(local.session)
-        return local.session  # type: ignore[no-any-return]
+    def __init__(self) -> None:
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._all: list[requests.Session] = []
 
-    def one(town: TownSource) -> Fetched | FetchFailed:
+    def get(self) -> requests.Session:
+        sess: requests.Session | None = getattr(self._local, "session", None)
+        if sess is None:
+            sess = self._local.session = requests.Session()
+            with self._lock:
+                self._all.append(sess)
+        return sess
+
+    def close(self) -> None:
+        with self._lock:
+            for sess in self._all:
+                sess.close()
+
+
+#: called with each receipt once it is in the log (from the thread that
+#: fetched it); what it raises stops the run like Ctrl-C would
+OnReceipt = Callable[[Receipt], None]
+
+
+def _collect_period(config: CountyConfig, period: Period, *, now: datetime | None,
+                    today: date, on_receipt: OnReceipt | None) -> list[Receipt]:
+    """Every town of one period, each fetched, checked, stored and logged as
+    soon as its own fetch is done, town sites ``fetch.concurrency`` at a time
+    (each thread with its own HTTP session). A run stopped half way (Ctrl-C,
+    a kill, a power cut) has logged every town it finished, so running it
+    again asks unconditionally only for the towns it never reached.
+
+    On an interruption no new fetch starts, the ones under way finish and are
+    logged, and the interruption is raised again. The receipts come back in
+    the configured order whatever order the fetches finished in."""
+    known = last_receipts(config.collection_dir, period.label)
+    sessions = _Sessions()
+    stop = threading.Event()
+
+    def one(town: TownSource) -> Receipt | None:
+        if stop.is_set():  # stopping: start nothing new
+            return None
         try:
-            return fetch_town(town, period, config.fetch, session=session() if town.kind == "url"
-                              else None, today=today, known=known.get(town.name))
-        except FetchFailed as exc:
-            return exc
+            try:
+                got: Fetched | FetchFailed = fetch_town(
+                    town, period, config.fetch, session=sessions.get() if town.kind == "url" else None,
+                    today=today, known=known.get(town.name))
+            except FetchFailed as exc:
+                got = exc
+            received = (now or clock.now()).astimezone(UTC)
+            receipt = _receipt(config, town, period, got, received, known=known.get(town.name))
+            append_log(config.collection_dir, receipt)
+            if on_receipt is not None:
+                on_receipt(receipt)
+            return receipt
+        except BaseException:
+            stop.set()  # the other threads finish what they hold and take nothing more
+            raise
 
     urls = [t for t in config.towns if t.kind == "url"]
+    results: dict[str, Receipt | None] = {}
+    pool = ThreadPoolExecutor(max_workers=max(1, min(config.fetch.concurrency, len(urls) or 1)))
     try:
-        with ThreadPoolExecutor(max_workers=max(1, min(config.fetch.concurrency, len(urls) or 1))
-                                ) as pool:
-            fetched = dict(zip((t.name for t in urls), pool.map(one, urls), strict=True))
+        try:
+            futures = {t.name: pool.submit(one, t) for t in urls}
+            # shared folders and workbooks: read one at a time here (disk- and
+            # CPU-bound) while the pool fetches the town sites
+            for town in config.towns:
+                if town.kind != "url":
+                    results[town.name] = one(town)
+            wait(futures.values(), return_when=FIRST_EXCEPTION)
+            for name, future in futures.items():
+                if future.done() and future.exception() is not None:
+                    raise future.exception()  # type: ignore[misc]
+                results[name] = future.result()
+        except BaseException:
+            stop.set()
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
     finally:
-        for sess in sessions:
-            sess.close()
-    # shared folders and workbooks: read one at a time (disk- and CPU-bound)
-    return [fetched[t.name] if t.kind == "url" else one(t) for t in config.towns]
+        sessions.close()
+    return [r for r in (results[t.name] for t in config.towns) if r is not None]
 
 
 def collect(config: CountyConfig, periods: list[Period], *, now: datetime | None = None,
-            session: requests.Session | None = None) -> list[Receipt]:
+            session: requests.Session | None = None,
+            on_receipt: OnReceipt | None = None) -> list[Receipt]:
     """Collect every configured town for every period; never raises for one
     town's problem. Town sites are fetched concurrently and conditionally:
-    a second run costs a 304 per unchanged file, and a run stopped half way
-    is resumed by running it again."""
+    a second run costs a 304 per unchanged file (or, from a server without
+    validators, a body whose sha256 matches and is not stored again), and a
+    run stopped half way is resumed by running it again. ``on_receipt``
+    sees each receipt as soon as it is logged (a progress display)."""
     if not config.towns:
         raise FengqiaoError("县级配置里没有登记任何乡镇（towns 为空），无法收取。")
     claim_collection(config.collection_dir, config.towns)
     received = (now or clock.now()).astimezone(UTC)
-    receipts = []
+    receipts: list[Receipt] = []
     for period in periods:
-        known = last_receipts(config.collection_dir, period.label)
         if session is not None:  # a caller's session: one at a time, on it
-            results: list[Fetched | FetchFailed] = []
+            known = last_receipts(config.collection_dir, period.label)
             for town in config.towns:
-                try:
-                    results.append(fetch_town(town, period, config.fetch, session=session,
-                                              today=report_day(config, received),
-                                              known=known.get(town.name)))
-                except FetchFailed as exc:
-                    results.append(exc)
+                receipt = collect_town(config, town, period, now=now, session=session,
+                                       known=known.get(town.name))
+                if on_receipt is not None:
+                    on_receipt(receipt)
+                receipts.append(receipt)
         else:
-            results = _fetch_all(config, period, known, report_day(config, received))
-        for town, got in zip(config.towns, results, strict=True):
-            receipts.append(collect_town(config, town, period, now=now, prefetched=got,
-                                         known=known.get(town.name)))
+            receipts.extend(_collect_period(config, period, now=now,
+                                            today=report_day(config, received),
+                                            on_receipt=on_receipt))
     return receipts
 
 
