@@ -322,6 +322,18 @@ def _rollup_identities(obj: dict[str, Any], problems: list[str]) -> None:
             problems.append("town_status：列出的乡镇与 towns 和 missing_towns 不一致。")
 
 
+@cache
+def _quick_schema_check() -> Callable[[Any], bool] | None:
+    """The schema compiled to a yes/no check (:mod:`.schemacheck`), or None
+    if it ever uses a keyword the compiler does not know."""
+    from .schemacheck import Unsupported, compile_schema
+
+    try:
+        return compile_schema(json_schema())
+    except Unsupported:  # pragma: no cover - the schema's keywords are all known today
+        return None
+
+
 def validate_contract(obj: Any) -> list[str]:
     """Every problem with a metrics file: JSON Schema errors first, then the
     arithmetic a consumer relies on (rate values, null iff denominator 0,
@@ -331,11 +343,17 @@ def validate_contract(obj: Any) -> list[str]:
     The one checker: the town's own tests and ``county collect`` both call
     it, so a file the county accepts is exactly a file the town could have
     written."""
-    from jsonschema import Draft202012Validator
+    problems: list[str] = []
+    quick = _quick_schema_check()
+    if quick is None or not quick(obj):
+        # jsonschema words every problem; the quick check only says whether
+        # there is one (a valid file, the usual case, never reaches here)
+        from jsonschema import Draft202012Validator
 
-    validator = Draft202012Validator(json_schema())
-    problems = [f"{_where(list(e.absolute_path))}：{e.message}"
-                for e in sorted(validator.iter_errors(obj), key=lambda e: list(map(str, e.absolute_path)))]
+        validator = Draft202012Validator(json_schema())
+        problems = [f"{_where(list(e.absolute_path))}：{e.message}"
+                    for e in sorted(validator.iter_errors(obj),
+                                    key=lambda e: list(map(str, e.absolute_path)))]
     _walk(obj, (), problems)
     if not problems:
         try:

@@ -16,11 +16,12 @@ the path a town site uses, so the next level collects it like a town's.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from .. import catalogue
@@ -69,6 +70,15 @@ TOWN_SUPERVISION = (("overdue_open", "逾期在办"), ("supervised", "督办件�
                     ("overdue_explained_rate", "逾期说明率（有说明/逾期）"))
 #: 群体性纠纷 and petitions year on year, per town
 YEAR_ON_YEAR = ("group_cases", "petition_batches", "petition_persons")
+#: above this many units a bar per unit is a wall (a 1,000-unit chart is 280
+#: inches tall and slow to draw): the chart shows the lowest ones, which the
+#: office chases, and the ranking tables beside it still list every unit
+BAR_UNITS = 40
+#: how many of the lowest units such a chart shows
+BAR_LOWEST = 20
+#: a trend chart with more lines than this cannot be read: above it, the
+#: trend shows the area's own line only (each unit's figures are in the tables)
+TREND_UNITS = 12
 
 
 def _pct_series(values: pd.Series) -> pd.Series:
@@ -150,6 +160,19 @@ def _town_slug(index: int) -> str:
     return f"town-{index + 1:02d}"
 
 
+def bar_units(units: Sequence[str], values: Sequence[float | None],
+              ) -> tuple[list[str], list[float | None], bool]:
+    """The units a comparison bar chart shows: all of them up to
+    :data:`BAR_UNITS`, else the :data:`BAR_LOWEST` lowest known values (ties
+    by name, so the chart is the same every build); the flag says it is a
+    selection."""
+    if len(units) <= BAR_UNITS:
+        return list(units), list(values), False
+    known = sorted(((v, u) for u, v in zip(units, values, strict=True) if v is not None),
+                   key=lambda p: (p[0], p[1]))[:BAR_LOWEST]
+    return [u for _v, u in known], [v for v, _u in known], True
+
+
 def _charts(reports: list[PeriodReport], folder: Path, targets: dict[str, float],
             config: CountyConfig) -> dict[str, Any]:
     maker = ChartMaker(folder)
@@ -159,20 +182,27 @@ def _charts(reports: list[PeriodReport], folder: Path, targets: dict[str, float]
         t = main.rankings[metric]
         if t.empty:
             continue
-        values = [None if pd.isna(v) else float(v) for v in t["value"]]
-        bars.append(maker.bar(f"county-{metric}", f"各{config.unit_word}{title_of(metric)}", t["town"].tolist(),
-                              values, percent=True, target=targets.get(metric)))
+        units, values, lowest = bar_units(
+            t["town"].tolist(), [None if pd.isna(v) else float(v) for v in t["value"]])
+        if not units:
+            continue
+        title = f"各{config.unit_word}{title_of(metric)}"
+        if lowest:
+            title += f"（最低的 {len(units)} 个）"
+        bars.append(maker.bar(f"county-{metric}", title, units, values, percent=True,
+                              target=targets.get(metric)))
     trends = []
     if len(reports) > 1:
         labels = [fmt.period_title(r.period.as_dict()) for r in reports]
-        towns = [s.town for s in main.statuses]
+        towns = [s.town for s in main.statuses] if len(main.statuses) <= TREND_UNITS else []
+        by_name = [{x.town: x for x in r.statuses} for r in reports]  # one lookup per unit
         for metric in ("closure_rate", "on_time_rate"):
             series: dict[str, Sequence[float | None]] = {config.area: [
                 None if r.contract is None else r.contract["metrics"][metric]["value"] for r in reports]}
             for town in towns:
                 vals: list[float | None] = []
-                for r in reports:
-                    s = next((x for x in r.statuses if x.town == town), None)
+                for named in by_name:
+                    s = named.get(town)
                     vals.append(None if s is None or s.contract is None
                                 else s.contract["metrics"][metric]["value"])
                 series[town] = vals
@@ -208,19 +238,26 @@ def _pages(config: CountyConfig, reports: list[PeriodReport], downloads: list[st
     problems = statuses[statuses["reason"] != ""]
     c = main.contract
     pages: dict[str, str] = {}
+    units = [{"name": s.town, "status": s.status, "slug": slugs[s.town],
+              "received": None if s.contract is None else s.contract["metrics"]["received"],
+              "closure": None if s.contract is None else s.contract["metrics"]["closure_rate"],
+              "on_time": None if s.contract is None else s.contract["metrics"]["on_time_rate"],
+              "overdue": None if s.contract is None else s.contract["metrics"]["overdue_open"]}
+             for s in main.statuses]
     pages["index.md"] = render_generated("county/index.md.j2", base | {
         "contract": c, "rows": _figure_rows(c, config.targets),
         "not_counted": [s.town for s in main.statuses if s.contract is None],
         "last_good": [s.town for s in main.statuses if s.last_good],
-        "towns": [{"name": s.town, "status": s.status, "slug": slugs[s.town],
-                   "received": None if s.contract is None else s.contract["metrics"]["received"],
-                   "closure": None if s.contract is None else s.contract["metrics"]["closure_rate"],
-                   "overdue": None if s.contract is None else s.contract["metrics"]["overdue_open"]}
-                  for s in main.statuses],
+        "towns": units,
         "supervision_count": len(main.supervision),
         "baselines": [] if c is None else fmt.baseline_rows(c),
         "yoy": _year_on_year(main, config),
     })
+    # the units' own pages stay out of the navigation (every page would carry
+    # every unit's link: a 1,000-unit site wrote 1,000 x 1,000 links); this
+    # page lists them, one row each
+    pages["towns/index.md"] = render_generated("county/units.md.j2", base | {"towns": units})
+    overdue_of = _overdue_by_unit(main.supervision)
     for s in main.statuses:
         src = config.town(s.town)
         pages[f"towns/{slugs[s.town]}.md"] = render_generated("county/town.md.j2", base | {
@@ -234,7 +271,7 @@ def _pages(config: CountyConfig, reports: list[PeriodReport], downloads: list[st
             "received_at": s.local(s.used.received) if s.used else "",
             "sha256": s.used.sha256 if s.used else "",
             # a roll-up unit's cases keep their town ("西县/东湖镇" → its own path)
-            "overdue": fmt.frame_table(_of_unit(main.supervision, s), {
+            "overdue": fmt.frame_table(overdue_of(s), {
                 k: v for k, v in SUPERVISION_COLUMNS.items()
                 if k != "town" or (s.contract is not None and level_of(s.contract) != TOWN)},
                 empty="本期没有逾期在办的纠纷。"),
@@ -282,12 +319,26 @@ def _pages(config: CountyConfig, reports: list[PeriodReport], downloads: list[st
 
 
 
-def _of_unit(table: pd.DataFrame, unit: TownStatus) -> pd.DataFrame:
+def _overdue_by_unit(table: pd.DataFrame) -> Callable[[TownStatus], pd.DataFrame]:
     """The overdue cases that came through one unit: its own, or (for a
-    roll-up unit) those of the towns under it, named "单位/乡镇"."""
-    if unit.contract is None or level_of(unit.contract) == TOWN:
-        return table[table["town"] == unit.town]
-    return table[table["town"].astype("string").str.startswith(f"{unit.town}/")]
+    roll-up unit) those of the towns under it, named "单位/乡镇". The list
+    is grouped once, so a page per unit costs its own rows, not a scan of
+    every unit's (1,000 units x 30,000 rows was the roll-up's slowest step)."""
+    names = table["town"].astype("string")
+    nested = names.str.contains("/", regex=False).fillna(False).to_numpy(dtype=bool)
+    exact = table.groupby(names, sort=False).indices if len(table) else {}
+    heads = names[nested].str.split("/", n=1).str[0]
+    under = table[nested].groupby(heads, sort=False).indices if nested.any() else {}
+    rows_of_nested = np.flatnonzero(nested)
+    empty = table.iloc[0:0]
+
+    def of(unit: TownStatus) -> pd.DataFrame:
+        if unit.contract is None or level_of(unit.contract) == TOWN:
+            rows = exact.get(unit.town)
+            return empty if rows is None else table.iloc[rows]
+        rows = under.get(unit.town)
+        return empty if rows is None else table.iloc[np.sort(rows_of_nested[rows])]
+    return of
 
 
 def _unit_towns(unit: TownStatus) -> str:
@@ -354,10 +405,12 @@ def _year_on_year(report: PeriodReport, config: CountyConfig) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _nav(slugs: list[tuple[str, str]], unit_word: str) -> list[Any]:
+def _nav(unit_word: str) -> list[Any]:
+    """The same few entries at any size: the units are one list page, so
+    no page's navigation grows with the number of units."""
     return [
         {"概览": "index.md"},
-        {f"各{unit_word}": [{name: f"towns/{slug}.md"} for name, slug in slugs]},
+        {f"各{unit_word}": "towns/index.md"},
         {"对比": "compare.md"},
         {"指标解释": "definitions.md"},
         {"督办清单": "supervision.md"},
@@ -381,7 +434,6 @@ def write_docs(config: CountyConfig, reports: list[PeriodReport], docs: Path,
     """Every page and download of the county site for ``reports[-1]`` (the
     earlier reports feed the trends) into ``docs``; charts are drawn into
     ``chart_dir`` (a cache kept between builds) and copied beside the pages."""
-    main = reports[-1]
     downloads = _write_downloads(reports, docs / "downloads", config.unit_word)
     charts = _charts(reports, chart_dir, config.targets, config)
     (docs / "charts").mkdir(parents=True, exist_ok=True)
@@ -391,8 +443,7 @@ def write_docs(config: CountyConfig, reports: list[PeriodReport], docs: Path,
     for rel, text in pages.items():
         (docs / rel).parent.mkdir(parents=True, exist_ok=True)
         (docs / rel).write_text(text, encoding="utf-8")
-    slugs = [(s.town, _town_slug(i)) for i, s in enumerate(main.statuses)]
-    return CountyDocs(pages=sorted(pages), downloads=downloads, nav=_nav(slugs, config.unit_word))
+    return CountyDocs(pages=sorted(pages), downloads=downloads, nav=_nav(config.unit_word))
 
 
 __all__ = ["KEY_FIGURES", "RANKING_COLUMNS", "STATUS_COLUMNS", "SUPERVISION_COLUMNS", "CountyDocs",
