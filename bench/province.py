@@ -10,7 +10,8 @@ MkDocs child included):
 (b) ``--towns`` distinct towns' metrics.json, computed by the real metrics
     engine from seeded ledgers (each passes the contract checker), in
     site-like folders under ``bench/data/`` (kept: the next run reuses them);
-(c) a flat roll-up of every town (``fengqiao rollup build <town folders>``);
+(c) a flat roll-up of every town at level 省 (``fengqiao rollup build <town folders>
+    --level 省``: a province platform collecting its towns directly);
 (d) the nested roll-up towns -> counties -> cities -> province, each level's
     site folders the units of the next, and a check that the province's
     counts equal the flat roll-up's;
@@ -269,7 +270,7 @@ def profile_flat(towns: list[Path], root: Path, workdir: Path) -> str:
     prof = workdir / "flat.prof"
     argv = [PY, "-m", "cProfile", "-o", str(prof), FENGQIAO, "rollup", "build",
             *map(str, towns), "--period", PERIOD, "--out", str(out), "--name", "示范省",
-            "--level", "县", "--now", NOW]
+            "--level", "省", "--now", NOW]
     subprocess.run(argv, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
     text = "## fengqiao process (cProfile, cumulative)\n\n```\n" + top_functions(prof) + "```\n"
     work = out.with_name(out.name + ".fengqiao-tmp")
@@ -382,7 +383,7 @@ def main() -> None:
         print(f"  generated in {generated:.0f} s" if generated else "  reused", flush=True)
 
         print(f"(c) flat roll-up of {args.towns:,} towns …", flush=True)
-        flat = rollup(towns, root / "flat", "示范省", "县", workdir, "flat")
+        flat = rollup(towns, root / "flat", "示范省", "省", workdir, "flat")
         flat["site"] = root / "flat"
         print(f"  {flat['seconds']:.1f} s, {flat['peak_mb']:.0f} MB, "
               f"{flat['bytes'] / 1e6:.1f} MB, {flat['files']:,} files", flush=True)

@@ -167,7 +167,7 @@ def good(started: Config) -> dict[str, Any]:
 
 def test_checker_passes_a_computed_file(good: dict[str, Any]) -> None:
     assert validate_contract(good) == []
-    assert good["schema_version"] == "1.4"
+    assert good["schema_version"] == "1.5"
 
 
 def test_checker_recomputes_an_earlier_rate(good: dict[str, Any]) -> None:

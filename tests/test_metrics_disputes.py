@@ -136,8 +136,8 @@ def test_overdue_list_most_overdue_first_without_sensitive_fields(q1: dict) -> N
 
 def test_header_blocks(q1: dict) -> None:
     # 1.1 added reception_basis, 1.2 the supervision loop, 1.3 levels (roll-ups of
-    # roll-ups), 1.4 comparisons (环比/同比)
-    assert q1["schema_version"] == "1.4"
+    # roll-ups), 1.4 comparisons (环比/同比), 1.5 detail (city and province summaries)
+    assert q1["schema_version"] == "1.5"
     assert q1["generator"] == f"fengqiao {metadata.version('fengqiao')}" == "fengqiao 0.2.0"
     assert q1["town"] == "枫溪镇"
     assert q1["level"] == "镇"

@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from ..catalogue import title
-from ..metrics.contract import TOWN, level_of
+from ..metrics.contract import SUMMARY, SUMMARY_OVERDUE, TOWN, detail_for, level_of
 from ..metrics.periods import Period, parse_period
 from ..metrics.rollup import (
     COUNTED,
@@ -50,6 +50,7 @@ from ..metrics.rollup import (
     below,
     combine,
     reporting,
+    summarised,
 )
 from .collect import Receipt, collected_periods, load_copy, read_log
 from .config import RANKED_RATES, CountyConfig
@@ -193,7 +194,10 @@ def town_status(config: CountyConfig, period: Period, town: str,
         else:
             status.status = ON_TIME if status.first_valid_at <= due else LATE
         status.used = valid[-1]
-        status.contract = load_copy(config.collection_dir, status.used)
+        contract = load_copy(config.collection_dir, status.used)
+        # a city or province keeps only what its summary uses, file by file
+        status.contract = (summarised(contract) if detail_for(config.level) == SUMMARY
+                           else contract)
     elif invalid:
         status.status = INVALID
     return status
@@ -260,9 +264,11 @@ SUPERVISION_COLUMNS = ["town", "id", "village", "grid_id", "dispute_type", "star
                        "chases", "last_chase_date", "last_chase_mode", "explained"]
 
 
-def supervision_list(statuses: list[TownStatus]) -> pd.DataFrame:
+def supervision_list(statuses: list[TownStatus], limit: int | None = None) -> pd.DataFrame:
     """Every town's overdue open cases with the town's name (its path below
-    this level when it came through a roll-up), most overdue first."""
+    this level when it came through a roll-up), most overdue first, in the
+    contract's order (:func:`~fengqiao.metrics.contract.overdue_order`); a
+    summary (city, province) keeps the ``limit`` longest-overdue."""
     frames = []
     for s in statuses:
         if s.contract is None:
@@ -280,8 +286,12 @@ def supervision_list(statuses: list[TownStatus]) -> pd.DataFrame:
     for c in SUPERVISION_COLUMNS:
         if c not in table.columns:
             table[c] = None
-    table = table.sort_values(["days_overdue", "days_open", "town", "id"],
-                              ascending=[False, False, True, True], kind="mergesort")
+    table = table.assign(_id=table["id"].astype(str),
+                         _received=table["received_date"].astype(str)).sort_values(
+        ["days_overdue", "town", "_received", "_id"],
+        ascending=[False, True, True, True], kind="mergesort")
+    if limit is not None:
+        table = table.head(limit)
     return table[SUPERVISION_COLUMNS].reset_index(drop=True)
 
 
@@ -312,7 +322,8 @@ def build_report(config: CountyConfig, period: Period) -> PeriodReport:
         completeness=completeness,
         timeliness=timeliness,
         rankings={m: ranking_table(statuses, m, config.min_denominator) for m in RANKED_RATES},
-        supervision=supervision_list(statuses),
+        supervision=supervision_list(
+            statuses, SUMMARY_OVERDUE if detail_for(config.level) == SUMMARY else None),
         level=config.level,
         reporting=rep,
         town_counts=town_counts,

@@ -26,7 +26,19 @@ from typing import Any
 from ..catalogue import OPTIONAL
 from ..errors import FengqiaoError
 from . import comparisons
-from .contract import SCHEMA_VERSION, TOWN, dumps, is_below, level_of
+from .contract import (
+    FULL,
+    SCHEMA_VERSION,
+    SUMMARY,
+    SUMMARY_OMITS,
+    SUMMARY_OVERDUE,
+    TOWN,
+    detail_for,
+    dumps,
+    is_below,
+    level_of,
+    overdue_order,
+)
 from .engine import generator
 from .shapes import add_figures, median_from_distribution
 
@@ -50,6 +62,26 @@ PREFIXED_BREAKDOWNS = ("village", "grid", "leader")
 #: units that mean the same in every town (a type, a rank, a kind of
 #: responsible unit such as 司法所): added across towns
 SUMMED_BREAKDOWNS = ("dispute_type", "source", "reception_rank", "key_person_category", "unit")
+
+
+def summarised(part: dict[str, Any]) -> dict[str, Any]:
+    """What a summary roll-up (a city's, a province's) keeps of one unit's
+    file: everything but the breakdowns named inside a town, the overdue
+    cases past the :data:`SUMMARY_OVERDUE` longest, and the excluded rows
+    themselves (their counts stay). Applied to each file as it is loaded, so
+    a 1,000-unit build holds 1,000 small files, not 1,000 whole ones; the
+    longest-overdue cases of the whole area are always among the units'
+    own longest. The result is a shallow copy: ``part`` is left as it was."""
+    if all(k not in part["breakdowns"] for k in SUMMARY_OMITS) \
+            and len(part["overdue"]) <= SUMMARY_OVERDUE \
+            and not any(t.get("rows") for t in part["excluded_rows"].values()):
+        return part
+    return {
+        **part,
+        "breakdowns": {k: v for k, v in part["breakdowns"].items() if k not in SUMMARY_OMITS},
+        "overdue": sorted(part["overdue"], key=overdue_order)[:SUMMARY_OVERDUE],
+        "excluded_rows": {tab: {**body, "rows": []} for tab, body in part["excluded_rows"].items()},
+    }
 
 
 def _merge_units(tables: list[dict[str, Any]]) -> dict[str, Any]:
@@ -206,6 +238,51 @@ def _row_town(row: Mapping[str, Any], unit: str, town: bool) -> str:
     return unit if town or not row.get("town") else below(unit, str(row["town"]))
 
 
+def _breakdowns(names: list[str], parts: list[dict[str, Any]], towns_of: list[bool],
+                detail: str) -> dict[str, Any]:
+    """Units inside towns keyed by path (a full file only), units that mean
+    the same everywhere summed, and each town's and each direct unit's figures."""
+    breakdowns: dict[str, Any] = {}
+    for key in PREFIXED_BREAKDOWNS if detail == FULL else ():
+        merged: dict[str, Any] = {}
+        for n, p in zip(names, parts, strict=True):
+            for unit, body in p["breakdowns"].get(key, {}).items():
+                merged[f"{n}/{unit}"] = body
+        breakdowns[key] = merged  # .get: a file older than 1.2 has no leader
+    for key in SUMMED_BREAKDOWNS:
+        # .get: a 1.0 file has no key_person_category, a 1.1 file no unit
+        breakdowns[key] = _merge_units([p["breakdowns"].get(key, {}) for p in parts])
+    breakdowns["by_town"] = {}
+    for n, p, town in zip(names, parts, towns_of, strict=True):
+        breakdowns["by_town"].update(
+            {n: p["metrics"]} if town else
+            {below(n, t): m for t, m in (p["breakdowns"].get("by_town") or {}).items()})
+    breakdowns["by_unit"] = {n: p["metrics"] for n, p in zip(names, parts, strict=True)}
+    return breakdowns
+
+
+def _overdue(names: list[str], parts: list[dict[str, Any]], towns_of: list[bool],
+             detail: str) -> list[dict[str, Any]]:
+    """Every unit's overdue cases named by town path, longest overdue first;
+    a summary keeps the first :data:`SUMMARY_OVERDUE`."""
+    overdue = [{**row, "town": _row_town(row, n, t), "unit": n}
+               for n, p, t in zip(names, parts, towns_of, strict=True) for row in p["overdue"]]
+    overdue.sort(key=overdue_order)
+    return overdue[:SUMMARY_OVERDUE] if detail == SUMMARY else overdue
+
+
+def _excluded(names: list[str], parts: list[dict[str, Any]], towns_of: list[bool]) -> dict[str, Any]:
+    """Rows left out of the figures, per tab: counts summed, rows named by town."""
+    excluded: dict[str, Any] = {}
+    for tab in sorted({t for p in parts for t in p["excluded_rows"]}):
+        rows = [{**row, "town": _row_town(row, n, t)}
+                for n, p, t in zip(names, parts, towns_of, strict=True)
+                for row in p["excluded_rows"].get(tab, {}).get("rows", [])]
+        excluded[tab] = {"count": sum(p["excluded_rows"].get(tab, {}).get("count", 0) for p in parts),
+                         "rows": rows}
+    return excluded
+
+
 def combine(parts: list[dict[str, Any]], *, name: str, towns: list[str] | None = None,
             targets: dict[str, float] | None = None, level: str = DEFAULT_LEVEL,
             status: Mapping[str, str] | None = None) -> dict[str, Any]:
@@ -216,7 +293,9 @@ def combine(parts: list[dict[str, Any]], *, name: str, towns: list[str] | None =
     a county); those without a part are counted as missing. ``status`` gives
     each unit's reporting status (default: 已报 for a part, 未报 without).
     Parts must share the period and the definitions version (figures made
-    under different definitions do not add).
+    under different definitions do not add). Above a county the result is
+    a summary (contract 1.5, :func:`summarised`); a part already summarised
+    gives the same figures, since only what a summary drops is dropped.
     """
     if not parts:
         raise FengqiaoError(f"没有可汇总的下级统计文件，无法生成{name}的汇总。")
@@ -236,8 +315,11 @@ def combine(parts: list[dict[str, Any]], *, name: str, towns: list[str] | None =
         detail = "、".join(f"{n}（{v}）" for n, v in zip(names, versions, strict=True))
         raise FengqiaoError(f"各镇的指标口径版本不一致，无法汇总：{detail}。",
                             hint="请各镇升级到同一版本的 fengqiao 后重新发布。")
+    detail = detail_for(level)
     order = sorted(range(len(parts)), key=lambda i: names[i])
     parts = [parts[i] for i in order]
+    if detail == SUMMARY:
+        parts = [summarised(p) for p in parts]
     names = [names[i] for i in order]
     towns_of = [level_of(p) == TOWN for p in parts]  # else a roll-up: names below are paths
     given = dict(status or {})
@@ -253,34 +335,9 @@ def combine(parts: list[dict[str, Any]], *, name: str, towns: list[str] | None =
     distributions = _distributions(parts, dist, metrics)
     missing_figures = _missing_figures(names, parts, towns_of)
 
-    breakdowns: dict[str, Any] = {}
-    for key in PREFIXED_BREAKDOWNS:
-        merged: dict[str, Any] = {}
-        for n, p in zip(names, parts, strict=True):
-            for unit, body in p["breakdowns"].get(key, {}).items():
-                merged[f"{n}/{unit}"] = body
-        breakdowns[key] = merged  # .get: a file older than 1.2 has no leader
-    for key in SUMMED_BREAKDOWNS:
-        # .get: a 1.0 file has no key_person_category, a 1.1 file no unit
-        breakdowns[key] = _merge_units([p["breakdowns"].get(key, {}) for p in parts])
-    breakdowns["by_town"] = {}
-    for n, p, town in zip(names, parts, towns_of, strict=True):
-        breakdowns["by_town"].update(
-            {n: p["metrics"]} if town else
-            {below(n, t): m for t, m in (p["breakdowns"].get("by_town") or {}).items()})
-    breakdowns["by_unit"] = {n: p["metrics"] for n, p in zip(names, parts, strict=True)}
-
-    overdue = [{**row, "town": _row_town(row, n, t), "unit": n}
-               for n, p, t in zip(names, parts, towns_of, strict=True) for row in p["overdue"]]
-    overdue.sort(key=lambda r: (-r["days_overdue"], r["town"], r["received_date"], r["id"]))
-
-    excluded: dict[str, Any] = {}
-    for tab in sorted({t for p in parts for t in p["excluded_rows"]}):
-        rows = [{**row, "town": _row_town(row, n, t)}
-                for n, p, t in zip(names, parts, towns_of, strict=True)
-                for row in p["excluded_rows"].get(tab, {}).get("rows", [])]
-        excluded[tab] = {"count": sum(p["excluded_rows"].get(tab, {}).get("count", 0) for p in parts),
-                         "rows": rows}
+    breakdowns = _breakdowns(names, parts, towns_of, detail)
+    overdue = _overdue(names, parts, towns_of, detail)
+    excluded = _excluded(names, parts, towns_of)
 
     bases = {p.get("reception_basis") for p in parts} - {None}
     basis = None if not bases else bases.pop() if len(bases) == 1 else "mixed"
@@ -298,6 +355,7 @@ def combine(parts: list[dict[str, Any]], *, name: str, towns: list[str] | None =
         "generator": generator(),
         "town": name,
         "level": level,
+        "detail": detail,
         "units": report.units,
         "towns": report.towns,
         "missing_towns": report.missing_towns,

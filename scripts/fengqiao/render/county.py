@@ -41,7 +41,7 @@ from ..county.report import (
     town_table,
 )
 from ..metrics import dumps
-from ..metrics.contract import TOWN, level_of
+from ..metrics.contract import SUMMARY, SUMMARY_OVERDUE, TOWN, detail_for, level_of
 from ..metrics.rollup import town_statuses
 from ..privacy import escape_md
 from ..publish.files import csv_bytes, xlsx_bytes
@@ -233,6 +233,9 @@ def _pages(config: CountyConfig, reports: list[PeriodReport], downloads: list[st
         "town_counts": main.town_counts,
         "towns_expected": None if rep is None else rep.towns_expected,
         "unknown_units": [] if rep is None else rep.unknown_units,
+        # a city's or province's list is the longest-overdue cases only (contract 1.5)
+        "summary": detail_for(config.level) == SUMMARY, "summary_rows": SUMMARY_OVERDUE,
+        "overdue_total": _overdue_total(main),
     }
     statuses = status_table(main)
     problems = statuses[statuses["reason"] != ""]
@@ -249,7 +252,7 @@ def _pages(config: CountyConfig, reports: list[PeriodReport], downloads: list[st
         "not_counted": [s.town for s in main.statuses if s.contract is None],
         "last_good": [s.town for s in main.statuses if s.last_good],
         "towns": units,
-        "supervision_count": len(main.supervision),
+        "supervision_count": _overdue_total(main),
         "baselines": [] if c is None else fmt.baseline_rows(c),
         "yoy": _year_on_year(main, config),
     })
@@ -269,6 +272,8 @@ def _pages(config: CountyConfig, reports: list[PeriodReport], downloads: list[st
             "as_of": None if s.contract is None else s.contract.get("as_of"),
             "site_url": src.location if src is not None and src.kind == "url" else None,
             "received_at": s.local(s.used.received) if s.used else "",
+            "unit_overdue": None if s.contract is None else s.contract["metrics"]["overdue_open"],
+            "unit_listed": len(overdue_of(s)),
             "sha256": s.used.sha256 if s.used else "",
             # a roll-up unit's cases keep their town ("西县/东湖镇" → its own path)
             "overdue": fmt.frame_table(overdue_of(s), {
@@ -290,7 +295,7 @@ def _pages(config: CountyConfig, reports: list[PeriodReport], downloads: list[st
         "trend_labels": [fmt.period_title(r.period.as_dict()) for r in reports],
     })
     pages["supervision.md"] = render_generated("county/supervision.md.j2", base | {
-        "count": len(main.supervision),
+        "count": _overdue_total(main), "listed": len(main.supervision),
         "table": fmt.html_table(_supervision_display(main.supervision), SUPERVISION_COLUMNS,
                                 empty="本期各乡镇都没有逾期在办的纠纷。"),
     } | _accountability(main, config.unit_word))
@@ -317,6 +322,14 @@ def _pages(config: CountyConfig, reports: list[PeriodReport], downloads: list[st
     return pages
 
 
+
+
+def _overdue_total(report: PeriodReport) -> int:
+    """Overdue open cases in the whole area: every row of a full list; a
+    summary lists only the longest-overdue, so its count is the figure."""
+    if report.contract is not None and report.contract.get("detail") == SUMMARY:
+        return int(report.contract["metrics"]["overdue_open"])
+    return len(report.supervision)
 
 
 def _overdue_by_unit(table: pd.DataFrame) -> Callable[[TownStatus], pd.DataFrame]:
