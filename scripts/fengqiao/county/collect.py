@@ -674,7 +674,7 @@ def quick_collect(specs: list[str], period: Period, *, name: str, collection: Pa
     today = report_day(config, now or clock.now())
     sources = [classify(s) for s in specs]
     claim_collection(collection, sources)
-    fetched: list[bytes | FetchFailed] = []
+    fetched: list[bytes | FetchFailed | None] = []
     named: list[TownSource] = []
     with requests.Session() as session:
         for src in sources:
@@ -695,13 +695,15 @@ def quick_collect(specs: list[str], period: Period, *, name: str, collection: Pa
                         town = obj["town"].strip()
                 except (UnicodeDecodeError, json.JSONDecodeError):
                     pass
-            fetched.append(data)
+            # a folder's file is read again when it is checked, rather than
+            # 1,000 bodies held at once; a fetched or computed one is kept
+            fetched.append(None if src.kind == "path" and isinstance(data, bytes) else data)
             named.append(TownSource(town, src.kind, src.location))
     names = [t.name for t in named]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise FengqiaoError(f"给出的乡镇里有重名：{'、'.join(dupes)}。", hint="同一个乡镇只需要列一次。")
     config = replace(config, towns=tuple(named))
-    for source, data in zip(named, fetched, strict=True):
-        collect_town(config, source, period, now=now, prefetched=data, check_name=False)
+    for source, body in zip(named, fetched, strict=True):
+        collect_town(config, source, period, now=now, prefetched=body, check_name=False)
     return config
