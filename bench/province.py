@@ -362,6 +362,8 @@ def main() -> None:
     ap.add_argument("--profile", action="store_true",
                     help="also profile the flat build and its MkDocs run (cProfile)")
     ap.add_argument("--keep", action="store_true", help="keep the built sites (printed)")
+    ap.add_argument("--flat-only", action="store_true",
+                    help="only (a) and (c): the town build and the flat roll-up, side by side")
     ap.add_argument("--results", type=Path, default=BENCH / "out" / "province-rollup.md")
     args = ap.parse_args()
     args.start_load = machine_info()["load_avg"]
@@ -388,6 +390,17 @@ def main() -> None:
         print(f"  {flat['seconds']:.1f} s, {flat['peak_mb']:.0f} MB, "
               f"{flat['bytes'] / 1e6:.1f} MB, {flat['files']:,} files", flush=True)
 
+        if args.flat_only:
+            lines = ["| build | seconds | × town | peak MB | site MB | files |",
+                     "|---|---:|---:|---:|---:|---:|"]
+            for label, m in (("one demo town", town), (f"flat: {args.towns:,} towns, level 省", flat)):
+                lines.append(f"| {label} | {m['seconds']:.1f} | {m['seconds'] / town['seconds']:.2f}× | "
+                             f"{m['peak_mb']:.0f} | {m['bytes'] / 1e6:.1f} | {m['files']:,} |")
+            text = "\n".join(lines) + "\n"
+            args.results.parent.mkdir(parents=True, exist_ok=True)
+            args.results.write_text(text, encoding="utf-8")
+            print(text)
+            return
         print("(d) nested roll-up …", flush=True)
         levels = nested(towns, args.per_county, args.per_city, root / "nested", workdir)
         same = counts_of(levels["省"]["site"]) == counts_of(root / "flat")

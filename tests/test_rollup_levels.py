@@ -477,3 +477,25 @@ def test_any_partition_rolls_up_to_the_flat_roll_up(county_of: list[int], city_o
     province = combine(cities, name="省", level="省")
     assert_same_figures(province, flat, depth=2)
     assert sorted(t.rsplit("/", 1)[-1] for t in province["towns"]) == sorted(flat["towns"])
+
+
+def _figure_links(page: Path) -> list[str]:
+    """The metric ids a unit page's figures table links to."""
+    import re
+
+    return re.findall(r'href="\.\./definitions\.html#([a-z_]+)"', page.read_text("utf-8"))
+
+
+def test_unit_pages_are_light_above_a_county(city: dict[str, Any]) -> None:
+    """A city's unit page lists the key figures only (hundreds of unit pages
+    were most of the engine's time); a county's lists every figure."""
+    from fengqiao.catalogue import KEY_FIGURES
+
+    root = city["root"]
+    city_page = root / "city-site" / "towns" / "town-01.html"
+    county_page = root / "东县-site" / "towns" / "town-01.html"
+    assert _figure_links(city_page) == list(KEY_FIGURES)
+    assert "这里只列主要指标" in city_page.read_text("utf-8")
+    county_links = _figure_links(county_page)
+    assert set(KEY_FIGURES) < set(county_links) and len(county_links) > 2 * len(KEY_FIGURES)
+    assert "这里只列主要指标" not in county_page.read_text("utf-8")

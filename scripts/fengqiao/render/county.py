@@ -267,8 +267,7 @@ def _pages(config: CountyConfig, reports: list[PeriodReport], downloads: list[st
             "town": s.town, "status": s, "reason": s.reason,
             "unit_level": None if s.contract is None else level_of(s.contract),
             "towns_table": _unit_towns(s),
-            "rows": [] if s.contract is None else fmt.metric_rows(
-                s.contract["metrics"], config.targets, s.contract.get("comparisons")),
+            "rows": _unit_rows(s, config, summary=detail_for(config.level) == SUMMARY),
             "as_of": None if s.contract is None else s.contract.get("as_of"),
             "site_url": src.location if src is not None and src.kind == "url" else None,
             "received_at": s.local(s.used.received) if s.used else "",
@@ -322,6 +321,19 @@ def _pages(config: CountyConfig, reports: list[PeriodReport], downloads: list[st
     return pages
 
 
+
+
+def _unit_rows(unit: TownStatus, config: CountyConfig, *, summary: bool) -> list[dict[str, str]]:
+    """A unit's figures on its page: all of them in a county (tens of
+    towns), the key figures in a city or province, whose hundreds of unit
+    pages were three quarters of the site engine's time (each table cell is
+    parsed as Markdown); the rest are in the unit's own site and in
+    ``by_unit`` of the published metrics.json."""
+    if unit.contract is None:
+        return []
+    if summary:
+        return _figure_rows(unit.contract, config.targets)
+    return fmt.metric_rows(unit.contract["metrics"], config.targets, unit.contract.get("comparisons"))
 
 
 def _overdue_total(report: PeriodReport) -> int:
