@@ -121,3 +121,37 @@ def test_checker_a_full_file_has_villages_and_grids(towns: list[dict[str, Any]])
     assert _problems(town) == []
     bare = {**town, "breakdowns": {k: v for k, v in town["breakdowns"].items() if k != "grid"}}
     assert _problems(bare) == ["breakdowns：缺少 grid（只有 detail 为 summary 的市、省级汇总可以不带）。"]
+
+
+def test_a_unit_page_in_a_summary_says_where_its_cases_are(tmp_path: Any, towns: list[dict[str, Any]]) -> None:
+    """A province of 40 towns: a town with overdue cases but none among the
+    100 longest is not told it has none; one with some is told how many."""
+    import json
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from fengqiao.cli import cli
+
+    folders = []
+    for t in towns:
+        folder = Path(tmp_path) / t["town"] / "downloads" / "2024-Q1"
+        folder.mkdir(parents=True)
+        (folder / "metrics.json").write_text(json.dumps(t, ensure_ascii=False), "utf-8")
+        folders.append(str(Path(tmp_path) / t["town"]))
+    out = Path(tmp_path) / "site"
+    result = CliRunner().invoke(cli, ["rollup", "build", *folders, "--period", "2024-Q1", "--out", str(out),
+                                      "--name", "示范省", "--level", "省", "--now", "2024-04-03T09:00"])
+    assert result.exit_code == 0, result.output
+    province = json.loads((out / "downloads" / "2024-Q1" / "metrics.json").read_text("utf-8"))
+    listed = {r["unit"] for r in province["overdue"]}
+    pages = [(out / "towns" / f"town-{i + 1:02d}.html").read_text("utf-8") for i in range(len(towns))]
+    by_name = {t: p for t, p in zip(sorted(t["town"] for t in towns), pages, strict=True)}
+    absent = [n for n, t in zip(sorted(x["town"] for x in towns), sorted(towns, key=lambda x: x["town"]),
+                                strict=True) if t["metrics"]["overdue_open"] and n not in listed]
+    assert absent and listed  # both kinds of unit exist in this area
+    for name in absent:
+        assert "逾期最久的 100 件里没有本" in by_name[name] and "本期没有逾期在办的纠纷" not in by_name[name]
+    for name in listed:
+        count = sum(1 for r in province["overdue"] if r["unit"] == name)
+        assert f" {count} 件，列在下面" in by_name[name]

@@ -278,7 +278,7 @@ def _pages(config: CountyConfig, reports: list[PeriodReport], downloads: list[st
             "overdue": fmt.frame_table(overdue_of(s), {
                 k: v for k, v in SUPERVISION_COLUMNS.items()
                 if k != "town" or (s.contract is not None and level_of(s.contract) != TOWN)},
-                empty="本期没有逾期在办的纠纷。"),
+                empty=_no_overdue(s, config)),
         })
     rankings = []
     for metric in RANKED_RATES:
@@ -334,6 +334,15 @@ def _unit_rows(unit: TownStatus, config: CountyConfig, *, summary: bool) -> list
     if summary:
         return _figure_rows(unit.contract, config.targets)
     return fmt.metric_rows(unit.contract["metrics"], config.targets, unit.contract.get("comparisons"))
+
+
+def _no_overdue(unit: TownStatus, config: CountyConfig) -> str:
+    """What an empty overdue table says: in a summary the unit may well
+    have overdue cases, only none among the area's longest-overdue."""
+    if detail_for(config.level) == SUMMARY and unit.contract is not None \
+            and unit.contract["metrics"]["overdue_open"]:
+        return f"{config.area}逾期最久的 {SUMMARY_OVERDUE} 件里没有本{config.unit_word}的纠纷。"
+    return "本期没有逾期在办的纠纷。"
 
 
 def _overdue_total(report: PeriodReport) -> int:
