@@ -16,8 +16,10 @@ from fengqiao.config import Config, load_config
 from fengqiao.metrics import compute_metrics, parse_period, validate_contract
 from fengqiao.metrics.comparisons import FigureCache, earlier_windows
 from fengqiao.metrics.periods import Period
+from fengqiao.metrics.report import metrics_table
 from fengqiao.metrics.rollup import combine
 from fengqiao.render import fmt
+from fengqiao.render.word import baseline_rows
 from metrics_helpers import dispute, ledger
 
 # Eight cases; the ledger's first 受理日期 is 2023-03-05.
@@ -136,10 +138,29 @@ def test_a_window_before_the_ledger_starts_is_unknown_not_zero(tmp_path: Path) -
     assert c["comparisons"]["year_ago"]["metrics"] == dict.fromkeys(COMPARED)
     assert c["comparisons"]["year_ago"]["period"]["label"] == "2023-03"
     assert c["comparisons"]["previous"]["metrics"]["received"] == 2
+    # so is the year-on-year figures' own year-earlier count: E F G H against
+    # an unknown March 2023, not against A B as if the ledger were complete
+    assert c["metrics"]["received_yoy"] == {"count": 4, "previous": None, "change": None}
+    assert c["metrics"]["petition_batches"] == {"count": 1, "previous": None, "change": None}
+    known = compute_metrics(ledger({"disputes": ROWS}), MARCH,
+                            config=_config(tmp_path, "ledger_start: 2023-03-01\n"))
+    assert known["metrics"]["received_yoy"] == {"count": 4, "previous": 2, "change": 1.0}
     # a ledger_start after the window makes it unknown too
     late = _config(tmp_path, "ledger_start: 2024-02-02\n")
     c = compute_metrics(ledger({"disputes": ROWS}), MARCH, config=late)
     assert c["comparisons"]["previous"]["metrics"]["received"] is None
+
+
+def test_an_unknown_year_earlier_count_reads_as_a_dash(tmp_path: Path) -> None:
+    """Every place that words a year-on-year figure says "上年同期 —" for it,
+    never "0" or "None": the statistics table, the Markdown report, the Word
+    report's 五个底数清."""
+    c = compute_metrics(ledger({"disputes": ROWS}), MARCH, config=_config(tmp_path))
+    assert fmt.change(c["metrics"]["received_yoy"]) == "4（上年同期 —）"
+    table = metrics_table(c)
+    assert "上年同期 —（台账未覆盖）" in table and "None" not in table
+    petitions = dict(baseline_rows(c))["群体性纠纷与信访"]
+    assert "信访 1 批次（上年同期 —）" in petitions and "None" not in petitions
 
 
 def test_a_build_computes_a_window_once(started: Config) -> None:
@@ -167,7 +188,7 @@ def good(started: Config) -> dict[str, Any]:
 
 def test_checker_passes_a_computed_file(good: dict[str, Any]) -> None:
     assert validate_contract(good) == []
-    assert good["schema_version"] == "1.5"
+    assert good["schema_version"] == "1.6"
 
 
 def test_checker_recomputes_an_earlier_rate(good: dict[str, Any]) -> None:
@@ -190,6 +211,27 @@ def test_checker_ties_year_ago_counts_to_the_year_on_year_figures(good: dict[str
     assert validate_contract(bad) == [
         "comparisons/year_ago/metrics/petition_batches：上年同期 3 与 "
         "metrics/petition_batches 的 previous 0 不符。"]
+
+
+def test_checker_wants_a_known_year_earlier_count(good: dict[str, Any]) -> None:
+    """March 2023 is known (2 received), so received_yoy may not say "unknown";
+    and an unknown count has no change."""
+    bad = copy.deepcopy(good)
+    bad["metrics"]["received_yoy"] = {"count": 4, "previous": None, "change": None}
+    assert validate_contract(bad) == [
+        "comparisons/year_ago/metrics/received_yoy：上年同期 2 与 "
+        "metrics/received_yoy 的 previous null 不符。",
+        "comparisons/year_ago/metrics/received：上年同期 2 与 "
+        "metrics/received_yoy 的 previous null 不符。"]
+    unknown = copy.deepcopy(good)
+    unknown["comparisons"]["year_ago"]["metrics"] = dict.fromkeys(COMPARED)
+    for key in ("received_yoy", "petition_batches", "petition_persons", "group_cases"):
+        unknown["metrics"][key]["previous"] = None
+        unknown["metrics"][key]["change"] = None
+    assert validate_contract(unknown) == []
+    unknown["metrics"]["received_yoy"]["change"] = 1.0
+    assert validate_contract(unknown) == [
+        "metrics/received_yoy：同比变化 1.0 与本期 4、上年同期 null 不符（应为 null）。"]
 
 
 def test_checker_wants_every_compared_figure(good: dict[str, Any]) -> None:
@@ -234,6 +276,10 @@ def test_a_rollup_does_not_know_what_one_town_does_not(tmp_path: Path, started: 
     assert validate_contract(county) == []
     assert county["comparisons"]["year_ago"]["metrics"]["received"] is None
     assert county["comparisons"]["previous"]["metrics"]["received"] == 2
+    # 东镇 knows its March 2023 (A B), 西镇 does not: the county's is unknown
+    assert east["metrics"]["received_yoy"]["previous"] == 2
+    assert west["metrics"]["received_yoy"]["previous"] is None
+    assert county["metrics"]["received_yoy"] == {"count": 4, "previous": None, "change": None}
     # towns judged at different dates compare different windows: unknown
     late = _town("西镇", ROWS[4:], started, as_of=date(2024, 3, 10))
     mixed = combine([east, late], name="示范县")

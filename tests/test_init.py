@@ -19,6 +19,8 @@ from fengqiao.render.town import pages_dir, procedures_nav, rerender_site_pages
 from fengqiao.resources import DEFAULT_PAGES
 from fengqiao.townfolder import create_town_folder
 
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
 
 def _run(args: list[str], cwd: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[int, str]:
     monkeypatch.chdir(cwd)
@@ -43,6 +45,10 @@ def test_init_makes_a_town_folder_that_validates_clean(
     assert (config.town, config.source, config.site.pages) == ("东湖镇", "台账.xlsx", "site")
     assert config.site.title == "东湖镇矛盾纠纷调处化解工作平台"
     assert config.report_date is None
+    # the ledger's start is explained and left to the town (a blank ledger
+    # may still be given last year's cases): its first 受理日期 until then
+    assert config.ledger_start is None
+    assert "\n# ledger_start: 2024-01-01\n" in (folder / "fengqiao.yml").read_text(encoding="utf-8")
     # the pages are a full copy of fengqiao's own
     assert sorted(p.relative_to(folder / "site").as_posix() for p in (folder / "site").rglob("*.md")) \
         == sorted(p.relative_to(DEFAULT_PAGES).as_posix() for p in DEFAULT_PAGES.rglob("*.md"))
@@ -84,6 +90,9 @@ def test_demo_folder_has_the_demo_ledger_and_report_date(
     assert code == 0, out
     config = load_config(tmp_path / "演示" / "fengqiao.yml")
     assert config.town == "枫溪镇" and str(config.report_date) == "2024-12-31"
+    # complete from 2023 as the repository's demo says, so 2024 compares with 2023
+    assert str(config.ledger_start) == "2023-01-01"
+    assert config.ledger_start == load_config(EXAMPLES / "fengqiao.yml").ledger_start
     code, out = _run(["validate"], tmp_path / "演示", monkeypatch)
     assert code == 1  # the planted defects
     code, out = _run(["overdue"], tmp_path / "演示", monkeypatch)

@@ -6,6 +6,7 @@ import dataclasses
 import json
 from datetime import date
 from importlib import metadata
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -97,11 +98,28 @@ def test_distribution_and_median(q1: dict) -> None:
     assert q1["metrics"]["median_days"] == 48.0
 
 
-def test_year_on_year(q1: dict) -> None:
-    m = q1["metrics"]
+def test_year_on_year(tmp_path: Path) -> None:
+    """With the ledger complete from 2023-01-01, 2023-Q1 is known: J and K
+    (信访, 4 + 2 persons) against F (5 persons) and D's batch of last year."""
+    (tmp_path / "fengqiao.yml").write_text("ledger_start: 2023-01-01\n", encoding="utf-8")
+    config = load_config(tmp_path / "fengqiao.yml")
+    m = compute_metrics(ledger({"disputes": ROWS}), parse_period("2024-Q1"), config=config)["metrics"]
     assert m["petition_batches"] == {"count": 1, "previous": 2, "change": -0.5}
     assert m["petition_persons"] == {"count": 5, "previous": 6, "change": -0.166667}
     assert m["received_yoy"] == {"count": 7, "previous": 2, "change": 2.5}
+
+
+def test_year_on_year_before_the_ledger_starts_is_unknown(q1: dict) -> None:
+    """No ledger_start: the ledger starts at its first 受理日期, J's 2023-02-10,
+    after 2023-Q1 begins, so January 2023 may simply not have been recorded:
+    the year-earlier counts are null ("—"), never J and K's 2 as if complete."""
+    m = q1["metrics"]
+    assert m["petition_batches"] == {"count": 1, "previous": None, "change": None}
+    assert m["petition_persons"] == {"count": 5, "previous": None, "change": None}
+    assert m["received_yoy"] == {"count": 7, "previous": None, "change": None}
+    assert m["group_cases"]["previous"] is None
+    east = q1["breakdowns"]["village"]["东岭村"]["received_yoy"]
+    assert east["previous"] is None and east["change"] is None
 
 
 def test_optional_tabs_missing_are_null_not_zero(q1: dict) -> None:
@@ -137,7 +155,7 @@ def test_overdue_list_most_overdue_first_without_sensitive_fields(q1: dict) -> N
 def test_header_blocks(q1: dict) -> None:
     # 1.1 added reception_basis, 1.2 the supervision loop, 1.3 levels (roll-ups of
     # roll-ups), 1.4 comparisons (环比/同比), 1.5 detail (city and province summaries)
-    assert q1["schema_version"] == "1.5"
+    assert q1["schema_version"] == "1.6"
     assert q1["generator"] == f"fengqiao {metadata.version('fengqiao')}" == "fengqiao 0.2.0"
     assert q1["town"] == "枫溪镇"
     assert q1["level"] == "镇"
@@ -280,5 +298,6 @@ def test_breakdowns_by_village_type_source(q1: dict) -> None:
     assert sorted(b["grid"]) == ["G1", "G2", "（无网格）"]
     assert b["grid"]["G1"]["received"] == 1
     assert b["dispute_type"]["劳资"]["received"] == 1
-    assert b["source"]["信访"]["petition_batches"] == {"count": 1, "previous": 2, "change": -0.5}
+    # 2023-Q1 begins before the ledger's first 受理日期: not known (see below)
+    assert b["source"]["信访"]["petition_batches"] == {"count": 1, "previous": None, "change": None}
     assert b["source"]["网上舆情"]["online_rate"] == rate(1, 1, 1.0)

@@ -74,6 +74,8 @@ def test_rates_show_dash_when_denominator_is_zero() -> None:
     assert fmt.pct(1.0) == "100%"
     assert fmt.change({"count": 3, "previous": 0, "change": None}) == "3（上年同期 0，—）"
     assert fmt.change({"count": 2, "previous": 4, "change": -0.5}) == "2（上年同期 4，-50%）"
+    # the ledger does not reach back a year: not known, never "0"
+    assert fmt.change({"count": 2, "previous": None, "change": None}) == "2（上年同期 —）"
 
 
 def test_metric_rows_compare_with_targets() -> None:

@@ -18,11 +18,14 @@ from fengqiao.metrics.rollup import combine
 from fengqiao.metrics.shapes import add_figures
 from metrics_helpers import dispute, ledger
 
-CONFIG = load_config()
+BASE = date(2023, 1, 1)
+# every town keeps its ledger from BASE: otherwise each part's ledger would
+# start at its own first 受理日期 and know less of the year before than the
+# whole (the year-earlier counts are null before a ledger's start)
+CONFIG = dataclasses.replace(load_config(), ledger_start=BASE)
 WORKING = dataclasses.replace(CONFIG, deadlines=dataclasses.replace(CONFIG.deadlines,
                                                                     day_count="working"))
 VILLAGES = ["东村", "西村", "南村"]
-BASE = date(2023, 1, 1)
 STATUSES = ["调处中", "已化解", "转司法", "已终结", "已撤回"]
 SOURCES = ["网格排查", "群众来访", "信访", "网上舆情", "12345热线"]
 TYPES = ["邻里", "劳资", "婚姻家庭"]

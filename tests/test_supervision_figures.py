@@ -200,10 +200,15 @@ def test_group_cases_use_the_configured_threshold_year_on_year() -> None:
             dispute("B", "2024-03-02", persons_involved=4),  # does not
             dispute("C", "2023-03-15", persons_involved=30),  # a year earlier
             dispute("D", "2024-03-03", persons_involved=None)]  # unknown: 1 person
-    assert figures(book({"disputes": rows}))["metrics"]["group_cases"] == {
+    started = from_dict({"ledger_start": "2023-01-01"}, DEFAULTS_FILE, DEFAULTS_FILE.parent)
+    assert figures(book({"disputes": rows}), config=started)["metrics"]["group_cases"] == {
         "count": 1, "previous": 1, "change": 0.0}
     three = from_dict({"group_threshold": 4}, DEFAULTS_FILE, DEFAULTS_FILE.parent)
     assert figures(book({"disputes": rows}), config=three)["metrics"]["group_cases"]["count"] == 2
+    # without ledger_start the ledger starts at C's 2023-03-15, inside March 2023:
+    # that March is not known, so neither is its count
+    assert figures(book({"disputes": rows}))["metrics"]["group_cases"] == {
+        "count": 1, "previous": None, "change": None}
 
 
 def test_status_star_and_force_mixes() -> None:

@@ -48,7 +48,8 @@ OPTIONAL_COLUMNS = ("disputes.assigned_date", "disputes.initial_level",
 _CLOSED = "统计期内办结的纠纷件数"
 _RECEIVED = "统计期内受理的纠纷件数"
 _DATES = ("disputes.received_date", "disputes.status", "disputes.closed_date")
-_YOY = "count 是本期的数，previous 是上年同一时段的数。"
+_YOY = ("count 是本期的数，previous 是上年同一时段的数；上年同一时段开始于台账起始日之前时，"
+        "previous 为 null（台账分不清没有和没登记），不是 0。")
 #: a dispute figure also shown per 责任单位 and per 包案领导
 _ACC = (*DISPUTE_BREAKDOWNS, *ACCOUNTABILITY_BREAKDOWNS)
 

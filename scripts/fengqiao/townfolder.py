@@ -36,6 +36,8 @@ PAGES_NAME = "site"
 #: the demo town: its name, the day its data ends, its generator seed
 DEMO_TOWN = "枫溪镇"
 DEMO_REPORT_DATE = date(2024, 12, 31)
+#: the demo ledger is complete from this day (examples/fengqiao.yml says the same)
+DEMO_LEDGER_START = date(2023, 1, 1)
 DEMO_SEED = 7
 
 
@@ -59,9 +61,12 @@ def _scalar(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)
 
 
-def _config_text(town: str, source: str, report_date: date | None) -> str:
+def _config_text(town: str, source: str, report_date: date | None,
+                 ledger_start: date | None) -> str:
     report = (f"report_date: {report_date.isoformat()}\n" if report_date else
               "# report_date: 2024-12-31\n")
+    start = (f"ledger_start: {ledger_start.isoformat()}\n" if ledger_start else
+             "# ledger_start: 2024-01-01\n")
     return f"""\
 # {town}的 fengqiao 设置。在本文件夹（或其下级文件夹）里运行 fengqiao 命令时，
 # 会自动使用这个文件，不必再写 --config。
@@ -78,6 +83,10 @@ source: {_scalar(source)}
 
 # 统计“截至哪一天”：不写则为今天。补算过去的月份时可以写上日期。
 {report}
+# 台账从哪一天起登记完整（之前的纠纷都已补录）。统计页的“上期”“上年同期”和同比
+# 只比较这一天以后的时段，更早的显示“—”，因为分不清是没有纠纷还是没有登记。
+# 不写则从台账里最早的受理日期算起。补录了往年的台账后，把这一天写上。
+{start}
 # 每次读取台账都会在这里留一份副本（带校验码），出问题时可以追查。
 snapshots_dir: snapshots
 
@@ -169,7 +178,8 @@ def create_town_folder(folder: Path, *, town: str, source: str | None = None,
                             hint="请确认这个位置可以写入。") from exc
     try:
         (staging / CONFIG_NAME).write_text(
-            _config_text(town, source_text, DEMO_REPORT_DATE if demo else None), encoding="utf-8")
+            _config_text(town, source_text, DEMO_REPORT_DATE if demo else None,
+                         DEMO_LEDGER_START if demo else None), encoding="utf-8")
         # the file just written must load as written (a bad value is refused
         # here, not at the town's first command); the template reads it too
         config = load_config(staging / CONFIG_NAME)

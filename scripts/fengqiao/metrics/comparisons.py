@@ -18,7 +18,10 @@ figures. The rules, stated in Chinese in the contract's description:
 * **Known.** An earlier window counts as known only when it starts on or
   after the ledger's start: ``config.ledger_start``, else the first 受理日期
   the ledger counts. Before that the ledger cannot tell "no dispute" from
-  "not recorded yet", so every figure of that window is null, never 0.
+  "not recorded yet", so every figure of that window is null, never 0;
+  so is the ``previous`` (and the change) of every year-on-year figure of
+  the period (``received_yoy``, the petition counts, ``group_cases``, in
+  ``metrics`` and in every breakdown; contract 1.6).
 * **Which figures.** :data:`fengqiao.catalogue.COMPARED`: a count as an
   integer, a rate as ``{numerator, denominator, value}``, a year-on-year
   count as its count; each null when the window is unknown or the figure is
@@ -31,6 +34,7 @@ known for every part that has the current figure.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
@@ -67,6 +71,12 @@ def known_from(ledger_start: date | None, first_received: date | None) -> date |
     ``ledger_start``, else the first 受理日期 it counts; None for an empty
     ledger (then no earlier figure is known)."""
     return ledger_start if ledger_start is not None else first_received
+
+
+def is_known(earlier: Period, start: date | None) -> bool:
+    """Whether the ledger covers ``earlier``: it starts on or after the
+    ledger's known start (see :func:`known_from`)."""
+    return start is not None and earlier.start >= start
 
 
 def compared_figures(metrics: Mapping[str, Any]) -> dict[str, Any]:
@@ -179,13 +189,13 @@ def problems(obj: Mapping[str, Any]) -> list[str]:
         now, then = metrics.get(metric_id), year.get(metric_id)
         if isinstance(now, Mapping) and isinstance(then, int) and now.get("previous") != then:
             out.append(f"comparisons/year_ago/metrics/{metric_id}：上年同期 {then} "
-                       f"与 metrics/{metric_id} 的 previous {now.get('previous')} 不符。")
+                       f"与 metrics/{metric_id} 的 previous {json.dumps(now.get('previous'))} 不符。")
     received, yoy = year.get("received"), metrics.get("received_yoy")
     if isinstance(received, int) and isinstance(yoy, Mapping) and yoy.get("previous") != received:
         out.append(f"comparisons/year_ago/metrics/received：上年同期 {received} "
-                   f"与 metrics/received_yoy 的 previous {yoy.get('previous')} 不符。")
+                   f"与 metrics/received_yoy 的 previous {json.dumps(yoy.get('previous'))} 不符。")
     return out
 
 
 __all__ = ["KINDS", "KIND_WORDS", "FigureCache", "combine", "compared_figures", "earlier_windows",
-           "entry", "known_from", "problems", "unknown_figures"]
+           "entry", "is_known", "known_from", "problems", "unknown_figures"]

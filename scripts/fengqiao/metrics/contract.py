@@ -20,7 +20,8 @@ collects and rolls them up):
   whose numerator is a part of its denominator never exceeds it (the metric
   catalogue, :mod:`fengqiao.catalogue`, names the exceptions). Year-on-year
   figures are ``{"count", "previous", "change"}``, ``change`` null when
-  ``previous`` is 0. A roll-up sums counts, numerators, denominators and
+  ``previous`` is 0 or null; ``previous`` is null (since 1.6) when the
+  year-earlier stretch starts before the ledger's start. A roll-up sums counts, numerators, denominators and
   distributions and recomputes values; it never averages rates.
 * **Window.** Figures "in the period" look at ``[period.start,
   min(period.end, as_of)]``: a period still running counts what has happened
@@ -98,7 +99,7 @@ from ..catalogue import METRICS, title
 from . import comparisons
 from .shapes import CHANGE_KEYS, RATE_KEYS, median_from_distribution, ratio
 
-SCHEMA_VERSION = "1.5"
+SCHEMA_VERSION = "1.6"
 DEFINITIONS_VERSION = "2026.3"
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "contract" / "metrics.schema.json"
 #: the administrative levels, lowest first: a roll-up's units lie below it
@@ -266,10 +267,11 @@ def _walk(node: Any, path: tuple[Any, ...], problems: list[str]) -> None:
             problems.extend(_rate_problems(node, path))
         elif keys == CHANGE_KEYS:
             c, p, ch = node["count"], node["previous"], node["change"]
-            if isinstance(c, int) and isinstance(p, int):
-                expected = None if p == 0 else round((c - p) / p, 6)
+            if isinstance(c, int) and (p is None or isinstance(p, int)):
+                expected = None if not p else round((c - p) / p, 6)
                 if ch != expected:
-                    problems.append(f"{_where(path)}：同比变化 {ch} 与本期 {c}、上年同期 {p} 不符（应为 {expected}）。")
+                    problems.append(f"{_where(path)}：同比变化 {json.dumps(ch)} 与本期 {c}、"
+                                    f"上年同期 {json.dumps(p)} 不符（应为 {json.dumps(expected)}）。")
         for key, value in node.items():
             _walk(value, (*path, key), problems)
     elif isinstance(node, list):

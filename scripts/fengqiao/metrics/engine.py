@@ -20,7 +20,7 @@ from . import breakdowns, comparisons, disputes, receptions, supervision, tabs
 from .calendar import from_day_number
 from .contract import DEFINITIONS_VERSION, SCHEMA_VERSION, TOWN
 from .periods import Period
-from .shapes import Window, rate
+from .shapes import Window, rate, without_previous
 
 
 def generator() -> str:
@@ -104,17 +104,22 @@ def _figures(ledger: Ledger, base: disputes.Prepared, w: Window, config: Config)
     return _Figures(prepared, ind, metrics, dist, optional, reception, loop)
 
 
+def _known_from(base: disputes.Prepared, config: Config) -> date | None:
+    """The first day the ledger is taken to hold every dispute (None: empty)."""
+    first = base.received[base.valid]
+    return comparisons.known_from(config.ledger_start,
+                                  from_day_number(int(first.min())) if len(first) else None)
+
+
 def _comparisons(ledger: Ledger, base: disputes.Prepared, period: Period, day: date,
-                 config: Config, cache: comparisons.FigureCache) -> dict[str, Any]:
+                 config: Config, cache: comparisons.FigureCache,
+                 start: date | None) -> dict[str, Any]:
     """The previous period and the same period a year earlier (环比, 同比),
     from the same ledger; a window the cache holds is not computed again."""
-    first = base.received[base.valid]
-    start = comparisons.known_from(config.ledger_start,
-                                   from_day_number(int(first.min())) if len(first) else None)
     out: dict[str, Any] = {}
     for kind, (earlier, earlier_as_of) in comparisons.earlier_windows(period, day).items():
         figures = None
-        if start is not None and earlier.start >= start:
+        if comparisons.is_known(earlier, start):
             ew = Window.of(earlier, earlier_as_of)
             figures = cache.get(ew)
             if figures is None:
@@ -153,7 +158,12 @@ def compute_metrics(ledger: Ledger, period: Period, *, as_of: date | None = None
     table.update(loop.accountability)
     overdue = disputes.overdue_rows(prepared, ind, w, config)
     supervision.annotate_overdue(overdue, prepared, loop.chases)
-    earlier = _comparisons(ledger, base, period, day, config, cache)
+    start = _known_from(base, config)
+    earlier = _comparisons(ledger, base, period, day, config, cache, start)
+    year_ago, _ = comparisons.earlier_windows(period, day)["year_ago"]
+    if not comparisons.is_known(year_ago, start):
+        # the year-earlier counts (同比) would be 0 for "not recorded yet"
+        metrics, table = without_previous(metrics), without_previous(table)
 
     return {
         "schema_version": SCHEMA_VERSION,

@@ -30,8 +30,9 @@ class MetricRow:
     value: float | int | str | None  # raw value; level_mix as text
     numerator: int | None = None
     denominator: int | None = None
-    previous: int | None = None
+    previous: int | None = None  # None for a year-on-year figure: not known
     change: float | None = None
+    year_on_year: bool = False
     target: float | None = None
     met: bool | None = None  # None: no target or no value
 
@@ -57,7 +58,8 @@ def metric_rows(contract: dict[str, Any]) -> list[MetricRow]:
             rows.append(MetricRow(mid, title, value, v["numerator"], v["denominator"],
                                   target=target, met=met))
         elif isinstance(v, dict) and set(v) == CHANGE_KEYS:
-            rows.append(MetricRow(mid, title, v["count"], previous=v["previous"], change=v["change"]))
+            rows.append(MetricRow(mid, title, v["count"], previous=v["previous"], change=v["change"],
+                                  year_on_year=True))
         elif isinstance(v, dict):
             # force_mix holds {closed, first_try_rate} per force: the count is shown
             rows.append(MetricRow(mid, title, "，".join(
@@ -80,10 +82,11 @@ def _cells(row: MetricRow) -> list[str]:
         entry = METRICS.get(row.id)
         counts = entry.counted_note(row.numerator, row.denominator) if entry is not None \
             else f"{row.numerator}/{row.denominator}"
-    elif row.previous is not None:
+    elif row.year_on_year:
         change = DASH if row.change is None else f"{row.change * 100:+.1f}%"
         value = f"{row.value} {unit}".strip()
-        counts = f"上年同期 {row.previous}，同比 {change}"
+        counts = f"上年同期 {DASH}（台账未覆盖）" if row.previous is None \
+            else f"上年同期 {row.previous}，同比 {change}"
     elif row.value is None:
         value, counts = DASH, ""
     elif isinstance(row.value, float):

@@ -29,10 +29,27 @@ def rate(numerator: int, denominator: int) -> dict[str, Any]:
             "value": ratio(int(numerator), int(denominator))}
 
 
-def change(count: int, previous: int) -> dict[str, Any]:
-    c, p = int(count), int(previous)
+def change(count: int, previous: int | None) -> dict[str, Any]:
+    """A year-on-year figure. ``previous`` is None when the year-earlier
+    stretch lies before the ledger's start (contract 1.6): the ledger cannot
+    tell "no dispute then" from "not recorded yet", so it is unknown, not 0."""
+    c = int(count)
+    p = None if previous is None else int(previous)
     return {"count": c, "previous": p,
-            "change": None if p == 0 else round((c - p) / p, RATE_DIGITS)}
+            "change": None if not p else round((c - p) / p, RATE_DIGITS)}
+
+
+def without_previous(node: Any) -> Any:
+    """``node`` with the year-earlier count of every year-on-year figure in it
+    unknown (null, and so its change), at any depth: for a period whose
+    year-earlier stretch the ledger does not cover."""
+    if isinstance(node, dict):
+        if frozenset(node) == CHANGE_KEYS:
+            return change(node["count"], None)
+        return {k: without_previous(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [without_previous(v) for v in node]
+    return node
 
 
 def median_from_distribution(dist: dict[str, int]) -> float | None:
@@ -120,7 +137,10 @@ def add_figures(values: list[Any]) -> Any:
         if keys == RATE_KEYS:
             return rate(sum(v["numerator"] for v in present), sum(v["denominator"] for v in present))
         if keys == CHANGE_KEYS:
-            return change(sum(v["count"] for v in present), sum(v["previous"] for v in present))
+            # unknown for the whole as soon as one part does not know it
+            known = all(v["previous"] is not None for v in present)
+            return change(sum(v["count"] for v in present),
+                          sum(v["previous"] for v in present) if known else None)
         union = sorted({k for v in present for k in v})
         return {k: add_figures([v.get(k) for v in present]) for k in union}
     return first

@@ -67,13 +67,21 @@ def days(value: Any) -> str:
     return text if text == DASH else f"{text} 天"
 
 
+def year_ago_words(value: Mapping[str, Any]) -> str:
+    """The bracket after a year-on-year count: "上年同期 8，+50%"; only
+    "上年同期 —" when the ledger does not reach back that far."""
+    previous, ch = value.get("previous"), value.get("change")
+    if previous is None:
+        return f"上年同期 {DASH}"
+    sign = "" if ch is None or ch < 0 else "+"
+    return f"上年同期 {previous}，{sign}{pct(ch)}"
+
+
 def change(value: Any) -> str:
     """{"count", "previous", "change"} → "12（上年同期 8，+50%）"."""
     if not isinstance(value, Mapping):
         return DASH
-    ch = value.get("change")
-    sign = "" if ch is None or ch < 0 else "+"
-    return f"{value.get('count')}（上年同期 {value.get('previous')}，{sign}{pct(ch)}）"
+    return f"{value.get('count')}（{year_ago_words(value)}）"
 
 
 def cn_date(value: Any) -> str:
@@ -498,9 +506,7 @@ def _n(value: Any, unit: str = "件") -> str:
 def _change_words(value: Any, unit: str = "件") -> str:
     if not isinstance(value, Mapping):
         return DASH
-    ch = value.get("change")
-    sign = "" if ch is None or ch < 0 else "+"
-    return f"{value.get('count')} {unit}（上年同期 {value.get('previous')}，{sign}{pct(ch)}）"
+    return f"{value.get('count')} {unit}（{year_ago_words(value)}）"
 
 
 def baseline_rows(contract: Mapping[str, Any]) -> list[dict[str, str]]:

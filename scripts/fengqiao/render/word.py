@@ -221,10 +221,12 @@ def _yoy(value: Any, unit: str) -> str:
     """{"count", "previous", "change"} → 5 批次（上年同期 8 批次，-37.5%）."""
     if not isinstance(value, Mapping):
         return DASH
-    ch = value.get("change")
+    ch, previous = value.get("change"), value.get("previous")
+    if previous is None:  # the ledger does not reach back a year
+        return f"{fmt.num(value.get('count'))} {unit}（上年同期 {DASH}）"
     share = "" if ch is None else f"，{'+' if ch >= 0 else ''}{fmt.pct(ch)}"
     return (f"{fmt.num(value.get('count'))} {unit}"
-            f"（上年同期 {fmt.num(value.get('previous'))} {unit}{share}）")
+            f"（上年同期 {fmt.num(previous)} {unit}{share}）")
 
 
 def baseline_rows(contract: Mapping[str, Any]) -> list[list[str]]:
