@@ -39,7 +39,7 @@ from fengqiao.county.report import (
 )
 from fengqiao.errors import FengqiaoError
 from fengqiao.metrics import compute_metrics, parse_period, validate_contract
-from fengqiao.metrics.contract import SUMMARY_OVERDUE
+from fengqiao.metrics.contract import SUMMARY_OVERDUE, units_word
 from fengqiao.metrics.periods import Period
 from fengqiao.metrics.rollup import (
     PREFIXED_BREAKDOWNS,
@@ -347,6 +347,30 @@ def test_a_unit_at_or_above_the_level_is_refused(city: dict[str, Any], tmp_path:
         "--period", "2024-Q1", "--level", "市", "--name", "示范市", "--out", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output
     assert result.output.splitlines()[2] == "下属乡镇应报 6 个：已报 6（不判断时限），按时 0，迟报 0，未报 0，数据无效 0。"
+
+
+def test_units_are_named_by_their_own_level() -> None:
+    assert units_word("县") == "乡镇"
+    assert units_word("省") == "市（州、盟）"  # nothing collected yet: the level below
+    assert units_word("省", ["镇", "镇", None]) == "乡镇"  # a province collecting towns
+    assert units_word("市", ["县", "镇"]) == "下级单位"  # a town directly under a city
+    assert units_word("省", ["市"], {"市": "市（州）", "县": "县", "镇": "镇"}) == "市（州）"
+
+
+def test_a_province_of_towns_calls_them_towns(city: dict[str, Any], tmp_path: Path) -> None:
+    """A province platform that collects its towns directly: the units are
+    乡镇 on its pages and in its messages, not 市（州、盟）."""
+    from test_county_site import _text
+
+    towns = [str(city["root"] / "towns" / t) for t in ("东一镇", "西一镇")]
+    result = CliRunner().invoke(cli, [
+        "rollup", "build", *towns, "--period", "2024-Q1", "--level", "省", "--name", "示范省",
+        "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[1].startswith("应报 2 个乡镇：")
+    index = _text(tmp_path / "out" / "index.html")
+    assert "应报乡镇 2 个" in index and "市（州、盟）" not in index
+    assert "各乡镇" in _text(tmp_path / "out" / "towns" / "index.html")
 
 
 def test_level_in_county_yml(tmp_path: Path) -> None:

@@ -768,7 +768,7 @@ def county_build_cmd(towns: tuple[str, ...], config_path: str | None, period: st
     result = build_county_site(config, wanted, out)
     r = result.report
     click.echo(f"已生成{config.name} {wanted.label} {config.level}级网站：{result.out}")
-    click.echo(f"应报 {len(r.statuses)} 个{config.unit_word}：{_status_words(r.counts)}")
+    click.echo(f"应报 {len(r.statuses)} 个{result.unit_word}：{_status_words(r.counts)}")
     if config.level != "县":
         expected = "—" if r.reporting is None or r.reporting.towns_expected is None \
             else r.reporting.towns_expected

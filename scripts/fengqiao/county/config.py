@@ -42,6 +42,7 @@ from ..configfile import (
     read_yaml,
     validate,
 )
+from ..metrics.contract import units_word
 from ..metrics.periods import Period
 from ..resources import SCHEMA_DIR
 from ..sources.spec import in_folder
@@ -200,11 +201,18 @@ class CountyConfig:
     path: Path | None = None
     #: 县 (units are towns), 市 or 省 (units are roll-ups or towns below it)
     level: str = "县"
+    #: the levels the units' files state, once collected (``with_units``)
+    unit_levels: tuple[str, ...] = ()
 
     @property
     def unit_word(self) -> str:
-        """What the direct units are called on pages and in messages."""
-        return UNIT_WORDS[self.level]
+        """What the direct units are called on pages and in messages: by
+        their files' levels once known, else by the level below this one."""
+        return units_word(self.level, self.unit_levels)
+
+    def with_units(self, levels: Iterable[str | None]) -> CountyConfig:
+        """This config knowing the levels of the units it collected."""
+        return dataclasses.replace(self, unit_levels=tuple(sorted({lv for lv in levels if lv})))
 
     @property
     def area(self) -> str:
@@ -234,8 +242,6 @@ class CountyConfig:
 
 
 KNOWN_KEYS = tuple(f.name for f in dataclasses.fields(CountyFile))
-#: a roll-up's direct units, by its level
-UNIT_WORDS = {"县": "乡镇", "市": "县（市、区）", "省": "市（州、盟）"}
 
 
 def _town_source(entry: TownEntry, base: Path) -> TownSource:

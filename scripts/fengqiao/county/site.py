@@ -32,6 +32,8 @@ from .report import PeriodReport, trend_reports
 class CountyBuildResult:
     out: Path
     report: PeriodReport
+    #: what the site called the units (the build knows their levels)
+    unit_word: str
     pages: list[str] = field(default_factory=list)
     downloads: list[str] = field(default_factory=list)
 
@@ -61,6 +63,8 @@ def build_county_site(config: CountyConfig, period: Period, out: Path) -> County
     claim_site(out, config.towns)
     reports = trend_reports(config, period)
     main = reports[-1]
+    # the units are named by what their files say they are
+    config = config.with_units(u.get("level") for u in (main.contract or {}).get("units") or ())
     if main.contract is not None:
         problems = validate_contract(main.contract)
         if problems:  # pragma: no cover - a roll-up of valid parts is valid
@@ -77,5 +81,5 @@ def build_county_site(config: CountyConfig, period: Period, out: Path) -> County
     publish_site(engine_file, out, "county-site", source_epoch=_epoch(main),
                  reclaim=lambda: claim_site(out, config.towns))  # a file may have been added
     outdir.write_marker(work, "work")
-    return CountyBuildResult(out=out, report=main, pages=written.pages,
-                             downloads=written.downloads)
+    return CountyBuildResult(out=out, report=main, unit_word=config.unit_word,
+                             pages=written.pages, downloads=written.downloads)

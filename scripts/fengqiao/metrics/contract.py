@@ -90,7 +90,7 @@ collects and rolls them up):
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -125,6 +125,26 @@ def level_of(contract: dict[str, Any]) -> str:
     source = contract.get("source")
     kind = source.get("kind") if isinstance(source, dict) else None
     return OLD_ROLLUP_LEVEL if kind == "rollup" else TOWN
+
+
+#: what a roll-up's direct units are called, by their own level
+UNIT_WORDS = {"镇": "乡镇", "县": "县（市、区）", "市": "市（州、盟）"}
+#: units of more than one level (a town directly under a city beside counties)
+MIXED_UNITS = "下级单位"
+
+
+def units_word(level: str, unit_levels: Iterable[str | None] = (),
+               words: Mapping[str, str] = UNIT_WORDS) -> str:
+    """What a roll-up at ``level`` calls its direct units: by the levels
+    their files state (a province collecting its towns directly calls them
+    乡镇, not 市), else the level just below its own. ``words`` gives the
+    word per level (the Word report uses the formal 镇（街道）)."""
+    known = {u for u in unit_levels if u is not None and u in words}
+    if len(known) > 1:
+        return MIXED_UNITS
+    if known:
+        return words[known.pop()]
+    return words[LEVELS[max(LEVELS.index(level) - 1, 0)]]
 
 
 def is_below(level: str, upper: str) -> bool:

@@ -27,7 +27,7 @@ from docx.oxml.ns import qn
 from docx.shared import Cm, Pt
 
 from .. import catalogue, charts
-from ..metrics.contract import level_of
+from ..metrics.contract import level_of, units_word
 from ..metrics.report import MetricRow, metric_rows
 from ..publish.files import EPOCH, restamp_xlsx
 from . import fmt
@@ -47,7 +47,9 @@ VILLAGE_COLUMNS = (("received", "受理"), ("closed", "办结"), ("closure_rate"
                    ("on_time_rate", "按期办结率"), ("overdue_open", "逾期在办"))
 #: what a unit one level down is called in a report of each level (a town's
 #: units are its villages; a roll-up's are the units it collected)
-UNIT_WORDS = {"镇": "村（社区）", "县": "镇（街道）", "市": "县（市、区）", "省": "市（州、盟）"}
+#: a town's units in the report's formal words; a roll-up's by its units' level
+VILLAGE_WORD = "村（社区）"
+UNIT_WORDS = {"镇": "镇（街道）", "县": "县（市、区）", "市": "市（州、盟）"}
 
 
 @dataclass(frozen=True)
@@ -88,10 +90,11 @@ def unit_table(contract: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     level = level_of(dict(contract))
     b = contract.get("breakdowns", {})
     if level == "镇":
-        return UNIT_WORDS[level], dict(b.get("village") or {})
+        return VILLAGE_WORD, dict(b.get("village") or {})
     if b.get("by_unit"):
-        return UNIT_WORDS[level], dict(b["by_unit"])
-    return UNIT_WORDS["县"], dict(b.get("by_town") or {})
+        units = contract.get("units") or ()
+        return units_word(level, (u.get("level") for u in units), UNIT_WORDS), dict(b["by_unit"])
+    return UNIT_WORDS["镇"], dict(b.get("by_town") or {})
 
 
 def report_charts(months: Sequence[Mapping[str, Any]], current: Mapping[str, Any]
@@ -415,5 +418,6 @@ def build_report(data: ReportInput) -> bytes:
 
 
 __all__ = ["OVERDUE_ROWS", "VILLAGE_COLUMNS", "ReportInput", "baseline_rows", "build_report",
-           "TREND_MONTHS", "UNIT_WORDS", "change_words", "figure_rows", "narrative", "overdue_rows",
-           "report_charts", "report_title", "target_lines", "unit_table", "village_rows"]
+           "TREND_MONTHS", "UNIT_WORDS", "VILLAGE_WORD", "change_words", "figure_rows", "narrative",
+           "overdue_rows", "report_charts", "report_title", "target_lines", "unit_table",
+           "village_rows"]
