@@ -25,6 +25,7 @@ from fengqiao.render.word import OVERDUE_ROWS, change_words, report_title
 from fengqiao.sources import open_source
 from fengqiao.townreport import report_input, write_report
 from fengqiao.validate import validate_workbook
+from metrics_helpers import dispute, ledger
 
 Q4 = parse_period("2024-Q4")
 TODAY = date(2025, 1, 15)
@@ -64,6 +65,25 @@ def test_change_words_by_hand() -> None:
     assert change_words(0.9, 0.85, rate=True) == "上升 5.0 个百分点"
     assert change_words(0.8, 0.85, rate=True) == "下降 5.0 个百分点"
     assert change_words(0.85, 0.85, rate=True) == "持平"
+
+
+def test_the_command_compares_as_the_contract_does(tmp_path: Path) -> None:
+    """The ledger starts on 2023-03-05 (A), inside March 2023: the report of
+    March 2024 shows 上年同期 "—" as the site does, not March 2023's 2 cases
+    (A, B) as if the ledger were complete; February 2024 (环比) it knows."""
+    rows = [dispute("A", "2023-03-05", closed="2023-03-08", status="已化解"),
+            dispute("B", "2023-03-20"),
+            dispute("C", "2024-02-10", closed="2024-02-12", status="已化解"),
+            dispute("D", "2024-03-01"), dispute("E", "2024-03-15")]
+    config = load_config()
+    data = report_input(ledger({"disputes": rows}), parse_period("2024-03"), config,
+                        today=date(2024, 3, 31), with_charts=False)
+    assert data.current["comparisons"]["year_ago"]["metrics"]["received"] is None
+    out = write_report(data, tmp_path / "报告.docx")
+    received = {row[0]: row for row in _tables(out)[1][1:]}[fmt.title("received")]
+    assert received[1:4] == ["2", "1", "—"]
+    text = "\n".join(p.text for p in Document(str(out)).paragraphs)
+    assert "共受理矛盾纠纷 2 件，同比—，环比增加 1 件（+100.0%）" in text
 
 
 def test_tables_equal_the_figures(written: tuple[Any, Path]) -> None:

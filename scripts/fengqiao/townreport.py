@@ -1,8 +1,10 @@
 """``fengqiao report``: the period's written report, from the ledger.
 
-Wires the figures to :mod:`fengqiao.render.word`: the period's contract, the
-previous period's (环比) and the same period a year earlier (同比), all from
-the same ledger so a comparison never mixes two sources, plus two charts
+Wires the figures to :mod:`fengqiao.render.word`: the period's contract, whose
+``comparisons`` block gives the previous period (环比) and the same period a
+year earlier (同比) by the contract's rules (the same elapsed stretch, the
+same lag, null before the ledger's start), exactly as the site's report of
+the period has them, plus two charts
 (the last twelve months of cases received and closed, and each village's
 closure rate). The file is written atomically, and only over a file fengqiao
 wrote itself (recognised by its document author), never over someone's own
@@ -41,11 +43,12 @@ def _charts(ledger: Ledger, current: dict[str, Any], config: Config, as_of: date
 def report_input(ledger: Ledger, period: Period, config: Config, *, today: date,
                  as_of: date | None = None, with_charts: bool = True) -> ReportInput:
     current = _contract(ledger, period, config, today, as_of)
-    previous = _contract(ledger, period.previous(), config, today)
-    year_ago = _contract(ledger, period.previous_year(), config, today)
     drawn = _charts(ledger, current, config, date.fromisoformat(current["as_of"])) \
         if with_charts else []
-    return ReportInput(current, previous, year_ago, drawn)
+    # the earlier periods as the contract compares them, not recomputed here
+    # with other rules (a whole earlier period judged today; a year before
+    # the ledger's start counted as 0)
+    return ReportInput.from_contract(current, drawn)
 
 
 def default_name(contract: dict[str, Any]) -> str:
