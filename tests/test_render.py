@@ -240,3 +240,25 @@ def test_chart_images_carry_alt_text(docs: Path) -> None:
                                                        "2024年第一季度各纠纷类型受理数"]
     for _, name in images:
         assert (docs.parent / "charts" / name).exists()
+
+
+def test_the_followup_list_is_a_download_with_every_row(tmp_path: Path) -> None:
+    """回访待办 shows at most 500 rows on its page; the CSV and the xlsx the
+    page links to hold every row, with the page's Chinese column titles."""
+    import csv
+    import io
+
+    import openpyxl
+
+    from fengqiao.render.town import write_downloads
+
+    data = site_data()
+    write_downloads(data, tmp_path)
+    tables = tmp_path / "downloads" / "tables"
+    rows = list(csv.reader(io.StringIO((tables / "followup_todo.csv").read_text("utf-8-sig"))))
+    assert rows[0][:3] == ["编号", "村(社区)", "纠纷类型"]
+    assert [r[0] for r in rows[1:]] == ["DZ-000", "DZ-007"]
+    book = openpyxl.load_workbook(tables / "followup_todo.xlsx")
+    sheet = book.worksheets[0]
+    ids = [c.value for c in sheet["A"] if c.value not in (None, "编号")]
+    assert ids[-2:] == ["DZ-000", "DZ-007"]

@@ -59,6 +59,7 @@ TABLES = {
     "solutions": "解决清单",
     "responsibilities": "责任清单",
     "needs": "需求清单",
+    "followup_todo": "回访待办",
 }
 
 KIND_WORDS = {"month": "本月", "quarter": "本季度", "year": "本年"}
