@@ -86,6 +86,44 @@ def init_cmd(folder: str, town: str | None, source: str | None, demo: bool) -> N
     click.echo(f"下一步：cd {made.folder}，然后运行 fengqiao validate；详见 {README_NAME}。")
 
 
+@cli.group("pages")
+def pages_group() -> None:
+    """本镇工作规程页面（site/ 文件夹）。"""
+
+
+@pages_group.command("refresh")
+@click.option("--dry-run", is_flag=True, help="只列出会更新哪些页面，不改动任何文件。")
+@config_option
+@_handle_errors
+def pages_refresh_cmd(dry_run: bool, config_path: str | None) -> None:
+    """用 fengqiao 新版自带的页面更新本镇的页面文件夹。
+
+    没有改过的页面换成新版，新版新增的页面加进来；本镇改过的页面保持不动，
+    本镇删掉的页面也不会恢复，两者都会列出来。
+    """
+    from .resources import DEFAULT_PAGES
+    from .townpages import refresh_pages
+
+    config = _config(config_path)
+    if not config.site.pages:
+        click.echo("本镇的网站使用 fengqiao 自带的页面，升级后就是新版，不需要更新。")
+        return
+    r = refresh_pages(config.resolve(config.site.pages), dry_run=dry_run)
+    verb = "将" if dry_run else "已"
+    click.echo(f"页面文件夹：{r.folder}")
+    for words, pages in ((f"{verb}更新为新版", r.updated), (f"{verb}新增", r.added)):
+        for rel in pages:
+            click.echo(f"  {words}：{rel}")
+    for rel in r.edited:
+        click.echo(f"  本镇改过，保持不动：{rel}（新版在 {DEFAULT_PAGES / rel}）")
+    for rel in r.deleted:
+        click.echo(f"  本镇已删除，不恢复：{rel}")
+    if not r.recorded:
+        click.echo("  这个文件夹没有记录当初复制的页面，与新版不同的页面都当作本镇改过的页面保留。")
+    click.echo(f"{len(r.updated) + len(r.added)} 个页面{verb}更新，{r.current} 个已是新版，"
+               f"{len(r.edited)} 个本镇改过。" + ("（试运行，没有改动文件）" if dry_run else ""))
+
+
 @cli.command("template")
 @click.option("--out", "out", type=click.Path(dir_okay=False), required=True,
               help="要生成的空白台账模板，例如 台账模板.xlsx。")

@@ -25,6 +25,7 @@ import yaml
 from .config import CONFIG_NAME, DEFAULTS_FILE, Config, load_config
 from .errors import FengqiaoError
 from .resources import DEFAULT_PAGES
+from .townpages import record_pages
 
 #: the ledger file a new folder gets when no other source is named
 LEDGER_NAME = "台账.xlsx"
@@ -130,7 +131,7 @@ def _readme_text(town: str, ledger: str | None, source: str, demo: bool) -> str:
 ## 文件夹里有什么
 
 - `{CONFIG_NAME}`：本镇的设置（乡镇名称、台账位置、办结期限、考核目标等），每一项都有说明。
-- `{PAGES_NAME}/`：网站上的工作规程页面，可以按本镇的做法修改；页面里 `{{{{ … }}}}` 的部分会自动填入设置里的数字。
+- `{PAGES_NAME}/`：网站上的工作规程页面，可以按本镇的做法修改；页面里 `{{{{ … }}}}` 的部分会自动填入设置里的数字。fengqiao 升级以后，运行 `fengqiao pages refresh` 把新版页面更新进来：没改过的页面换成新版，新增的页面加进来，改过的页面保持不动。
 - `snapshots/`：每次读取台账时留下的副本，用于追查；里面有个人信息，请不要外传。
 
 台账里的当事人姓名、电话、简要情况等个人信息不会出现在网站和统计文件里。
@@ -185,6 +186,7 @@ def create_town_folder(folder: Path, *, town: str, source: str | None = None,
         config = load_config(staging / CONFIG_NAME)
         shutil.copytree(DEFAULT_PAGES, staging / PAGES_NAME,
                         ignore=shutil.ignore_patterns("__pycache__", ".*"))
+        record_pages(staging / PAGES_NAME)  # so `fengqiao pages refresh` knows what was copied
         _write_ledger(staging / (ledger or TEMPLATE_NAME), config, demo=demo)
         (staging / README_NAME).write_text(_readme_text(town, ledger, source_text, demo),
                                            encoding="utf-8")
