@@ -106,15 +106,17 @@ def with_loop(c: dict[str, Any]) -> dict[str, Any]:
 
 
 def with_comparisons(c: dict[str, Any]) -> dict[str, Any]:
-    """The 1.4 block of a quarter running on 2024-03-20: the same first 80
-    days of the quarter before known (24 received, 20 closed, …), those of
-    the quarter a year earlier before the ledger's start (all null)."""
+    """The comparisons block (1.6) of a quarter running on 2024-03-20: the
+    same first 80 days of the quarter before known (24 received, 20 closed,
+    …, with its distributions), those of the quarter a year earlier before
+    the ledger's start (all null)."""
     earlier = contract("2023-10-01..2023-12-19", "custom", "2023-10-01", "2023-12-19",
                        received=24, closed=20, on_time=18, first=16, loop=True)
-    c["schema_version"] = "1.4"
+    c["schema_version"] = "1.6"
     c["comparisons"] = {
         "previous": {"period": earlier["period"], "as_of": "2023-12-19",
-                     "metrics": compared_figures(earlier["metrics"])},
+                     "metrics": compared_figures(earlier["metrics"]),
+                     "distributions": earlier["distributions"]},
         "year_ago": {"period": {"start": "2023-01-01", "end": "2023-03-20",
                                 "label": "2023-01-01..2023-03-20", "kind": "custom"},
                      "as_of": "2023-03-20", "metrics": dict.fromkeys(COMPARED)},

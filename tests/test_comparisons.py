@@ -225,6 +225,7 @@ def test_checker_wants_a_known_year_earlier_count(good: dict[str, Any]) -> None:
         "metrics/received_yoy 的 previous null 不符。"]
     unknown = copy.deepcopy(good)
     unknown["comparisons"]["year_ago"]["metrics"] = dict.fromkeys(COMPARED)
+    del unknown["comparisons"]["year_ago"]["distributions"]  # an unknown window has none
     for key in ("received_yoy", "petition_batches", "petition_persons", "group_cases"):
         unknown["metrics"][key]["previous"] = None
         unknown["metrics"][key]["change"] = None
@@ -232,6 +233,42 @@ def test_checker_wants_a_known_year_earlier_count(good: dict[str, Any]) -> None:
     unknown["metrics"]["received_yoy"]["change"] = 1.0
     assert validate_contract(unknown) == [
         "metrics/received_yoy：同比变化 1.0 与本期 4、上年同期 null 不符（应为 null）。"]
+
+
+def test_earlier_medians_come_with_their_distributions(good: dict[str, Any]) -> None:
+    """February 2024 closed C (2 days); March 2023 closed A (3 days; B closed
+    in April): each earlier median is its window's, from its distribution."""
+    prev, year = good["comparisons"]["previous"], good["comparisons"]["year_ago"]
+    # the same distributions as the file's own: 交办天数 empty (no 交办日期 filled)
+    assert prev["distributions"] == {"days_to_close": {"2": 1}, "assign_days": {}}
+    assert set(good["distributions"]) == set(prev["distributions"])
+    assert prev["metrics"]["median_days"] == 2.0
+    assert year["distributions"] == {"days_to_close": {"3": 1}, "assign_days": {}}
+    assert year["metrics"]["median_days"] == 3.0
+    assert prev["metrics"]["assign_days_median"] is None
+    # the statistics page: "2 天" before, and the change in days
+    assert fmt.earlier_cells("median_days", good["metrics"]["median_days"],
+                             prev["metrics"]["median_days"]) == ("2 天", "-1 天")
+
+
+def test_checker_ties_an_earlier_median_to_its_distribution(good: dict[str, Any]) -> None:
+    bad = copy.deepcopy(good)
+    bad["comparisons"]["previous"]["metrics"]["median_days"] = 5.0
+    assert validate_contract(bad) == [
+        "comparisons/previous/metrics/median_days：5.0 与 distributions/days_to_close "
+        "算出的 2.0 不符。"]
+    bad = copy.deepcopy(good)
+    del bad["comparisons"]["year_ago"]["distributions"]
+    assert validate_contract(bad) == [
+        "comparisons/year_ago/metrics/median_days：3.0 与 这一段没有 "
+        "distributions/days_to_close，应为 null 不符。"]
+    # a file from before 1.6 compares no medians, and stays valid
+    older = copy.deepcopy(good)
+    for kind in ("previous", "year_ago"):
+        del older["comparisons"][kind]["distributions"]
+        for key in ("median_days", "assign_days_median"):
+            del older["comparisons"][kind]["metrics"][key]
+    assert validate_contract(older) == []
 
 
 def test_checker_wants_every_compared_figure(good: dict[str, Any]) -> None:
@@ -319,6 +356,9 @@ def test_the_schema_lists_the_compared_figures() -> None:
     earlier = schema["$defs"]["earlier"]["properties"]["metrics"]["properties"]
     assert set(earlier) == set(COMPARED)
     for metric_id, node in earlier.items():
+        if METRICS[metric_id].shape == "number":  # a median: days, as in metrics
+            assert node == {"type": ["number", "null"], "minimum": 0}
+            continue
         shape = "rate" if METRICS[metric_id].shape == "rate" else "count"
         assert node == {"anyOf": [{"$ref": f"#/$defs/{shape}"}, {"type": "null"}]}
     assert "comparisons" not in schema["required"]  # a file before 1.4 stays valid

@@ -423,11 +423,12 @@ KEY_FIGURES: tuple[str, ...] = ("received", "closed", "closure_rate", "on_time_r
                                 "first_try_rate", "local_rate", "satisfaction_rate",
                                 "overdue_open")
 #: the figures metrics.json compares with the previous period (环比) and the
-#: same period a year earlier (同比) under ``comparisons``: every count, rate
-#: and year-on-year count (as its count). Mixes and medians are left out: a
-#: roll-up could not recompute an earlier median without its distribution.
+#: same period a year earlier (同比) under ``comparisons``: every count, rate,
+#: year-on-year count (as its count) and median (since 1.6: each earlier
+#: window carries the distributions its medians are taken of, so a roll-up
+#: recomputes them). Mixes are left out.
 COMPARED: tuple[str, ...] = tuple(m.id for m in _METRICS
-                                  if m.shape in ("count", "rate", "change"))
+                                  if m.shape in ("count", "rate", "change", "number"))
 #: the 指标解释 page's sections: heading → metric ids, every metric exactly
 #: once (``tests/test_definitions.py``)
 GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (

@@ -24,12 +24,15 @@ figures. The rules, stated in Chinese in the contract's description:
   ``metrics`` and in every breakdown; contract 1.6).
 * **Which figures.** :data:`fengqiao.catalogue.COMPARED`: a count as an
   integer, a rate as ``{numerator, denominator, value}``, a year-on-year
-  count as its count; each null when the window is unknown or the figure is
-  (a missing optional tab).
+  count as its count, a median as its number of days (since 1.6, with the
+  window's ``distributions`` beside the figures); each null when the window
+  is unknown or the figure is (a missing optional tab).
 
 A roll-up adds the parts' earlier figures like the main ones
 (:func:`combine`): an earlier figure is known for the county only when it is
-known for every part that has the current figure.
+known for every part that has the current figure; an earlier median is
+taken again of the parts' summed distributions (a part's file from before
+1.6 has none, so the county's earlier median is then null).
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ from ..catalogue import COMPARED, METRICS
 from ..config import Config
 from ..ledger import Ledger
 from .periods import Period, shift_year
-from .shapes import Window, add_figures
+from .shapes import Window, add_figures, median_from_distribution
 
 #: the two earlier periods, in the order pages show them
 KINDS = ("previous", "year_ago")
@@ -96,10 +99,30 @@ def unknown_figures() -> dict[str, None]:
     return dict.fromkeys(COMPARED)
 
 
-def entry(period: Period, as_of: date, figures: Mapping[str, Any] | None) -> dict[str, Any]:
-    """One earlier window as metrics.json holds it."""
-    return {"period": period.as_dict(), "as_of": as_of.isoformat(),
-            "metrics": dict(figures) if figures is not None else unknown_figures()}
+#: each compared median → the distribution it is the median of (the same
+#: key as in the file's ``distributions``)
+MEDIANS = {"median_days": "days_to_close", "assign_days_median": "assign_days"}
+
+
+def window_distributions(dist: Mapping[str, int],
+                         assign: Mapping[str, int] | None) -> dict[str, dict[str, int]]:
+    """The distributions an earlier window carries: 办结天数 always, 交办天数
+    when the ledger has the supervision loop's 交办日期."""
+    out = {"days_to_close": dict(dist)}
+    if assign is not None:
+        out["assign_days"] = dict(assign)
+    return out
+
+
+def entry(period: Period, as_of: date, figures: Mapping[str, Any] | None,
+          distributions: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """One earlier window as metrics.json holds it: its distributions only
+    when it is known."""
+    out = {"period": period.as_dict(), "as_of": as_of.isoformat(),
+           "metrics": dict(figures) if figures is not None else unknown_figures()}
+    if figures is not None and distributions is not None:
+        out["distributions"] = {k: dict(v) for k, v in distributions.items()}
+    return out
 
 
 class FigureCache:
@@ -110,19 +133,23 @@ class FigureCache:
     def __init__(self, ledger: Ledger, config: Config) -> None:
         self.ledger = ledger
         self.config = config
-        self._figures: dict[Window, dict[str, Any]] = {}
+        self._figures: dict[Window, tuple[dict[str, Any], dict[str, Any]]] = {}
         #: windows computed for a comparison only (not found in the cache)
         self.extra = 0
 
     def serves(self, ledger: Ledger, config: Config) -> bool:
         return self.ledger is ledger and self.config is config
 
-    def get(self, window: Window) -> dict[str, Any] | None:
+    def get(self, window: Window) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        """The window's compared figures and its distributions, if computed."""
         found = self._figures.get(window)
-        return None if found is None else compared_figures(found)
+        return None if found is None else (compared_figures(found[0]),
+                                           {k: dict(v) for k, v in found[1].items()})
 
-    def put(self, window: Window, metrics: Mapping[str, Any]) -> None:
-        self._figures[window] = compared_figures(metrics)
+    def put(self, window: Window, metrics: Mapping[str, Any],
+             distributions: Mapping[str, Any]) -> None:
+        self._figures[window] = (compared_figures(metrics),
+                                 {k: dict(v) for k, v in distributions.items()})
 
 
 def combine(parts: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
@@ -140,15 +167,45 @@ def combine(parts: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         same = all((b["period"], b["as_of"]) == (blocks[0]["period"], blocks[0]["as_of"])
                    for b in blocks)
         figures: dict[str, Any] = unknown_figures()
+        summed: dict[str, Any] = {}
         if same:
             for metric_id in COMPARED:
+                if metric_id in MEDIANS:
+                    continue
                 having = [b["metrics"].get(metric_id) for b, p in zip(blocks, parts, strict=True)
                           if p["metrics"].get(metric_id) is not None]
                 if having and all(v is not None for v in having):
                     figures[metric_id] = add_figures(having)
+            for metric_id, key in MEDIANS.items():
+                # the parts that have the distribution now must all have it then
+                having = [(b.get("distributions") or {}).get(key)
+                          for b, p in zip(blocks, parts, strict=True)
+                          if key in (p.get("distributions") or {})]
+                if having and all(d is not None for d in having):
+                    summed[key] = add_figures(having) or {}
+                    figures[metric_id] = median_from_distribution(summed[key])
         out[kind] = {"period": blocks[0]["period"] if same else None,
                      "as_of": blocks[0]["as_of"] if same else None, "metrics": figures}
+        if summed:
+            out[kind]["distributions"] = summed
     return {"comparisons": out}
+
+
+def _median_problems(entry: Mapping[str, Any], kind: str) -> list[str]:
+    """An earlier median is the median of the window's distribution, and
+    null where the window carries none (unknown, or a file before 1.6)."""
+    out: list[str] = []
+    figures = entry.get("metrics") or {}
+    dists = entry.get("distributions") or {}
+    for metric_id, key in MEDIANS.items():
+        value = figures.get(metric_id)
+        dist = dists.get(key)
+        expected = median_from_distribution(dict(dist)) if isinstance(dist, Mapping) else None
+        if value != expected:
+            source = f"distributions/{key} 算出的 {json.dumps(expected)}" if isinstance(dist, Mapping) \
+                else f"这一段没有 distributions/{key}，应为 null"
+            out.append(f"comparisons/{kind}/metrics/{metric_id}：{json.dumps(value)} 与 {source} 不符。")
+    return out
 
 
 def problems(obj: Mapping[str, Any]) -> list[str]:
@@ -162,7 +219,8 @@ def problems(obj: Mapping[str, Any]) -> list[str]:
         return []
     out: list[str] = []
     metrics = obj.get("metrics") or {}
-    wanted = [m for m in COMPARED if m in metrics]
+    # a file before 1.6 compares no medians: theirs may be absent (null)
+    wanted = [m for m in COMPARED if m in metrics and m not in MEDIANS]
     # a roll-up's figure that some towns lack covers only the others: not tied
     partial = set(obj.get("missing_figures") or ())
     for kind in KINDS:
@@ -190,6 +248,8 @@ def problems(obj: Mapping[str, Any]) -> list[str]:
         if isinstance(now, Mapping) and isinstance(then, int) and now.get("previous") != then:
             out.append(f"comparisons/year_ago/metrics/{metric_id}：上年同期 {then} "
                        f"与 metrics/{metric_id} 的 previous {json.dumps(now.get('previous'))} 不符。")
+    for kind in KINDS:
+        out.extend(_median_problems(block.get(kind) or {}, kind))
     received, yoy = year.get("received"), metrics.get("received_yoy")
     if isinstance(received, int) and isinstance(yoy, Mapping) and yoy.get("previous") != received:
         out.append(f"comparisons/year_ago/metrics/received：上年同期 {received} "
@@ -197,5 +257,6 @@ def problems(obj: Mapping[str, Any]) -> list[str]:
     return out
 
 
-__all__ = ["KINDS", "KIND_WORDS", "FigureCache", "combine", "compared_figures", "earlier_windows",
-           "entry", "is_known", "known_from", "problems", "unknown_figures"]
+__all__ = ["KINDS", "KIND_WORDS", "MEDIANS", "FigureCache", "combine", "compared_figures", "earlier_windows",
+           "entry", "is_known", "known_from", "problems", "unknown_figures",
+           "window_distributions"]

@@ -54,9 +54,11 @@ collects and rolls them up):
   (:data:`fengqiao.catalogue.COMPARED`) for the previous period and the same
   period a year earlier, in the same shapes, computed from the same ledger;
   a window that starts before the ledger's start is null throughout, never
-  0 (the rules: :mod:`.comparisons`). The checker ties their rates to their
-  counts and the year-earlier counts to the ``previous`` of the
-  year-on-year figures.
+  0 (the rules: :mod:`.comparisons`). Since 1.6 a known window also gives
+  its medians and the ``distributions`` they are taken of, so a roll-up
+  adds the distributions and takes the median again. The checker ties
+  their rates to their counts, each median to its distribution and the
+  year-earlier counts to the ``previous`` of the year-on-year figures.
 * **Roll-up files** (``source.kind == "rollup"``) add ``towns`` (every town
   counted, at any depth below), ``missing_towns`` (expected but absent),
   ``missing_figures`` and the ``by_town`` breakdown; their ``village``/``grid``/

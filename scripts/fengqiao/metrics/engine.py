@@ -118,16 +118,22 @@ def _comparisons(ledger: Ledger, base: disputes.Prepared, period: Period, day: d
     from the same ledger; a window the cache holds is not computed again."""
     out: dict[str, Any] = {}
     for kind, (earlier, earlier_as_of) in comparisons.earlier_windows(period, day).items():
-        figures = None
+        found = None
         if comparisons.is_known(earlier, start):
             ew = Window.of(earlier, earlier_as_of)
-            figures = cache.get(ew)
-            if figures is None:
-                figures = comparisons.compared_figures(_figures(ledger, base, ew, config).metrics)
-                cache.put(ew, figures)
+            found = cache.get(ew)
+            if found is None:
+                f = _figures(ledger, base, ew, config)
+                cache.put(ew, f.metrics, _window_distributions(f))
                 cache.extra += 1
-        out[kind] = comparisons.entry(earlier, earlier_as_of, figures)
+                found = cache.get(ew)
+        figures, distributions = found if found is not None else (None, None)
+        out[kind] = comparisons.entry(earlier, earlier_as_of, figures, distributions)
     return out
+
+
+def _window_distributions(f: _Figures) -> dict[str, Any]:
+    return comparisons.window_distributions(f.dist, f.loop.assign_days)
 
 
 def compute_metrics(ledger: Ledger, period: Period, *, as_of: date | None = None,
@@ -147,7 +153,7 @@ def compute_metrics(ledger: Ledger, period: Period, *, as_of: date | None = None
     w = Window.of(period, day)
     base = disputes.prepare(ledger.tables["disputes"], config)
     f = _figures(ledger, base, w, config)
-    cache.put(w, f.metrics)
+    cache.put(w, f.metrics, _window_distributions(f))
     prepared, ind, metrics, loop, reception = f.prepared, f.ind, f.metrics, f.loop, f.reception
     distributions: dict[str, Any] = {"days_to_close": f.dist}
     if loop.assign_days is not None:
