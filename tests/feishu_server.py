@@ -39,7 +39,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -47,6 +47,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import pytest
 
 from fengqiao.errors import column_letter
+from loopback import LoopbackServer
 
 _EPOCH = datetime(1899, 12, 30)
 TOKEN_PATH = "/open-apis/auth/v3/tenant_access_token/internal"
@@ -207,7 +208,7 @@ class FeishuServer:
         self.token_lifetime = 7200
         self._faults: dict[str, deque[Fault]] = {}
         self._lock = threading.Lock()
-        self._httpd: ThreadingHTTPServer | None = None
+        self._httpd: LoopbackServer | None = None
 
     def start(self) -> FeishuServer:
         server = self
@@ -215,7 +216,7 @@ class FeishuServer:
         class Handler(_Handler):
             owner = server
 
-        httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        httpd = LoopbackServer(("127.0.0.1", 0), Handler)
         httpd.daemon_threads = True
         httpd.block_on_close = False
         self._httpd = httpd

@@ -60,7 +60,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import cache
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -72,6 +72,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from fengqiao.errors import column_letter
 from fengqiao.sources.gsheets import GOOGLE_HOSTS, EmulatorAdapter
+from loopback import LoopbackServer
 
 TOKEN_URI = "https://oauth2.googleapis.com/token"
 READ_SCOPE = "https://www.googleapis.com/auth/spreadsheets.readonly"
@@ -354,7 +355,7 @@ class SheetsServer:
         self.revoked: set[str] = set()
         self._faults: dict[str, deque[Fault]] = {}
         self._lock = threading.Lock()
-        self._httpd: ThreadingHTTPServer | None = None
+        self._httpd: LoopbackServer | None = None
         self._thread: threading.Thread | None = None
 
     # lifecycle
@@ -364,7 +365,7 @@ class SheetsServer:
         class Handler(_Handler):
             owner = server
 
-        httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        httpd = LoopbackServer(("127.0.0.1", 0), Handler)
         httpd.daemon_threads = True
         httpd.block_on_close = False
         self._httpd = httpd

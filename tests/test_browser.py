@@ -12,6 +12,7 @@ from urllib.parse import urlparse
 import pytest
 
 from fengqiao.sitebuild import build_from_data
+from loopback import LoopbackServer
 from site_fixture import fixture_config, site_data
 
 pytestmark = pytest.mark.browser
@@ -38,7 +39,7 @@ class _Quiet(http.server.SimpleHTTPRequestHandler):
 @pytest.fixture(scope="session")
 def http_base(site: Path) -> Iterator[str]:
     handler = functools.partial(_Quiet, directory=str(site))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server = LoopbackServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}"

@@ -34,6 +34,7 @@ from fengqiao.county import Receipt, collect, read_log
 from fengqiao.county.collect import append_log, log_path
 from fengqiao.county.config import CountyConfig, FetchSettings, TownSource, county_config
 from fengqiao.metrics import dumps, parse_period
+from loopback import LoopbackServer
 from test_county_data import town_contract
 
 Q1 = parse_period("2024-Q1")
@@ -149,11 +150,7 @@ def town_farm(bodies: dict[str, bytes], *, validators: Literal["etag", "none"] =
         def log_message(self, *args: Any) -> None:
             pass
 
-    class Server(http.server.ThreadingHTTPServer):
-        def handle_error(self, request: Any, client_address: Any) -> None:
-            pass  # a collector killed mid-request leaves a broken pipe behind; not news
-
-    httpd = Server(("127.0.0.1", 0), Handler)
+    httpd = LoopbackServer(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     farm.url = f"http://127.0.0.1:{httpd.server_address[1]}"

@@ -24,6 +24,7 @@ from fengqiao.ledger import DTYPES, Ledger
 from fengqiao.metrics import compute_metrics, dumps, parse_period, validate_contract
 from fengqiao.schema import load_schema
 from fengqiao.sources.base import SourceInfo
+from loopback import LoopbackServer
 
 SOURCES = ["网格排查", "群众来访", "12345热线", "信访", "网上舆情", "上级交办"]
 TYPES = ["婚姻家庭", "邻里", "土地林草", "劳资", "合同债务", "物业"]
@@ -122,7 +123,7 @@ def serve(root: Path | None = None, *, status: int | None = None) -> Iterator[Se
         def log_message(self, *args: Any) -> None:
             pass
 
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd = LoopbackServer(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     served.url = f"http://127.0.0.1:{httpd.server_address[1]}"

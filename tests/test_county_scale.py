@@ -20,6 +20,7 @@ import pytest
 from fengqiao.county import collect, read_log
 from fengqiao.county.config import CountyConfig, FetchSettings, TownSource, county_config
 from fengqiao.metrics import parse_period
+from loopback import LoopbackServer
 from test_county_data import town_contract, write_site
 
 Q1 = parse_period("2024-Q1")
@@ -99,7 +100,7 @@ def town_sites(root: Path, *, etags: dict[str, str] | None = None) -> Iterator[S
         def log_message(self, *args: Any) -> None:
             pass
 
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd = LoopbackServer(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     site.url = f"http://127.0.0.1:{httpd.server_address[1]}"

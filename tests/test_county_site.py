@@ -19,6 +19,7 @@ from click.testing import CliRunner
 from fengqiao.cli import cli
 from fengqiao.metrics import validate_contract
 from fengqiao.outdir import MARKER
+from loopback import LoopbackServer
 from test_county_data import serve, tamper, town_contract, write_site
 
 RATES = ("closure_rate", "on_time_rate", "first_try_rate", "local_rate", "satisfaction_rate")
@@ -254,7 +255,7 @@ def test_county_site_in_browser(county_site: dict[str, Any], project_root: Path,
         def log_message(self, *a: Any) -> None:
             pass
 
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+    httpd = LoopbackServer(("127.0.0.1", 0), Quiet)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{httpd.server_address[1]}"
     shots = project_root / "test-output" / "screenshots"

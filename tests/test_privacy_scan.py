@@ -40,6 +40,7 @@ from fengqiao.demo import (
 )
 from fengqiao.privacy import csv_safe
 from fengqiao.sitebuild import build_site
+from loopback import LoopbackServer
 
 #: town, seed, source kind: a CSV folder keeps formula text as typed; in an
 #: xlsx a cell typed "=HYPERLINK(...)" is a real formula with no cached value
@@ -375,7 +376,7 @@ def test_injection_shows_as_text_in_chromium(built: Built, chromium: object) -> 
         f"{town}/stats/{PERIOD}.html": list(VILLAGES),
         "county/supervision.html": [UNIT],
     }
-    httpd = http.server.ThreadingHTTPServer(
+    httpd = LoopbackServer(
         ("127.0.0.1", 0), functools.partial(_Quiet, directory=str(built.root)))
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{httpd.server_address[1]}"

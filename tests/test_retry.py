@@ -20,6 +20,7 @@ from urllib3.util import Retry
 from fengqiao.county.collect import fetch_policy
 from fengqiao.county.config import FetchSettings
 from fengqiao.retry import GaveUp, RetryPolicy, UnusableBody, send_with_retries
+from loopback import LoopbackServer
 
 
 @dataclass
@@ -64,7 +65,7 @@ def scripted(*replies: Reply) -> Iterator[Script]:
         def log_message(self, *args: Any) -> None:
             pass
 
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd = LoopbackServer(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02},
                               daemon=True)
     thread.start()
