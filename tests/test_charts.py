@@ -83,6 +83,36 @@ def test_unchanged_chart_is_reused_changed_one_redrawn(tmp_path: Path) -> None:
     assert not path.exists()
 
 
+def test_a_report_png_is_drawn_once_and_kept_out_of_the_site(tmp_path: Path) -> None:
+    """The reports' PNGs: equal inputs give the stored bytes without drawing,
+    other inputs a new file; the site's charts folder gets only the SVGs,
+    and pruning drops a PNG no report used."""
+    months, series = ["10月", "11月", "12月"], {"受理": [3, 5, 2], "办结": [2, 4, 2]}
+    first = ChartMaker(tmp_path / "cache")
+    png = first.line_png("report-trend", "近3个月受理与办结（件）", months, series)
+    assert png.startswith(b"\x89PNG\r\n\x1a\n")
+    assert png == charts.line_png("近3个月受理与办结（件）", months, series)
+    assert first.line_png("report-trend", "近3个月受理与办结（件）", months, series) == png
+    assert (first.drawn, first.reused) == (1, 1)
+
+    again = ChartMaker(tmp_path / "cache")
+    assert again.line_png("report-trend", "近3个月受理与办结（件）", months, series) == png
+    bars = again.bar_png("report-villages", "各村（社区）办结率", ["东村（4件）", "西村（2件）"],
+                         [0.5, 1.0], percent=True)
+    assert bars == charts.bar_png("各村（社区）办结率", ["东村（4件）", "西村（2件）"],
+                                  [0.5, 1.0], percent=True)
+    assert (again.drawn, again.reused) == (1, 1)
+    svg = again.sparkline("s", "受理数", months, [3, 5, 2])
+    again.copy_used(tmp_path / "site")
+    assert sorted(p.name for p in (tmp_path / "site").iterdir()) == [svg.filename]
+
+    later = ChartMaker(tmp_path / "cache")
+    later.bar_png("report-villages", "各村（社区）办结率", ["东村（4件）", "西村（2件）"],
+                  [0.5, 1.0], percent=True)
+    assert later.prune() == 2  # the trend PNG and the sparkline: this build used neither
+    assert [p.suffix for p in (tmp_path / "cache").iterdir()] == [".png"]
+
+
 STALE_CACHE_SCRIPT = r"""
 import json, sys
 from pathlib import Path

@@ -15,7 +15,7 @@ import io
 import json
 import re
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -147,11 +147,11 @@ class ChartMaker:
         self.reused = 0
         self.used: set[str] = set()
 
-    def _path(self, name: str, spec: dict[str, Any]) -> tuple[Path, bool]:
+    def _path(self, name: str, spec: dict[str, Any], suffix: str = ".svg") -> tuple[Path, bool]:
         payload = json.dumps({"v": STYLE_VERSION, "font": find_cjk_font(), **spec},
                              sort_keys=True, ensure_ascii=False, default=str)
         digest = hashlib.sha256(payload.encode("utf-8")).hexdigest()[:12]
-        filename = f"{_slug(name)}-{digest}.svg"
+        filename = f"{_slug(name)}-{digest}{suffix}"
         self.used.add(filename)
         path = self.folder / filename
         return path, path.exists()
@@ -160,19 +160,47 @@ class ChartMaker:
         write_atomic(path, _to_svg(fig), mode=shared_mode())
         self.drawn += 1
 
+    def _png(self, name: str, spec: dict[str, Any], draw: Callable[[], bytes]) -> bytes:
+        """A PNG for the Word reports, kept beside the SVGs: the reports of
+        the current month, quarter and year share one trend chart, and a
+        rebuild of unchanged figures draws none."""
+        path, cached = self._path(name, spec, ".png")
+        if cached:
+            self.reused += 1
+            return path.read_bytes()
+        data = draw()
+        write_atomic(path, data, mode=shared_mode())
+        self.drawn += 1
+        return data
+
     def prune(self) -> int:
-        """Delete chart files no page of this build uses."""
+        """Delete chart files no page or report of this build uses."""
         removed = 0
-        for path in self.folder.glob("*.svg"):
+        for path in [*self.folder.glob("*.svg"), *self.folder.glob("*.png")]:
             if path.name not in self.used:
                 path.unlink()
                 removed += 1
         return removed
 
     def copy_used(self, target: Path) -> None:
+        """The pages' charts into the site (the PNGs live inside the reports)."""
         target.mkdir(parents=True, exist_ok=True)
-        for name in sorted(self.used):
+        for name in sorted(n for n in self.used if n.endswith(".svg")):
             shutil.copyfile(self.folder / name, target / name)
+
+    def line_png(self, name: str, title: str, labels: Sequence[str],
+                 series: dict[str, Sequence[float | None]], *, percent: bool = False) -> bytes:
+        """:func:`line_png`, drawn once for equal inputs."""
+        spec = {"kind": "line-png", "title": title, "labels": list(labels),
+                "series": {k: list(v) for k, v in series.items()}, "percent": percent}
+        return self._png(name, spec, lambda: line_png(title, labels, series, percent=percent))
+
+    def bar_png(self, name: str, title: str, categories: Sequence[str],
+                values: Sequence[float | None], *, percent: bool = False) -> bytes:
+        """:func:`bar_png`, drawn once for equal inputs."""
+        spec = {"kind": "bar-png", "title": title, "categories": list(categories),
+                "values": list(values), "percent": percent}
+        return self._png(name, spec, lambda: bar_png(title, categories, values, percent=percent))
 
     # -- chart kinds ------------------------------------------------------------
     def line(self, name: str, title: str, labels: Sequence[str],

@@ -215,13 +215,13 @@ def build_from_data(data: SiteData, config: Config, *, out: Path, zip_path: Path
     charts = ChartMaker(build_dir / "chart-cache")
     nav = render_docs(data, config, docs, charts)
     charts.copy_used(docs / "charts")
-    charts.prune()
     timings["render"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     engine.copy_assets(docs)
     progress("写入下载文件")
-    write_downloads(data, docs)
+    write_downloads(data, docs, charts)
+    charts.prune()  # after the reports, whose charts live in the same cache
     engine_file = engine.write_config(build_dir, site_name=_site_name(config), nav=nav,
                                       command="fengqiao build")
     timings["downloads"] = time.perf_counter() - t0

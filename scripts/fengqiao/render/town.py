@@ -22,6 +22,7 @@ from typing import Any
 
 import pandas as pd
 
+from ..charts import ChartMaker
 from ..config import Config
 from ..errors import CATALOGUE, FengqiaoError, Finding
 from ..metrics import dumps
@@ -566,7 +567,8 @@ def statistics_workbook(contract: Mapping[str, Any]) -> bytes:
 REPORT_FILE = "report.docx"
 
 
-def period_report(contract: Mapping[str, Any], data: SiteData) -> bytes:
+def period_report(contract: Mapping[str, Any], data: SiteData,
+                  maker: ChartMaker | None = None) -> bytes:
     """The written report of one period (render/word.py). The periods the
     site calls current (this month, quarter and year) carry the two charts,
     drawn from the months the site already computed; earlier periods carry
@@ -575,14 +577,15 @@ def period_report(contract: Mapping[str, Any], data: SiteData) -> bytes:
     drawn: Sequence[tuple[str, bytes]] = ()
     if contract["period"]["label"] in data.current.values():
         months = [c for c in data.periods if c["period"]["kind"] == "month"]
-        drawn = report_charts(months[-TREND_MONTHS:], contract)
+        drawn = report_charts(months[-TREND_MONTHS:], contract, maker)
     return build_report(ReportInput.from_contract(contract, drawn))
 
 
-def write_downloads(data: SiteData, docs: Path) -> None:
+def write_downloads(data: SiteData, docs: Path, maker: ChartMaker | None = None) -> None:
     """The files behind the 数据下载 page, at stable URLs: each period's
     metrics.json (and latest/), index.json, the lists as CSV and xlsx, and the
-    blank template; every table file is byte-stable (:mod:`fengqiao.publish.files`)."""
+    blank template; every table file is byte-stable (:mod:`fengqiao.publish.files`).
+    ``maker`` keeps the reports' charts between builds."""
     root = docs / "downloads"
     index = []
     for c in data.periods:
@@ -591,7 +594,7 @@ def write_downloads(data: SiteData, docs: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(dumps(c), encoding="utf-8")
         (path.parent / "statistics.xlsx").write_bytes(statistics_workbook(c))
-        (path.parent / REPORT_FILE).write_bytes(period_report(c, data))
+        (path.parent / REPORT_FILE).write_bytes(period_report(c, data, maker))
         index.append({"label": label, "kind": c["period"]["kind"],
                       "path": f"downloads/{label}/metrics.json"})
     latest = data.current.get("month")

@@ -18,6 +18,7 @@ import io
 from collections.abc import Mapping, Sequence
 from copy import deepcopy
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from docx import Document
@@ -98,13 +99,17 @@ def unit_table(contract: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     return UNIT_WORDS["镇"], dict(b.get("by_town") or {})
 
 
-def report_charts(months: Sequence[Mapping[str, Any]], current: Mapping[str, Any]
-                  ) -> list[tuple[str, bytes]]:
+def report_charts(months: Sequence[Mapping[str, Any]], current: Mapping[str, Any],
+                  maker: charts.ChartMaker | None = None) -> list[tuple[str, bytes]]:
     """The report's two charts with their captions: cases received and closed
     in each of ``months`` (monthly contracts, oldest first), and each
-    village's closure rate in ``current`` with its denominator."""
+    village's closure rate in ``current`` with its denominator. With a
+    ``maker`` (a site build) a chart drawn before for the same figures is
+    reused instead of drawn again."""
+    line = charts.line_png if maker is None else partial(maker.line_png, "report-trend")
+    bar = charts.bar_png if maker is None else partial(maker.bar_png, "report-villages")
     labels = [f"{int(c['period']['start'][5:7])}月" for c in months]
-    trend = charts.line_png(f"近{len(months)}个月受理与办结（件）", labels, {
+    trend = line(f"近{len(months)}个月受理与办结（件）", labels, {
         "受理": [c["metrics"].get("received") for c in months],
         "办结": [c["metrics"].get("closed") for c in months]})
     out = [("近一年每月受理与办结件数", trend)]
@@ -115,7 +120,7 @@ def report_charts(months: Sequence[Mapping[str, Any]], current: Mapping[str, Any
         dens = [(villages[n].get("closure_rate") or {}).get("denominator") for n in names]
         labelled = [f"{n}（{d if d is not None else DASH}件）" for n, d in zip(names, dens, strict=True)]
         out.append(("各村（社区）办结率，括号内为受理件数",
-                    charts.bar_png("各村（社区）办结率", labelled, rates, percent=True)))
+                    bar("各村（社区）办结率", labelled, rates, percent=True)))
     return out
 
 
