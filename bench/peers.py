@@ -12,6 +12,12 @@ them) to ``--result``:
   vectorised check); ``pandera-coerce``: the same with dates as a coerced
   ``DateTime`` dtype, pandera's textbook form, slow on bad dates;
 - ``pyarrow-csv``: a bare ``pyarrow.csv.read_csv`` of the same files (the floor);
+- ``polars-floor``: the year's five core dispute figures (received, closed,
+  on time, pending at the end, median days) counted the way fengqiao counts
+  them, in one Polars query over the disputes CSV: what a columnar engine
+  would pay for reading, parsing and counting, measured to size the rewrite
+  that issue 16's last target needs. It is not a second implementation of
+  the figures: no other checks, breakdowns, comparisons or JSON;
 - ``calamine`` / ``openpyxl``: a bare read of every cell of the xlsx.
 
 What the peers cannot express the way fengqiao does (documented in README):
@@ -285,6 +291,60 @@ def run_pyarrow_csv(csv_dir: Path) -> dict[str, Any]:
     return {"findings": None, "rows": rows}
 
 
+#: the date spellings the benchmark's data holds (fengqiao's normaliser reads
+#: more: Excel serial numbers, full-width digits, two-digit years)
+POLARS_DATES = ("%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%Y年%m月%d日", "%Y%m%d")
+
+
+def run_polars_floor(csv_dir: Path, year: int) -> dict[str, Any]:
+    """The floor of a columnar engine; see the module's docstring. Rows
+    count as fengqiao counts them: an 编号 present and its first use, a
+    受理日期 that parses and a 星级 of 1-3; a case is closed with a closing
+    status and a 办结日期 on or after the 受理日期; calendar days."""
+    import polars as pl
+
+    from fengqiao.config import load_config
+
+    deadlines = load_config().deadlines
+    if deadlines.day_count != "calendar":
+        raise SystemExit("polars-floor counts calendar days only")
+    spec = load_schema()["disputes"]
+    title = {f.name: f.title for f in spec.fields}
+    frame = pl.read_csv(csv_dir / f"{spec.title}.csv", infer_schema=False)
+
+    def text(name: str) -> pl.Expr:
+        return pl.col(title[name]).str.strip_chars()
+
+    def day(name: str) -> pl.Expr:
+        return pl.coalesce([text(name).str.to_date(f, strict=False) for f in POLARS_DATES])
+
+    start, end = pl.date(year, 1, 1), pl.date(year, 12, 31)
+    counts = frame.lazy().select(
+        text("id").alias("id"), day("received_date").alias("rd"), day("closed_date").alias("cd"),
+        text("star").cast(pl.Int8, strict=False).alias("star"), text("status").alias("status"),
+    ).filter(
+        pl.col("id").is_not_null() & (pl.col("id").str.len_chars() > 0)
+        & pl.col("id").is_first_distinct() & pl.col("rd").is_not_null()
+        & pl.col("star").is_between(1, 3),
+    ).with_columns(
+        closed=pl.col("cd").is_not_null() & pl.col("status").is_in(list(_closed_values(spec)))
+        & (pl.col("cd") >= pl.col("rd")),
+        allowed=pl.when(pl.col("star") == 1).then(deadlines.star_1)
+        .when(pl.col("star") == 2).then(deadlines.star_2).otherwise(deadlines.star_3),
+        days=(pl.col("cd") - pl.col("rd")).dt.total_days(),
+    ).with_columns(
+        closed_in=pl.col("closed") & pl.col("cd").is_between(start, end),
+    ).select(
+        pl.col("rd").is_between(start, end).sum().alias("received"),
+        pl.col("closed_in").sum().alias("closed"),
+        (pl.col("closed_in") & (pl.col("days") <= pl.col("allowed"))).sum().alias("on_time"),
+        ((pl.col("rd") <= end) & ~(pl.col("closed") & (pl.col("cd") <= end)))
+        .sum().alias("pending_end"),
+        pl.col("days").filter(pl.col("closed_in")).median().alias("median_days"),
+    ).collect().row(0, named=True)
+    return {"findings": None, "rows": frame.height, "figures": counts}
+
+
 def run_calamine(xlsx: Path) -> dict[str, Any]:
     from python_calamine import CalamineWorkbook
 
@@ -311,11 +371,13 @@ def run_openpyxl(xlsx: Path) -> dict[str, Any]:
 def main() -> None:
     p = argparse.ArgumentParser(description="One peer task of the benchmark.")
     p.add_argument("tool", choices=["frictionless", "pandera", "pandera-coerce", "pyarrow-csv",
+                                    "polars-floor",
                                     "calamine", "openpyxl", "descriptor"])
     p.add_argument("source", type=Path, help="the CSV folder, or the xlsx for calamine/openpyxl")
     p.add_argument("--result", type=Path, help="write the JSON result here (default: stdout)")
     p.add_argument("--descriptor", type=Path, default=None,
                    help="frictionless: a package descriptor to use instead of the built one")
+    p.add_argument("--year", type=int, default=2024, help="polars-floor: the year counted")
     a = p.parse_args()
     t = time.perf_counter()
     if a.tool == "descriptor":
@@ -327,6 +389,8 @@ def main() -> None:
         out = run_pandera(a.source, coerce_dates=a.tool == "pandera-coerce")
     elif a.tool == "pyarrow-csv":
         out = run_pyarrow_csv(a.source)
+    elif a.tool == "polars-floor":
+        out = run_polars_floor(a.source, a.year)
     elif a.tool == "calamine":
         out = run_calamine(a.source)
     else:

@@ -61,7 +61,8 @@ with open(report, "w") as f:
 
 ALL_TOOLS = [
     "fengqiao-validate-csv", "fengqiao-validate-xlsx", "fengqiao-metrics-csv",
-    "frictionless", "pandera", "pandera-coerce", "pyarrow-csv", "calamine-xlsx", "openpyxl-xlsx",
+    "frictionless", "pandera", "pandera-coerce", "pyarrow-csv", "polars-floor", "calamine-xlsx",
+    "openpyxl-xlsx",
     "fengqiao-build-demo", "fengqiao-build-100k",
 ]
 #: not in the default set: pandera's coerced-DateTime failure path is per cell
@@ -182,6 +183,9 @@ def plan(args: argparse.Namespace, csv_dir: Path, csv_rows: int, xlsx: Path, xls
              [*peers, "pandera-coerce", str(csv_dir)], "peer"),
         Task("pyarrow-csv", f"pyarrow {pkg_version('pyarrow')}", "bare read_csv (floor)",
              "CSV folder", csv_rows, [*peers, "pyarrow-csv", str(csv_dir)], "peer"),
+        Task("polars-floor", f"polars {pkg_version('polars')}",
+             "five core figures in one query (columnar floor)", "CSV folder", csv_rows,
+             [*peers, "polars-floor", str(csv_dir), "--year", args.period[:4]], "peer"),
         Task("calamine-xlsx", f"python-calamine {pkg_version('python-calamine')}",
              "bare read, all cells", "xlsx", xlsx_rows, [*peers, "calamine", str(xlsx)], "peer"),
         Task("openpyxl-xlsx", f"openpyxl {pkg_version('openpyxl')}",
@@ -280,6 +284,12 @@ def parse_fengqiao_metrics(path: Path) -> dict[str, Any]:
     if isinstance(metrics, dict):
         out["received"] = metrics.get("received")
         out["closed"] = metrics.get("closed")
+        # the five figures polars-floor also counts, to compare in one run
+        on_time = metrics.get("on_time_rate")
+        out["figures"] = {"received": metrics.get("received"), "closed": metrics.get("closed"),
+                          "on_time": on_time.get("numerator") if isinstance(on_time, dict) else None,
+                          "pending_end": metrics.get("pending_end"),
+                          "median_days": metrics.get("median_days")}
     return out
 
 
@@ -417,6 +427,14 @@ def write_results(path: Path, tasks: list[Task], meta_csv: dict[str, Any],
             for tab, n in mt.result["excluded_rows"].items())
         lines += [f"fengqiao `metrics` rows left out of the figures: {shown}; "
                   f"received in {info['period']}: {_fmt_int(mt.result.get('received'))}.", ""]
+    floor = next((t for t in tasks if t.id == "polars-floor" and t.result), None)
+    if mt and floor and mt.result.get("figures"):
+        theirs, ours = floor.result.get("figures") or {}, mt.result["figures"]
+        same = all(theirs.get(k) == v for k, v in ours.items())
+        shown = ", ".join(f"{k} {v}" for k, v in theirs.items())
+        lines += [f"polars-floor's figures ({shown}) "
+                  + ("equal fengqiao `metrics`' own." if same
+                     else f"**differ** from fengqiao `metrics`' ({ours})."), ""]
     for t in tasks:
         if t.id in ("frictionless", "pandera", "pandera-coerce") and t.result.get("by_type"):
             lines += [f"{t.tool} ({t.id}), as the tool names them:", ""]
