@@ -397,6 +397,9 @@ def main() -> None:
                 lines.append(f"| {label} | {m['seconds']:.1f} | {m['seconds'] / town['seconds']:.2f}× | "
                              f"{m['peak_mb']:.0f} | {m['bytes'] / 1e6:.1f} | {m['files']:,} |")
             text = "\n".join(lines) + "\n"
+            if args.profile:
+                print("profiling the flat build …", flush=True)
+                text += "\n" + profile_flat(towns, root, workdir)
             args.results.parent.mkdir(parents=True, exist_ok=True)
             args.results.write_text(text, encoding="utf-8")
             print(text)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from datetime import date, timedelta
 from typing import Any
 
@@ -14,7 +15,7 @@ from fengqiao.config import load_config
 from fengqiao.errors import FengqiaoError
 from fengqiao.metrics import compute_metrics, dumps, parse_period, validate_contract
 from fengqiao.metrics.periods import Period
-from fengqiao.metrics.rollup import combine
+from fengqiao.metrics.rollup import combine, parts_digest
 from fengqiao.metrics.shapes import add_figures
 from metrics_helpers import dispute, ledger
 
@@ -238,3 +239,19 @@ def test_combine_refuses_mismatches() -> None:
                               "请让各镇发布同一统计期的指标文件。")
     with pytest.raises(FengqiaoError):
         combine([], name="示范县")
+
+
+def test_the_source_digest_is_the_parts_content_in_order() -> None:
+    """``source.sha256`` of a roll-up: compact JSON of each part with sorted
+    keys, hashed in order; the same content in another key order gives the
+    same digest, another figure or another order of parts does not."""
+    a = {"town": "东镇", "metrics": {"received": 3, "closed": 2}}
+    b = {"town": "西镇", "metrics": {"received": 1, "closed": 1}}
+    by_hand = hashlib.sha256(
+        '{"metrics":{"closed":2,"received":3},"town":"东镇"}'.encode()
+        + '{"metrics":{"closed":1,"received":1},"town":"西镇"}'.encode()).hexdigest()
+    assert parts_digest([a, b]) == by_hand
+    shuffled = {"metrics": {"closed": 2, "received": 3}, "town": "东镇"}
+    assert parts_digest([shuffled, b]) == by_hand
+    assert parts_digest([b, a]) != by_hand
+    assert parts_digest([{**a, "metrics": {"received": 4, "closed": 2}}, b]) != by_hand
