@@ -39,7 +39,7 @@ from fengqiao.county.report import (
 )
 from fengqiao.errors import FengqiaoError
 from fengqiao.metrics import compute_metrics, parse_period, validate_contract
-from fengqiao.metrics.contract import SUMMARY_OVERDUE, units_word
+from fengqiao.metrics.contract import SUMMARY_OVERDUE, units_are_towns, units_word
 from fengqiao.metrics.periods import Period
 from fengqiao.metrics.rollup import (
     PREFIXED_BREAKDOWNS,
@@ -357,6 +357,14 @@ def test_units_are_named_by_their_own_level() -> None:
     assert units_word("省", ["市"], {"市": "市（州）", "县": "县", "镇": "镇"}) == "市（州）"
 
 
+def test_whether_the_units_are_the_towns() -> None:
+    assert units_are_towns("县")  # nothing collected yet: a county's units are towns
+    assert not units_are_towns("市") and not units_are_towns("省")
+    assert units_are_towns("省", ["镇", "镇", None])  # a province collecting towns
+    assert not units_are_towns("省", ["市", "市"])
+    assert not units_are_towns("市", ["县", "镇"])  # a town directly under a city, beside counties
+
+
 def test_a_province_of_towns_calls_them_towns(city: dict[str, Any], tmp_path: Path) -> None:
     """A province platform that collects its towns directly: the units are
     乡镇 on its pages and in its messages, not 市（州、盟）."""
@@ -367,10 +375,18 @@ def test_a_province_of_towns_calls_them_towns(city: dict[str, Any], tmp_path: Pa
         "rollup", "build", *towns, "--period", "2024-Q1", "--level", "省", "--name", "示范省",
         "--out", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output
-    assert result.output.splitlines()[1].startswith("应报 2 个乡镇：")
+    lines = result.output.splitlines()
+    assert lines[1] == "应报 2 个乡镇：已报 2（不判断时限），按时 0，迟报 0，未报 0，数据无效 0。"
+    # the units are the towns: no second count of "the towns underneath"
+    assert not any(line.startswith("下属乡镇") for line in lines)
     index = _text(tmp_path / "out" / "index.html")
     assert "应报乡镇 2 个" in index and "市（州、盟）" not in index
-    assert "各乡镇" in _text(tmp_path / "out" / "towns" / "index.html")
+    assert "下属乡镇" not in index and "乡镇报送完整率" not in index
+    assert index.count("报送完整率（已报 ÷ 应报） 2 2 100%") == 1
+    units = _text(tmp_path / "out" / "towns" / "index.html")
+    assert "各乡镇" in units and "下属乡镇" not in units
+    reporting = _text(tmp_path / "out" / "reporting.html")
+    assert "下属乡镇" not in reporting and "报送完整率（按时 + 迟报）÷ 应报 2 2 100%" in reporting
 
 
 def test_level_in_county_yml(tmp_path: Path) -> None:

@@ -807,7 +807,7 @@ def county_build_cmd(towns: tuple[str, ...], config_path: str | None, period: st
     r = result.report
     click.echo(f"已生成{config.name} {wanted.label} {config.level}级网站：{result.out}")
     click.echo(f"应报 {len(r.statuses)} 个{result.unit_word}：{_status_words(r.counts)}")
-    if config.level != "县":
+    if not r.units_are_towns:
         expected = "—" if r.reporting is None or r.reporting.towns_expected is None \
             else r.reporting.towns_expected
         click.echo(f"下属乡镇应报 {expected} 个：{_status_words(r.town_counts)}")

@@ -42,7 +42,7 @@ from ..configfile import (
     read_yaml,
     validate,
 )
-from ..metrics.contract import units_word
+from ..metrics.contract import units_are_towns, units_word
 from ..metrics.periods import Period
 from ..resources import SCHEMA_DIR
 from ..sources.spec import in_folder
@@ -209,6 +209,11 @@ class CountyConfig:
         """What the direct units are called on pages and in messages: by
         their files' levels once known, else by the level below this one."""
         return units_word(self.level, self.unit_levels)
+
+    @property
+    def units_are_towns(self) -> bool:
+        """Whether the direct units are towns (no separate "towns underneath")."""
+        return units_are_towns(self.level, self.unit_levels)
 
     def with_units(self, levels: Iterable[str | None]) -> CountyConfig:
         """This config knowing the levels of the units it collected."""

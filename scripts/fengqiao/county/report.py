@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from ..catalogue import title
-from ..metrics.contract import SUMMARY, SUMMARY_OVERDUE, TOWN, detail_for, level_of
+from ..metrics.contract import SUMMARY, SUMMARY_OVERDUE, TOWN, detail_for, level_of, units_are_towns
 from ..metrics.periods import Period, parse_period
 from ..metrics.rollup import (
     COUNTED,
@@ -140,6 +140,13 @@ class PeriodReport:
     @property
     def usable(self) -> list[TownStatus]:
         return [s for s in self.statuses if s.contract is not None]
+
+    @property
+    def units_are_towns(self) -> bool:
+        """Whether the direct units are towns: then nothing is said apart
+        about the towns underneath (:func:`~fengqiao.metrics.contract.units_are_towns`)."""
+        units = self.reporting.units if self.reporting is not None else ()
+        return units_are_towns(self.level, (u.get("level") for u in units))
 
 
 def _rate(num: int, den: int) -> dict[str, Any]:
@@ -364,7 +371,7 @@ def status_table(report: PeriodReport) -> pd.DataFrame:
     columns = ["town", "status", "due", "first_valid_at", "latest_at", "last_good", "sha256",
                "reason"]
     table = pd.DataFrame(rows, columns=columns)
-    if report.level != "县" and report.reporting is not None:
+    if not report.units_are_towns and report.reporting is not None:
         units = {u["name"]: u for u in report.reporting.units}
         counted = [units[s.town]["towns"] for s in report.statuses]
         missing = [units[s.town]["missing_towns"] for s in report.statuses]

@@ -149,6 +149,18 @@ def units_word(level: str, unit_levels: Iterable[str | None] = (),
     return words[LEVELS[max(LEVELS.index(level) - 1, 0)]]
 
 
+def units_are_towns(level: str, unit_levels: Iterable[str | None] = ()) -> bool:
+    """Whether a roll-up's direct units are the towns themselves: then its
+    pages, messages and tables say nothing separate about "the towns
+    underneath" (a province collecting its towns directly would otherwise
+    count the same 1,000 towns twice, once as units and once below them).
+    By the levels the units' files state, else by the level below its own."""
+    known = {u for u in unit_levels if u in LEVELS}
+    if known:
+        return known == {TOWN}
+    return LEVELS.index(level) == 1
+
+
 def is_below(level: str, upper: str) -> bool:
     """Whether ``level`` lies strictly below ``upper`` (镇 below 县 …)."""
     return LEVELS.index(level) < LEVELS.index(upper)

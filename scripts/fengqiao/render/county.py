@@ -229,6 +229,7 @@ def _pages(config: CountyConfig, reports: list[PeriodReport], downloads: list[st
         "ON_TIME": ON_TIME, "LATE": LATE, "REPORTED": REPORTED, "MISSING": MISSING, "INVALID": INVALID,
         # the level's own words, and the towns underneath (above a county)
         "level": config.level, "unit_word": config.unit_word, "area": config.area,
+        "units_are_towns": main.units_are_towns,
         "unit_completeness": main.unit_completeness, "unit_timeliness": main.unit_timeliness,
         "town_counts": main.town_counts,
         "towns_expected": None if rep is None else rep.towns_expected,
@@ -306,9 +307,13 @@ def _pages(config: CountyConfig, reports: list[PeriodReport], downloads: list[st
         "problems": problems.to_dict(orient="records"),
         "due": main.statuses[0].local(main.statuses[0].due_at) if main.statuses else "",
         "due_days": config.due_days.get(main.period.kind),
-        # in towns underneath, as completeness is (the same as units for a county)
-        "history": [{"title": fmt.period_title(r.period.as_dict()), "counts": r.town_counts,
-                     "completeness": r.completeness, "timeliness": r.timeliness} for r in reports],
+        # in towns underneath; where the units are the towns, in units (whose
+        # count stays known when one sent nothing)
+        "history": [{"title": fmt.period_title(r.period.as_dict()),
+                     **({"counts": r.counts, "completeness": r.unit_completeness,
+                         "timeliness": r.unit_timeliness} if r.units_are_towns else
+                        {"counts": r.town_counts, "completeness": r.completeness,
+                         "timeliness": r.timeliness})} for r in reports],
     })
     # the same 指标解释 page as a town's, with the settings the towns share
     pages["definitions.md"] = render_generated("definitions.md.j2", {
