@@ -236,3 +236,37 @@ def test_the_site_publishes_every_periods_report(tmp_path: Path) -> None:
         pictures = len(doc.inline_shapes)
         assert pictures == (2 if c["period"]["label"] in current and c["breakdowns"].get("village")
                             else 1 if c["period"]["label"] in current else 0)
+
+
+def test_a_summary_report_counts_every_overdue_case_not_just_the_listed(tmp_path: Path) -> None:
+    """A province's file lists only its longest-overdue cases; the report's
+    sentence gives the figure (metrics.overdue_open), as its 总体情况 does."""
+    from fengqiao.render.word import ReportInput, build_report
+
+    contract = _summary_contract(listed=100, overdue_open=1177)
+    out = tmp_path / "省报告.docx"
+    out.write_bytes(build_report(ReportInput(contract, None, None)))
+    text = "\n".join(p.text for p in Document(str(out)).paragraphs)
+    assert f"逾期未办结 1177 件，下表列出逾期最久的 {OVERDUE_ROWS} 件。" in text
+    assert "逾期未办结 100 件" not in text
+    # a town's own file: every case is listed, so the two agree
+    town = _summary_contract(listed=2, overdue_open=2)
+    out.write_bytes(build_report(ReportInput(town, None, None)))
+    text = "\n".join(p.text for p in Document(str(out)).paragraphs)
+    assert "逾期未办结 2 件。" in text
+
+
+def _summary_contract(listed: int, overdue_open: int) -> dict[str, Any]:
+    """A county's roll-up of two towns, then cut as a summary would be:
+    ``listed`` overdue cases kept of ``overdue_open``."""
+    from fengqiao.metrics import compute_metrics
+    from fengqiao.metrics.rollup import combine
+
+    march = parse_period("2024-03")
+    parts = [compute_metrics(ledger({"disputes": [dispute(f"{t}1", "2024-03-02")]}, town=t), march,
+                             as_of=date(2024, 9, 30), config=load_config()) for t in ("镇A", "镇B")]
+    contract = combine(parts, name="示范县", towns=["镇A", "镇B"])
+    one = contract["overdue"][0]
+    contract["overdue"] = [{**one, "id": f"X{i}"} for i in range(listed)]
+    contract["metrics"]["overdue_open"] = overdue_open
+    return contract

@@ -411,11 +411,14 @@ def build_report(data: ReportInput) -> bytes:
         doc.add_paragraph(f"没有{unit_word}的分项数据。")
 
     doc.add_heading("五、逾期未办结纠纷", level=1)
-    overdue = c.get("overdue") or []
+    # the count is the figure: a city's or province's summary lists only the
+    # longest-overdue cases (contract 1.5), so the list's length is not it
+    counted = _count(c, "overdue_open")
+    total = len(c.get("overdue") or []) if counted is None else counted
     shown = overdue_rows(c)
-    doc.add_paragraph(f"截至{fmt.cn_date(c['as_of'])}，逾期未办结 {len(overdue)} 件"
-                      + (f"，下表列出逾期最久的 {len(shown)} 件" if len(overdue) > len(shown) else "")
-                      + "。" if overdue else f"截至{fmt.cn_date(c['as_of'])}，没有逾期未办结的纠纷。")
+    doc.add_paragraph(f"截至{fmt.cn_date(c['as_of'])}，逾期未办结 {fmt.num(total)} 件"
+                      + (f"，下表列出逾期最久的 {len(shown)} 件" if total > len(shown) else "")
+                      + "。" if total else f"截至{fmt.cn_date(c['as_of'])}，没有逾期未办结的纠纷。")
     if shown and level_of(dict(c)) != "镇":
         _table(doc, ["镇（街道）", "编号", "村（社区）", "类型", "星级", "逾期天数", "责任单位",
                      "包案领导"], shown, widths=(2.2, 2.6, 2.0, 1.8, 1.0, 1.4, 3.2, 2.2))
