@@ -539,3 +539,17 @@ def test_unit_pages_are_light_above_a_county(city: dict[str, Any]) -> None:
     county_links = _figure_links(county_page)
     assert set(KEY_FIGURES) < set(county_links) and len(county_links) > 2 * len(KEY_FIGURES)
     assert "这里只列主要指标" not in county_page.read_text("utf-8")
+
+
+@pytest.mark.parametrize(("units_are_towns", "where"), [(True, "各乡镇网站"), (False, "各县网站")])
+def test_a_summary_supervision_list_points_to_the_full_lists(units_are_towns: bool, where: str) -> None:
+    """Above a county the list is the 100 longest-overdue cases; the rest are
+    on the sites of the units below: the towns' own when the units are towns
+    (a province collecting towns directly may have no county sites)."""
+    from fengqiao.render import render_generated
+
+    page = render_generated("county/supervision.md.j2", {
+        "area": "全省", "period_title": "2024年第四季度", "count": 1177, "listed": 100,
+        "summary": True, "unit_word": "乡镇", "units_are_towns": units_are_towns, "table": "",
+        "by_town": "", "accountability": "", "by_unit": ""})
+    assert f"这里只列逾期最久的 100 件；每件纠纷由所在县督办，全部逾期纠纷和督办情况见{where}的督办清单" in page
