@@ -298,7 +298,7 @@ def test_a_county_that_sent_nothing_shows_towns_unknown_on_the_city_pages(
     assert validate_contract(report.contract) == []
     write_docs(cfg, [report], tmp_path / "docs", tmp_path / "charts")
     page = (tmp_path / "docs" / "reporting.md").read_text("utf-8")
-    assert "| 乡镇报送完整率（按时 + 迟报）÷ 应报 | 9 | — | — |" in page
+    assert "| 乡镇报送完整率（已报 ÷ 应报） | 9 | — | — |" in page
     assert "下属乡镇应报 **—** 个（北县 没有可用的统计文件，下面有几个乡镇不详）" in page
     assert "| 北县 | 未报 | 0 | — |" in page
 
@@ -386,7 +386,7 @@ def test_a_province_of_towns_calls_them_towns(city: dict[str, Any], tmp_path: Pa
     units = _text(tmp_path / "out" / "towns" / "index.html")
     assert "各乡镇" in units and "下属乡镇" not in units
     reporting = _text(tmp_path / "out" / "reporting.html")
-    assert "下属乡镇" not in reporting and "报送完整率（按时 + 迟报）÷ 应报 2 2 100%" in reporting
+    assert "下属乡镇" not in reporting and "报送完整率（已报 ÷ 应报） 2 2 100%" in reporting
 
 
 def test_level_in_county_yml(tmp_path: Path) -> None:

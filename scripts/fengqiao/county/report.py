@@ -9,8 +9,8 @@ Reporting status per town and period (DHIS2-style):
   figures that disagree with each other, not the contract);
 * 未报 — nothing was received.
 
-Completeness = (按时 + 迟报) ÷ towns expected; timeliness = 按时 ÷ towns
-expected. An invalid file is not a report: the county cannot use it.
+Completeness = reported (按时 + 迟报, or 已报 where no deadline was judged) ÷
+towns expected; timeliness = 按时 ÷ towns expected. An invalid file is not a report: the county cannot use it.
 
 A city or province counts both its direct units and the towns underneath
 (:func:`fengqiao.metrics.rollup.reporting`): a county that reported 3 of its
