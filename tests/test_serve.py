@@ -114,3 +114,59 @@ def test_serve_reports_an_engine_that_stops(tmp_path: Path) -> None:
     message = str(caught.value)
     assert message.startswith(f"预览用的网站引擎 MkDocs 意外退出（端口 {port} 可能已被占用）：\n")
     assert message.endswith("可以用 --port 换一个端口再试。")
+
+
+def _children(pid: int) -> list[int]:
+    """The processes ``pid`` started (Linux: /proc's children lists)."""
+    out: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        out += [int(c) for c in (task / "children").read_text().split()]
+    return out
+
+
+def _alive(pid: int) -> bool:
+    """Running, or at least not yet reaped by anyone."""
+    status = Path(f"/proc/{pid}/status")
+    try:
+        state = next(line for line in status.read_text().splitlines() if line.startswith("State:"))
+    except (FileNotFoundError, StopIteration):
+        return False
+    return "zombie" not in state
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads /proc (Linux)")
+@pytest.mark.parametrize("signame", ["SIGTERM", "SIGHUP"])
+def test_a_terminated_preview_stops_its_engine(tmp_path: Path, signame: str) -> None:
+    """``kill`` or ``timeout`` on ``fengqiao serve`` (not only Ctrl+C) stops the
+    MkDocs server it started: before, the engine kept serving the port with
+    no parent, and a second preview found the port taken."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    fixture_config(tmp_path)  # writes tmp_path/fengqiao.yml
+    out = tmp_path / "public"
+    build_from_data(site_data(), fixture_config(tmp_path), out=out)
+    port = _free_port()
+    fengqiao = Path(sys.executable).with_name("fengqiao")
+    proc = subprocess.Popen([str(fengqiao), "serve", "--no-rebuild", "--dir", str(out),
+                             "--port", str(port)], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert _wait_for(lambda: requests.get(f"http://127.0.0.1:{port}/", timeout=5).ok)
+        engines = _children(proc.pid)
+        assert engines, "the preview runs its engine as a child process"
+        os.kill(proc.pid, getattr(signal, signame))
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert not any(_alive(pid) for pid in engines)
+    with socket.socket() as again:  # the port is free for the next preview
+        # as a server binds (MkDocs' too): the test's own closed connections
+        # may linger in TIME_WAIT, a listening engine would still refuse it
+        again.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        again.bind(("127.0.0.1", port))
+        again.listen()

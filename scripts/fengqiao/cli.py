@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -682,9 +683,29 @@ def serve_command(config_path: str | None, out_dir: str, no_rebuild: bool, port:
         step.finish()  # from here on, messages are events, not steps to wait for
         click.echo(f"预览地址：{url}  （按 Ctrl+C 退出）", err=True)
 
-    with StepProgress() as step, contextlib.suppress(KeyboardInterrupt):  # Ctrl+C stops it
+    with StepProgress() as step, contextlib.suppress(KeyboardInterrupt), _stopped_like_ctrl_c():
         serve_site(config, out=out, port=port, rebuild=not no_rebuild, progress=step,
                    announce=announce, engine_log=_engine_log(verbose))
+
+
+@contextlib.contextmanager
+def _stopped_like_ctrl_c() -> Any:
+    """A termination signal (``kill``, ``timeout``, a service manager, a
+    closed terminal) stops the preview the way Ctrl+C does. Python's default
+    for SIGTERM ends the process on the spot, which left the engine it
+    started serving the port with nobody to stop it; raised as an interrupt,
+    the preview's own clean-up stops the engine first."""
+    def interrupt(_signum: int, _frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    names = ("SIGTERM", "SIGHUP")  # no SIGHUP on Windows
+    wanted = [getattr(signal, n) for n in names if hasattr(signal, n)]
+    previous = {s: signal.signal(s, interrupt) for s in wanted}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
 
 
 # --- rollup / county (county/) --------------------------------------------------------
