@@ -96,7 +96,7 @@ def test_tables_equal_the_figures(written: tuple[Any, Path]) -> None:
     baselines, figures, villages = tables[0], tables[1], tables[2]
     assert baselines[0] == ["底数", "情况"] and len(baselines) == 6
     assert baselines[1][1].startswith(f"受理 {c['metrics']['received']} 件，化解 {c['metrics']['resolved']} 件")
-    assert figures[0] == ["指标", "本期", "上期", "去年同期", "目标", "是否达标"]
+    assert figures[0] == ["指标", "本期", "上期", "上年同期", "目标", "是否达标"]
     by_title = {row[0]: row for row in figures[1:]}
     received = by_title[fmt.title("received")]
     assert received[1:4] == [str(c["metrics"]["received"]), str(prev["metrics"]["received"]),

@@ -212,7 +212,7 @@ SKIPPED_FIGURES = frozenset({"level_mix", "received_yoy"})
 
 
 def figure_rows(data: ReportInput) -> list[list[str]]:
-    """指标 | 本期 | 上期 | 去年同期 | 目标 | 是否达标, one row per figure."""
+    """指标 | 本期 | 上期 | 上年同期 | 目标 | 是否达标, one row per figure."""
     rows = []
     for row in metric_rows(dict(data.current)):
         # level_mix is a distribution (its own chart); received_yoy is 受理数
@@ -398,7 +398,7 @@ def build_report(data: ReportInput) -> bytes:
     _table(doc, ["底数", "情况"], baseline_rows(c), widths=(3.6, 13.0))
 
     doc.add_heading("三、主要指标", level=1)
-    _table(doc, ["指标", "本期", "上期", "去年同期", "目标", "是否达标"], figure_rows(data),
+    _table(doc, ["指标", "本期", "上期", "上年同期", "目标", "是否达标"], figure_rows(data),
            widths=(3.4, 3.4, 3.4, 3.4, 1.4, 1.6))
 
     unit_word, _ = unit_table(c)
