@@ -92,3 +92,25 @@ def test_a_printed_page_holds_every_column_and_the_last_row(page: object, site: 
     size = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True,
                           timeout=60).stdout
     assert "841.92 x 594.96 pts (A4)" in size
+
+
+@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="needs pdftotext (poppler-utils)")
+@pytest.mark.parametrize("name", ["stats/2024-Q1.html", "index.html"])
+def test_no_sheet_ends_with_a_heading(page: object, site: Path, tmp_path: Path, name: str) -> None:
+    """On paper a heading stays with what it heads: Chromium's print layout
+    applies ``break-after: avoid`` to the headings, and no printed sheet's
+    last line of text is a heading (a province's 各乡镇一览 was left alone at
+    the foot of a sheet, its table on the next)."""
+    page.goto((site / name).as_uri())  # type: ignore[attr-defined]
+    page.emulate_media(media="print")  # type: ignore[attr-defined]
+    breaks = page.eval_on_selector_all(  # type: ignore[attr-defined]
+        "article h2, article h3", "hs => hs.map(h => [h.innerText.trim(), getComputedStyle(h).breakAfter])")
+    assert breaks and all(b == "avoid" for _, b in breaks), breaks
+    pdf = tmp_path / "page.pdf"
+    page.pdf(path=str(pdf), prefer_css_page_size=True)  # type: ignore[attr-defined]
+    page.emulate_media(media="screen")  # type: ignore[attr-defined]
+    headings = {re.sub(r"\s+", "", text) for text, _ in breaks}
+    for n in range(1, _pages(pdf) + 1):
+        lines = [re.sub(r"\s+", "", line) for line in _pdf_text(pdf, n).splitlines()]
+        body = [line for line in lines if line and not line.startswith("第") and "页，共" not in line]
+        assert body[-1] not in headings, (name, n, body[-1])
